@@ -1,0 +1,32 @@
+"""The clinic's custom actions, registered by name explicitly (no discovery by naming convention)."""
+
+from __future__ import annotations
+
+from bot.core.dialogue import Action
+
+
+def registry() -> dict[str, Action]:
+    from actions.booking import (
+        ChooseSlot,
+        ClearBooking,
+        ClearTime,
+        CollectDetails,
+        CommitAppointment,
+        OfferSlots,
+        Reprompt,
+        RouteRequest,
+    )
+    from actions.consent import DeclineConsent, GrantConsent, RemindersOptIn, RemindersOptOut
+    from actions.handoff import ArcoRequest, Handoff, OfferHuman, OptIn, OptOut
+
+    actions: list[Action] = [
+        RouteRequest(), CollectDetails(), OfferSlots(), ChooseSlot(), CommitAppointment(), ClearTime(),
+        ClearBooking(), Reprompt(), GrantConsent(), DeclineConsent(), RemindersOptIn(), RemindersOptOut(),
+        Handoff(), OptIn(), OptOut(), ArcoRequest(), OfferHuman(),
+    ]
+    table: dict[str, Action] = {}
+    for action in actions:
+        if action.name in table:
+            raise ValueError(f"action {action.name!r} registered twice")
+        table[action.name] = action
+    return table

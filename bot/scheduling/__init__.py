@@ -1,0 +1,10 @@
+"""Appointments: the practice (clinic.yml), free-slot search, and bookings in the database.
+
+* :mod:`bot.scheduling.clinic` — ``load_clinic`` and the frozen ``Clinic``/``Physician``/``Service``.
+* :mod:`bot.scheduling.formatting` — patient-facing Spanish for dates, times, prices and hours.
+* :mod:`bot.scheduling.availability` — ``find_slots`` (pure) and ``check_slot``.
+* :mod:`bot.scheduling.repository` — ``AppointmentRepository`` (SQLAlchemy Core; schema by migration
+  ``0001_appointments``).
+
+Nothing is imported here so that reading clinic.yml does not pull in SQLAlchemy.
+"""

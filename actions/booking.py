@@ -1,0 +1,238 @@
+"""Booking, rescheduling, cancelling and checking appointments.
+
+The patient is identified by ``services.patient_ref(sender)`` (a keyed hash, never the number). Offers
+are three concrete free slots from the clinic's schedules; the database refuses a double booking.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from actions.common import BOOKING_SLOTS, has_consent, parse_time_value, patient_ref, slot
+from bot.core.dialogue import FlowEvent, Output, Turn, Utter
+from bot.errors import SlotUnavailableError
+from bot.scheduling.availability import find_slots
+
+_MODES = {"book_appointment": "book", "reschedule_appointment": "reschedule", "cancel_appointment": "cancel"}
+_ORDINALS = {"1": 0, "uno": 0, "primer": 0, "primero": 0, "primera": 0, "first": 0,
+             "2": 1, "dos": 1, "segundo": 1, "segunda": 1, "second": 1,
+             "3": 2, "tres": 2, "tercer": 2, "tercero": 2, "tercera": 2, "third": 2}
+
+
+def _appointment_text(turn: Turn, start: datetime, physician_id: str, service_id: str) -> str:
+    clinic = turn.services.clinic
+    service = clinic.service(service_id)
+    what = "su cita" if service.sensitive else service.name.lower()
+    return f"{what} el {clinic.format_slot(start)} con {clinic.physician(physician_id).name}"
+
+
+def route_request(turn: Turn, intent: str, *, consented: bool | None = None) -> list[Output]:
+    """Start what the patient asked for — after consent, which every appointment request needs."""
+    if consented is None:
+        consented = has_consent(turn)
+    if not consented:
+        out: list[Output] = [slot("pending_intent", intent)]
+        if turn.flow_can("consent_requested"):
+            out.append(FlowEvent("consent_requested"))
+        out.append(Utter("utter_consent_request"))
+        return out
+    if intent == "check_appointment":
+        return check_appointments(turn)
+    if intent in ("reschedule_appointment", "cancel_appointment"):
+        return _select_existing(turn, _MODES[intent])
+    out = [slot(name, None) for name in BOOKING_SLOTS if name != "time"]
+    out.append(slot("booking_mode", "book"))
+    if turn.phase != "intake" and turn.flow_can("details_requested"):
+        out.append(FlowEvent("details_requested"))
+    return out + collect_details(turn)
+
+
+def check_appointments(turn: Turn) -> list[Output]:
+    upcoming = turn.services.appointments.upcoming(patient_ref(turn), turn.now)
+    if not upcoming:
+        return [Utter("utter_no_appointments")]
+    lines = [f"• {_appointment_text(turn, a.starts_at, a.physician_id, a.service_id)}" for a in upcoming[:5]]
+    return [Utter("utter_appointments", {"appointments_list": "\n".join(lines)})]
+
+
+def _select_existing(turn: Turn, mode: str) -> list[Output]:
+    upcoming = turn.services.appointments.upcoming(patient_ref(turn), turn.now)
+    if not upcoming:
+        return [Utter("utter_no_appointments")]
+    appt = upcoming[0]
+    text = _appointment_text(turn, appt.starts_at, appt.physician_id, appt.service_id)
+    out: list[Output] = [slot("booking_mode", mode), slot("appointment_id", appt.id), slot("service", appt.service_id),
+                         slot("physician", appt.physician_id), slot("appointment_text", text),
+                         slot("offers", None), slot("chosen", None)]
+    if turn.phase != "booking":
+        out.append(FlowEvent("appointment_selected"))
+    if mode == "cancel":
+        return [*out, FlowEvent("slot_chosen"), Utter("utter_confirm_cancel", {"appointment_text": text})]
+    if turn.entity("time") is not None:
+        return out + _offers(turn, turn.entity("time"), appt.service_id, appt.physician_id)
+    return [*out, slot("time", None), Utter("utter_ask_new_time", {"appointment_text": text})]
+
+
+def collect_details(turn: Turn) -> list[Output]:
+    """Ask for the next missing detail (service, then name); when complete, move on to slots."""
+    slots: dict[str, Any] = turn.tracker.slots
+    if not slots.get("service"):
+        return [slot("requested_slot", "service"), Utter("utter_ask_service")]
+    if not slots.get("person"):
+        return [slot("requested_slot", "person"), Utter("utter_ask_person")]
+    out: list[Output] = [slot("requested_slot", None), FlowEvent("details_complete")]
+    if slots.get("time") is None:
+        return [*out, slot("requested_slot", "time"), Utter("utter_ask_time")]
+    return out + _offers(turn, slots["time"], slots["service"], slots.get("physician"))
+
+
+def _offers(turn: Turn, time_value: Any, service_id: str, physician_id: str | None) -> list[Output]:
+    clinic = turn.services.clinic
+    near = parse_time_value(time_value)
+    now = turn.now
+    horizon = now + timedelta(days=clinic.booking_horizon_days + 1)
+    physicians = [p.id for p in clinic.physicians_for(service_id)]
+    if physician_id and physician_id not in physicians:
+        physician_id = None
+    taken = turn.services.appointments.taken(physicians, now, horizon)
+    found = find_slots(clinic, taken, service_id=service_id, near=near, now=now, physician_id=physician_id, n=3)
+    if not found:
+        return [slot("offers", None), Utter("utter_no_slots")]
+    offers = [{"start": s.start.isoformat(), "physician": s.physician_id, "service": s.service_id} for s in found]
+    lines = [f"{i}. {clinic.format_slot(s.start)} con {clinic.physician(s.physician_id).name}"
+             for i, s in enumerate(found, 1)]
+    return [slot("offers", offers), slot("requested_slot", "choice"),
+            Utter("utter_booking_offers", {"offer_list": "\n".join(lines)})]
+
+
+def _confirm(turn: Turn, offer: dict[str, str]) -> list[Output]:
+    start = datetime.fromisoformat(offer["start"])
+    text = _appointment_text(turn, start, offer["physician"], offer["service"])
+    mode = turn.slot("booking_mode") or "book"
+    response = "utter_confirm_reschedule" if mode == "reschedule" else "utter_confirm_booking"
+    return [slot("chosen", offer), slot("requested_slot", None), FlowEvent("slot_chosen"),
+            Utter(response, {"appointment_text": text, "old_appointment_text": turn.slot("appointment_text") or ""})]
+
+
+class RouteRequest:
+    name = "action_route_request"
+
+    def run(self, turn: Turn) -> list[Output]:
+        intent = turn.intent if turn.intent in (*_MODES, "check_appointment") else "book_appointment"
+        return route_request(turn, intent)
+
+
+class CollectDetails:
+    name = "action_collect_details"
+
+    def run(self, turn: Turn) -> list[Output]:
+        return collect_details(turn)
+
+
+class OfferSlots:
+    name = "action_offer_slots"
+
+    def run(self, turn: Turn) -> list[Output]:
+        value = turn.entity("time")
+        offers = turn.slot("offers") or []
+        picked = _match_offer(offers, value)
+        if picked is not None:
+            return _confirm(turn, picked)
+        if value is None:
+            value = turn.slot("time")
+        if value is None:
+            return [slot("requested_slot", "time"), Utter("utter_ask_time")]
+        return [slot("time", value), *_offers(turn, value, turn.slot("service"), turn.slot("physician"))]
+
+
+def _match_offer(offers: list[dict[str, str]], value: Any) -> dict[str, str] | None:
+    when = parse_time_value(value)
+    if not isinstance(when, datetime):
+        return None
+    for offer in offers:
+        if datetime.fromisoformat(offer["start"]) == when:
+            return offer
+    return None
+
+
+class ChooseSlot:
+    name = "action_choose_slot"
+
+    def run(self, turn: Turn) -> list[Output]:
+        offers = turn.slot("offers") or []
+        words = turn.text.lower().replace("opción", " ").replace("opcion", " ").split()
+        for word in words[:3]:
+            index = _ORDINALS.get(word.strip(".,)#"))
+            if index is not None and index < len(offers):
+                return _confirm(turn, offers[index])
+        return [Utter("utter_ask_choice")]
+
+
+class CommitAppointment:
+    name = "action_commit_appointment"
+
+    def run(self, turn: Turn) -> list[Output]:
+        repo = turn.services.appointments
+        mode = turn.slot("booking_mode") or "book"
+        ref = patient_ref(turn)
+        text = turn.slot("appointment_text") or ""
+        if mode == "cancel":
+            repo.cancel(turn.slot("appointment_id"), ref)
+            return [FlowEvent("booking_confirmed"), *_clear(), Utter("utter_cancelled", {"appointment_text": text})]
+        offer = turn.slot("chosen")
+        if not offer:
+            return [FlowEvent("change_requested"), Utter("utter_ask_time")]
+        start = datetime.fromisoformat(offer["start"])
+        try:
+            if mode == "reschedule":
+                appt = repo.reschedule(turn.slot("appointment_id"), ref, start)
+            else:
+                appt = repo.book(ref, turn.slot("person") or "", offer["service"], offer["physician"], start,
+                                 for_relation=turn.slot("relation"), now=turn.now)
+        except SlotUnavailableError:
+            return [FlowEvent("change_requested"), slot("chosen", None), Utter("utter_slot_taken"),
+                    *_offers(turn, offer["start"], offer["service"], None)]
+        new_text = _appointment_text(turn, start, offer["physician"], offer["service"])
+        response = "utter_rescheduled" if mode == "reschedule" else "utter_booked"
+        out: list[Output] = [FlowEvent("booking_confirmed"), *_clear(), slot("appointment_id", appt.id),
+                             Utter(response, {"appointment_text": new_text})]
+        if not turn.services.consent.has(ref, "reminders"):
+            out += [slot("asked_reminders", True), Utter("utter_ask_reminders")]
+        return out
+
+
+def _clear() -> list[Output]:
+    return [slot(name, None) for name in ("offers", "chosen", "time", "requested_slot", "appointment_text")]
+
+
+class ClearTime:
+    name = "action_clear_time"
+
+    def run(self, turn: Turn) -> list[Output]:
+        return [slot("time", None), slot("offers", None), slot("chosen", None), slot("requested_slot", "time")]
+
+
+class ClearBooking:
+    name = "action_clear_booking"
+
+    def run(self, turn: Turn) -> list[Output]:
+        return [slot(name, None) for name in BOOKING_SLOTS]
+
+
+class Reprompt:
+    """After an interruption (hours, prices...), repeat the question the phase was waiting on."""
+
+    name = "action_reprompt"
+
+    def run(self, turn: Turn) -> list[Output]:
+        phase, requested = turn.phase, turn.slot("requested_slot")
+        if phase == "consent":
+            return [Utter("utter_consent_reminder")]
+        if phase == "intake":
+            return [Utter("utter_ask_person" if requested == "person" else "utter_ask_service")]
+        if phase == "booking":
+            return [Utter("utter_ask_choice" if turn.slot("offers") else "utter_ask_time")]
+        if phase == "confirmation" and turn.slot("chosen"):
+            return _confirm(turn, turn.slot("chosen"))[-1:]
+        return []

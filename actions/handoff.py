@@ -1,0 +1,71 @@
+"""Handing the conversation to a person, opting out of messages and back in, ARCO requests."""
+
+from __future__ import annotations
+
+import re
+
+from actions.common import evidence, patient_ref, slot
+from bot.core.dialogue import FlowEvent, Output, Turn, Utter
+from bot.core.events import HandoffStarted
+
+_ARCO_KINDS = (
+    ("cancellation", re.compile(r"borr|elimin|cancel|suprim|delete|erase|remove", re.I)),
+    ("rectification", re.compile(r"correg|rectific|actualiz|cambiar mi|correct|update", re.I)),
+    ("opposition", re.compile(r"me opongo|oposici|no (quiero que )?usen|dejen de usar|object|stop using", re.I)),
+)
+
+
+class Handoff:
+    name = "action_handoff"
+
+    def run(self, turn: Turn) -> list[Output]:
+        reason = "requested" if turn.intent == "request_human" else "low_confidence"
+        turn.services.audit.append("bot", "handoff.started", patient_ref(turn), {"reason": reason,
+                                                                               "phase": turn.phase})
+        return [Utter("utter_handoff"), slot("offered_human", None), HandoffStarted(reason=reason),
+                FlowEvent("human_requested")]
+
+
+class OptOut:
+    name = "action_opt_out"
+
+    def run(self, turn: Turn) -> list[Output]:
+        ref = patient_ref(turn)
+        for purpose in ("reminders", "follow_up", "surveys"):
+            if turn.services.consent.has(ref, purpose):
+                turn.services.consent.revoke(ref, purpose, turn.channel, evidence(turn))
+        turn.services.audit.append("patient", "messaging.opted_out", ref, {"channel": turn.channel})
+        return [Utter("utter_opted_out"), slot("opted_out", True), slot("reminders_opt_in", False),
+                FlowEvent("opt_out")]
+
+
+class OptIn:
+    name = "action_opt_in"
+
+    def run(self, turn: Turn) -> list[Output]:
+        turn.services.audit.append("patient", "messaging.opted_in", patient_ref(turn), {"channel": turn.channel})
+        return [Utter("utter_opted_in"), slot("opted_out", None), FlowEvent("opt_in")]
+
+
+class ArcoRequest:
+    name = "action_arco_request"
+
+    def run(self, turn: Turn) -> list[Output]:
+        kind = next((k for k, rx in _ARCO_KINDS if rx.search(turn.text)), "access")
+        request = turn.services.arco.open(patient_ref(turn), kind, turn.channel)
+        due = request.due_date.strftime("%d/%m/%Y")
+        return [Utter("utter_arco_ack", {"arco_kind": _KIND_ES[kind], "arco_due_date": due,
+                                         "arco_id": str(request.id)[:8]})]
+
+
+_KIND_ES = {"access": "acceso", "rectification": "rectificación", "cancellation": "cancelación",
+            "opposition": "oposición"}
+
+
+class OfferHuman:
+    """After two messages in a row it could not follow, the assistant offers a person."""
+
+    name = "action_offer_human"
+
+    def run(self, turn: Turn) -> list[Output]:
+        return [slot("offered_human", True), Utter("utter_offer_human")]

@@ -1,0 +1,211 @@
+"""The composition root: reads the project's files and builds the processor with its real backends.
+
+Everything that can be misconfigured is built here, at start-up, so a bad file or an unreachable server
+stops the process with a clear message instead of failing on the first patient's message.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot import settings
+from bot.core.domain import Domain, load_domain
+from bot.core.events import HandoffEnded
+from bot.core.processor import OutgoingMessage, Processor
+from bot.errors import ConfigError
+from bot.flow.runtime import Flow
+from bot.nlg.templates import TemplateRenderer
+
+
+@dataclass
+class ClinicServices:
+    """The ports actions use (see bot.core.dialogue.Services)."""
+
+    clinic: Any
+    appointments: Any
+    consent: Any
+    audit: Any
+    arco: Any
+    keyring: Any
+    _refs: dict[str, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def patient_ref(self, sender_id: str) -> str:
+        """A keyed hash of the canonical phone number (or of the sender id on non-phone channels)."""
+        with self._lock:
+            ref = self._refs.get(sender_id)
+        if ref is None:
+            from bot.compliance.crypto import canonical_phone
+
+            try:
+                key = canonical_phone(sender_id)
+            except Exception:  # noqa: BLE001 - REST/console senders are not phone numbers
+                key = f"sender:{sender_id}"
+            ref = str(self.keyring.patient_ref(key))
+            with self._lock:
+                if len(self._refs) > 100_000:
+                    self._refs.clear()
+                self._refs[sender_id] = ref
+        return ref
+
+
+class GateAdapter:
+    """Adapts bot.guard's DisclosureGate to the processor's port (fail closed on any error)."""
+
+    def __init__(self, gate: Any) -> None:
+        self.gate = gate
+
+    def filter(self, text: str, *, channel: str, provenance: tuple[str, str], patient_specific: bool,
+               recent: Sequence[str]) -> tuple[str, bool]:
+        from bot.guard.gate import CLINICAL_REDIRECT, Provenance
+
+        try:
+            result = self.gate.filter(text, channel=channel, provenance=Provenance(*provenance),
+                                      patient_specific=patient_specific, recent=recent)
+            return result.text, result.blocked
+        except Exception:  # noqa: BLE001 - promise 2: the gate fails closed
+            return CLINICAL_REDIRECT, True
+
+
+def clinic_globals(clinic: Any) -> dict[str, str]:
+    services = [s for s in clinic.services]
+    return {
+        "clinic_name": clinic.name,
+        "clinic_address": clinic.address,
+        "clinic_phone": clinic.phone,
+        "clinic_hours": clinic.hours_text(),
+        "services_list": ", ".join(s.name.lower() for s in services),
+        "prices_list": "; ".join(f"{s.name}: {clinic.format_price(s.price)}" for s in services),
+        "portal_url": clinic.portal_url,
+        "privacy_url": clinic.privacy_notice_url,
+        "maps_url": clinic.maps_url or clinic.address,
+        "emergency_phone": clinic.emergency_phone or "911",
+    }
+
+
+def load_config(project: Path) -> dict[str, Any]:
+    path = project / "config.yml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise ConfigError(f"config.yml not found in {project}") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: invalid YAML: {e}") from e
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: must be a mapping")
+    return dict(data)
+
+
+def load_flow(domain: Domain, action_names: Sequence[str]) -> Flow:
+    from flows.clinic import PHASES, ClinicFlow
+
+    flow = Flow(ClinicFlow, PHASES)
+    flow.check(domain, action_names)
+    return flow
+
+
+@dataclass
+class AppState:
+    processor: Processor
+    interpreter: Any
+    services: ClinicServices
+    closers: list[Any] = field(default_factory=list)
+
+    def hand_back(self, sender_id: str, agent: str) -> list[OutgoingMessage]:
+        tracker = self.processor.tracker(sender_id)
+        if not tracker.in_handoff:
+            raise LookupError("this conversation is not waiting for a person")
+        self.services.audit.append(f"agent:{agent}", "handoff.ended", self.services.patient_ref(sender_id), {})
+        from bot.core.dialogue import Utter
+
+        return self.processor.apply_external(sender_id, [HandoffEnded(agent=agent)], flow_event="agent_resolved",
+                                             utters=[Utter("utter_handoff_back")])
+
+    def close(self) -> None:
+        for closer in self.closers:
+            closer()
+
+
+def prepare(project: Path | None = None) -> None:
+    """Everything `bot run` must do once before serving: a model to load and a migrated database."""
+    from bot import db
+    from bot.nlu.model import load_latest
+
+    load_latest(settings.models_dir(), train_if_missing=True)
+    db.get_engine()
+
+
+def build_app_state(project: Path | None = None, *, tracker_store: Any = None, lock_store: Any = None,
+                    interpreter: Any = None, engine: Any = None, clock: Any = None) -> AppState:
+    from actions import registry
+    from bot import db
+    from bot.compliance.arco import ArcoService
+    from bot.compliance.audit import AuditLog
+    from bot.compliance.config import load as load_compliance
+    from bot.compliance.consent import ConsentRegistry
+    from bot.compliance.keyring import Keyring
+    from bot.compliance.signing import signing_key_from_env
+    from bot.guard.gate import load_gate
+    from bot.nlg.paraphrase import Paraphraser
+    from bot.nlg.providers import make_provider
+    from bot.scheduling.clinic import load_clinic
+    from bot.scheduling.repository import AppointmentRepository
+    from bot.stores.endpoints import load_endpoints
+    from bot.stores.factory import create_lock_store, create_tracker_store
+    from policies import build_policies
+
+    project = project or settings.project_dir()
+    config = load_config(project)
+    domain = load_domain(project / "domain.yml")
+    actions = registry()
+    flow = load_flow(domain, list(actions))
+    clinic = load_clinic(project / "clinic.yml")
+    endpoints = load_endpoints()
+    if interpreter is None:
+        from bot.nlu.model import load_latest
+
+        interpreter = load_latest(settings.models_dir(), train_if_missing=True)
+    engine = engine or db.get_engine()
+    audit = AuditLog(engine, signing_key_from_env())
+    keyring = Keyring.from_env(str(engine.url.render_as_string(hide_password=False)))
+    services = ClinicServices(
+        clinic=clinic,
+        appointments=AppointmentRepository(engine, clinic),
+        consent=ConsentRegistry(engine, audit),
+        audit=audit,
+        arco=ArcoService(engine, audit, load_compliance()),
+        keyring=keyring,
+    )
+
+    def on_block(record: Mapping[str, Any]) -> None:
+        audit.append("gate", "disclosure.blocked", "outbound", dict(record))
+
+    gate = load_gate(project, registered_responses=list(domain.responses), on_block=on_block)
+    provider = make_provider(endpoints.get("llm"))
+    paraphraser = None
+    if provider is not None:
+        paraphraser = Paraphraser(provider, gate_check=lambda text: not gate.check(text).categories)
+    trackers = create_tracker_store(tracker_store if tracker_store is not None else endpoints.get("tracker_store"))
+    locks = create_lock_store(lock_store if lock_store is not None else endpoints.get("lock_store"))
+    processor = Processor(
+        domain=domain,
+        flow=flow,
+        policies=build_policies(config.get("policies") or []),
+        actions=actions,
+        interpreter=interpreter,
+        tracker_store=trackers,
+        lock_store=locks,
+        renderer=TemplateRenderer(domain, clinic_globals(clinic)),
+        gate=GateAdapter(gate),
+        services=services,
+        paraphraser=paraphraser,
+    )
+    if clock is not None:
+        processor.clock = clock
+    return AppState(processor, interpreter, services, [trackers.close, locks.close])

@@ -1,0 +1,35 @@
+"""``bot shell``: a readable chat with the assistant in the terminal (same path and gate as REST)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bot.core.processor import UserMessage
+
+
+def shell_command(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from bot.app import build_app_state
+
+    console = Console()
+    console.print("[dim]Cargando el asistente…[/dim]")
+    state = build_app_state()
+    console.print("[bold]Asistente listo.[/bold] Escriba su mensaje (Ctrl+D o /salir para terminar).\n")
+    while True:
+        try:
+            text = console.input("[bold cyan]Usted:[/bold cyan] ")
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            break
+        if text.strip() in ("/salir", "/exit", "/quit"):
+            break
+        replies = state.processor.handle(UserMessage(sender_id=args.sender, text=text, channel="console"))
+        for reply in replies:
+            console.print(f"[bold green]Asistente:[/bold green] {reply.text}")
+        if not replies:
+            console.print("[dim](sin respuesta automática: una persona del equipo atiende esta conversación)[/dim]")
+    state.close()
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,263 @@
+"""In-process Spanish (Mexico) date/time extractor: the engine behind ``DucklingEntityExtractor``.
+
+``extract_times(text, reference)`` finds the date/time expressions patients type on WhatsApp and resolves
+them Duckling style: a point is an ISO string (``2026-11-26T10:00:00.000-06:00``) with a grain; an
+interval is ``{"from": ISO, "to": ISO}`` with "to" exclusive. Open intervals carry one key only:
+"después de las 5" -> ``{"from": …17:00}``, "antes de las 12" -> ``{"to": …12:00}``.
+
+Clinic readings (where Spanish is ambiguous):
+
+* bare hour 1-7 means the afternoon ("hoy a las 4" -> 16:00); 8-12 as said; "de la mañana"/am override;
+* a time alone is its next occurrence strictly after the reference ("a las 10" said at 11:00 -> tomorrow);
+* a weekday ("el martes", "el próximo martes", "el martes que viene") is the next such day strictly after
+  today; "este martes" allows today; "el martes de la semana que entra" is the Tuesday of next week;
+* "mañana" alone is tomorrow (grain day); "en/por/de la mañana", "esta mañana" is the morning;
+* parts of day: mañana 08:00-12:00 (clinic hours, Duckling uses 04:00), tarde 12:00-19:00,
+  noche 19:00-22:00 (Duckling 18:00-00:00), madrugada 00:00-06:00, temprano/"a primera hora" 08:00-10:00;
+  alone, today's if it has not ended yet, else tomorrow's;
+* dates alone: grain day at 00:00; "el 15", "el 3 de diciembre", "5/12" (day/month) -> next on/after today;
+* weeks ("la semana que entra", "esta semana"): Monday 00:00, grain week; months: the 1st, grain month;
+* "dentro de dos semanas"/"en 3 días": that day (grain day); "en 2 horas": reference + 2 h (grain minute);
+* "el fin de semana": Saturday 00:00 to Monday 00:00; "ahorita": the reference minute (grain minute).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from bot.nlu.timeparse_patterns import PARTS_OF_DAY, WEEKDAYS, gap_pattern, hint_pattern, master_pattern
+from bot.nlu.timeparse_resolve import (
+    Atom,
+    Clock,
+    Value,
+    at,
+    clock,
+    iso,
+    minutes_of_day,
+    place,
+    pod_name,
+    resolve_alone,
+    resolve_day,
+    resolve_week,
+)
+
+__all__ = ["TimeMatch", "extract_times"]
+
+DAY_KINDS = frozenset({"RELDAY", "WEEKDAY", "DATE"})
+TIME_KINDS = frozenset({"TIME", "NOON", "RANGE", "OPEN"})
+ALONE_KINDS = frozenset({"DURATION", "NOW", "WEEKEND", "MONTH", "MONTHREL"})
+_OPEN_TO = ("antes de", "hasta", "no despues de")
+
+
+@dataclass(frozen=True)
+class TimeMatch:
+    """One date/time expression found in a message."""
+
+    start: int  # character offsets into the ORIGINAL text (accents/case preserved)
+    end: int
+    text: str  # original[start:end]
+    value: str | dict[str, str]  # ISO point, or {"from": ISO, "to": ISO} (open intervals: one key)
+    grain: str  # "minute" | "hour" | "day" | "week" | "month"
+
+
+# ------------------------------------------------------------------------------------- normalisation
+
+_FOLD = str.maketrans("áéíóúüàèìòùâêîôûäëïöñç´", "aeiouuaeiouaeiouaeionc'")
+
+
+@lru_cache(maxsize=1)
+def _combining() -> re.Pattern[str]:
+    return re.compile("[\u0300-\u036f]")
+
+
+def _normalise(text: str) -> tuple[str, list[int] | None]:
+    """Lower case without accents; with an index map to ``text`` when the lengths differ."""
+    low = text.lower()
+    if len(low) == len(text) and (text.isascii() or not _combining().search(text)):
+        return low.translate(_FOLD), None
+    chars: list[str] = []
+    index: list[int] = []
+    for position, char in enumerate(text):
+        if _combining().match(char):
+            continue
+        folded = char.lower()
+        folded = folded if len(folded) == 1 else char
+        chars.append(folded.translate(_FOLD))
+        index.append(position)
+    return "".join(chars), index
+
+
+def _original_span(text: str, index: list[int] | None, start: int, end: int) -> tuple[int, int]:
+    if index is None:
+        return start, end
+    first, last = index[start], index[end - 1] + 1
+    while last < len(text) and _combining().match(text[last]):
+        last += 1
+    return first, last
+
+
+# ------------------------------------------------------------------------------------------ grouping
+
+
+def _atoms(norm: str) -> list[Atom]:
+    found = []
+    for match in master_pattern().finditer(norm):
+        kind = match.lastgroup or ""
+        fields = {key: val for key, val in match.groupdict().items() if val is not None and key != kind}
+        found.append(Atom(kind, match.start(), match.end(), fields))
+    return found
+
+
+def _can_join(group: list[Atom], atom: Atom, gap: str) -> bool:
+    kinds = [a.kind for a in group]
+    if atom.kind in ALONE_KINDS or kinds[0] in ALONE_KINDS or not gap_pattern().fullmatch(gap):
+        return False
+    has_week, has_weekday = "WEEK" in kinds, "WEEKDAY" in kinds
+    if atom.kind == "WEEK":
+        return not has_week and all(k == "WEEKDAY" for k in kinds)
+    if has_week and not has_weekday and atom.kind != "WEEKDAY":
+        return False
+    if atom.kind in DAY_KINDS:
+        days = [k for k in kinds if k in DAY_KINDS]
+        if atom.kind == "WEEKDAY" and has_week and not days:
+            return True
+        return not days or (len(days) == 1 and days[0] != atom.kind and gap.strip(" ,") == "")
+    if atom.kind in TIME_KINDS:
+        return not any(k in TIME_KINDS for k in kinds)
+    return atom.kind == "POD" and "POD" not in kinds
+
+
+def _groups(atoms: list[Atom], norm: str) -> list[list[Atom]]:
+    groups: list[list[Atom]] = []
+    for atom in atoms:
+        if groups and _can_join(groups[-1], atom, norm[groups[-1][-1].end : atom.start]):
+            groups[-1].append(atom)
+        else:
+            groups.append([atom])
+    return groups
+
+
+# ----------------------------------------------------------------------------------------- resolving
+
+
+def _group_day(group: list[Atom], today: date) -> tuple[date | None, bool]:
+    """The group's date (None: no date atom) and whether a date atom failed to resolve."""
+    by_kind = {a.kind: a for a in group}
+    for kind in ("DATE", "RELDAY"):
+        if kind in by_kind:
+            day = resolve_day(by_kind[kind], today)
+            return day, day is None
+    if "WEEKDAY" in by_kind and "WEEK" in by_kind:
+        monday = resolve_week(by_kind["WEEK"], today)
+        return monday + timedelta(days=WEEKDAYS[by_kind["WEEKDAY"].fields["wd"]]), False
+    if "WEEKDAY" in by_kind:
+        return resolve_day(by_kind["WEEKDAY"], today), False
+    return None, False
+
+
+def _pod_of(atom: Atom) -> tuple[str, bool]:
+    """The part of day of a POD atom and whether it is pinned to today ("esta noche")."""
+    f = atom.fields
+    if "early" in f:
+        return "temprano", False
+    word = f.get("pd") or f.get("pdt") or f.get("pds") or "manana"
+    return pod_name(word), "pdthis" in f or atom.start < 0
+
+
+def _resolve_group(group: list[Atom], ref: datetime) -> tuple[Value, str] | None:
+    if len(group) == 1 and group[0].kind in ALONE_KINDS | {"WEEK"}:
+        return resolve_alone(group[0], ref)
+    day, failed = _group_day(group, ref.date())
+    if failed:
+        return None
+    pod_atom = next((a for a in group if a.kind == "POD"), None)
+    pod, pinned = _pod_of(pod_atom) if pod_atom else (None, False)
+    if pinned and day is None:
+        day = ref.date()
+    timed = next((a for a in group if a.kind in TIME_KINDS), None)
+    if timed is not None:
+        return _resolve_timed(timed, day, pod, ref)
+    if pod is not None:
+        first, last = PARTS_OF_DAY[pod]
+        if day is None:
+            day = ref.date() if at(ref.date(), last * 60, ref.tzinfo) > ref else ref.date() + timedelta(days=1)
+        return {"from": iso(at(day, first * 60, ref.tzinfo)), "to": iso(at(day, last * 60, ref.tzinfo))}, "hour"
+    if day is None:
+        return None
+    return iso(at(day, 0, ref.tzinfo)), "day"
+
+
+def _resolve_timed(atom: Atom, day: date | None, pod: str | None, ref: datetime) -> tuple[Value, str] | None:
+    prefix = {"TIME": "t", "OPEN": "o", "RANGE": "r2"}.get(atom.kind)
+    if atom.kind == "NOON":
+        midnight = atom.fields["noon"] == "medianoche"
+        return iso(place(day, 24 * 60 if midnight else 12 * 60, ref)), "hour"
+    spec = clock(atom.fields, prefix or "")
+    if spec is None:
+        return None
+    minutes = minutes_of_day(spec, pod)
+    if minutes is None:
+        return None
+    grain = "minute" if spec.has_minutes else "hour"
+    if atom.kind == "TIME":
+        return iso(place(day, minutes, ref)), grain
+    if atom.kind == "OPEN":
+        key = "to" if " ".join(atom.fields["op"].split()) in _OPEN_TO else "from"
+        return {key: iso(place(day, minutes, ref))}, grain
+    first = clock(atom.fields, "r1")
+    if first is None:
+        return None
+    start = _range_start(first, spec, minutes, pod)
+    if start is None:
+        return None
+    begin = at(day or ref.date(), start, ref.tzinfo)
+    end = at(begin.date(), minutes, ref.tzinfo)
+    if end <= begin:
+        end = at(begin.date() + timedelta(days=1), minutes, ref.tzinfo)
+    if day is None and end <= ref:  # alone: today's window unless it is over
+        begin, end = (at(moment.date() + timedelta(days=1), moment.hour * 60 + moment.minute, ref.tzinfo)
+                      for moment in (begin, end))
+    grain = "minute" if first.has_minutes or spec.has_minutes else "hour"
+    return {"from": iso(begin), "to": iso(end)}, grain
+
+
+def _range_start(first: Clock, last_spec: Clock, last: int, pod: str | None) -> int | None:
+    """The start of "de 4 a 6 de la tarde": the qualifier of the end applies, else the latest hour before
+    the end ("de 7 a 9" -> 07:00, "de 4 a 6" -> 16:00)."""
+    if first.ampm or first.pod or first.hour > 12 or first.hour == 0:
+        return minutes_of_day(first, pod)
+    hint = last_spec.pod or pod
+    if last_spec.ampm:
+        hint = "tarde" if last_spec.ampm == "p" else "manana"
+    if hint is not None:
+        return minutes_of_day(first, hint)
+    base = (first.hour % 12) * 60 + first.minute
+    options = [m for m in (base, base + 12 * 60) if m < last]
+    return max(options) if options else minutes_of_day(first, pod)
+
+
+# ----------------------------------------------------------------------------------------------- API
+
+
+def extract_times(text: str, reference: datetime, timezone: str = "America/Mexico_City") -> list[TimeMatch]:
+    """All date/time expressions in ``text``, resolved against ``reference``.
+
+    ``reference`` may be naive (read in ``timezone``) or aware (converted to ``timezone``).
+    """
+    zone = ZoneInfo(timezone)
+    ref = reference.replace(tzinfo=zone) if reference.tzinfo is None else reference.astimezone(zone)
+    norm, index = _normalise(text)
+    if not hint_pattern().search(norm):
+        return []
+    matches = []
+    for group in _groups(_atoms(norm), norm):
+        resolved = _resolve_group(group, ref)
+        if resolved is None:
+            continue
+        start, end = _original_span(text, index, group[0].start, group[-1].end)
+        matches.append(TimeMatch(start, end, text[start:end], resolved[0], resolved[1]))
+    return matches

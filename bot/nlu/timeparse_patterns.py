@@ -1,0 +1,185 @@
+"""Vocabulary and the master regular expression of the Spanish (MX) time extractor.
+
+The patterns run on a *normalised* copy of the message: lower case, accents and the tilde removed
+("mañana" -> "manana", "miércoles" -> "miercoles"). Every alternative of the master pattern is wrapped in
+an outer named group whose name is the atom kind (``m.lastgroup``); inner groups carry the fields and
+have unique names. The pattern is compiled on first use (``master_pattern``), never at import time.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# ----------------------------------------------------------------------------------------------- words
+
+NUMBER_WORDS: dict[str, int] = {
+    "un": 1, "una": 1, "uno": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7,
+    "ocho": 8, "nueve": 9, "diez": 10, "once": 11, "doce": 12, "trece": 13, "catorce": 14, "quince": 15,
+    "dieciseis": 16, "diecisiete": 17, "dieciocho": 18, "diecinueve": 19, "veinte": 20, "veintiuno": 21,
+    "veintiun": 21, "veintidos": 22, "veintitres": 23, "veinticuatro": 24, "veinticinco": 25,
+    "treinta": 30, "cuarenta": 40, "cincuenta": 50, "cuarto": 15, "media": 30, "medio": 30,
+    "cuarenta y cinco": 45, "cincuenta y cinco": 55, "primero": 1, "par": 2, "un par de": 2,
+}
+
+MONTHS: dict[str, int] = {
+    "enero": 1, "febrero": 2, "marzo": 3, "abril": 4, "mayo": 5, "junio": 6, "julio": 7, "agosto": 8,
+    "septiembre": 9, "setiembre": 9, "octubre": 10, "noviembre": 11, "diciembre": 12,
+    "ene": 1, "feb": 2, "mar": 3, "abr": 4, "may": 5, "jun": 6, "jul": 7, "ago": 8, "sep": 9, "sept": 9,
+    "set": 9, "oct": 10, "nov": 11, "dic": 12,
+}
+FULL_MONTHS = [name for name in MONTHS if len(name) > 4]
+
+WEEKDAYS: dict[str, int] = {
+    "lunes": 0, "martes": 1, "miercoles": 2, "jueves": 3, "viernes": 4, "sabado": 5, "domingo": 6,
+}
+
+# Parts of the day (clinic reading; "to" is exclusive, Duckling style). Hours are local wall-clock.
+PARTS_OF_DAY: dict[str, tuple[int, int]] = {
+    "manana": (8, 12),  # the clinic morning: opening (08:00) to noon, not Duckling's 04:00-12:00
+    "tarde": (12, 19),  # same as Duckling
+    "noche": (19, 22),  # evening consultations; Duckling uses 18:00-00:00
+    "madrugada": (0, 6),
+    "temprano": (8, 10),  # "temprano", "a primera hora": the first two clinic hours
+}
+POD_ALIASES: dict[str, str] = {
+    "mananita": "manana", "mananas": "manana", "tardes": "tarde", "tardecita": "tarde",
+    "noches": "noche", "nochecita": "noche",
+}
+
+# "manana" and the frequent WhatsApp spellings of it (after normalisation "mñn" -> "mnn").
+MANANA = r"(?:manana|mnn|mnna|manna|mana?ana)"
+
+
+def _alt(words: list[str]) -> str:
+    """A non-capturing alternation, longest word first so no word shadows a longer one."""
+    return "(?:" + "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True)) + ")"
+
+
+HOUR_WORDS = _alt([w for w, n in NUMBER_WORDS.items() if 1 <= n <= 23 and " " not in w
+                   and w not in {"un", "veintiun", "cuarto", "media", "medio", "primero", "par"}])
+MINUTE_WORDS = _alt(["cinco", "diez", "quince", "veinte", "veinticinco", "treinta", "cuarenta",
+                     "cuarenta y cinco", "cincuenta", "cincuenta y cinco", "cuarto", "media"])
+AMOUNT_WORDS = _alt([w for w, n in NUMBER_WORDS.items() if n <= 30 and w not in {"cuarto", "primero"}])
+WEEKDAY_RE = _alt(list(WEEKDAYS))
+MONTH_RE = _alt(list(MONTHS)) + r"\b\.?"
+FULL_MONTH_RE = _alt(FULL_MONTHS) + r"\b"
+
+# Words that, after a bare number, say it is a quantity and not a time or a day.
+UNIT_GUARD = (r"(?!\s*(?:%|\$|pesos|mxn|dias?\b|semanas?|mes(?:es)?\b|horas?\b|minutos?|min\b|anos?\b|"
+              r"veces|citas?|consultas?|personas|pacientes|kilos?|kg|cm|mg|ml|pastillas|sesiones|"
+              r"cuadras|metros|km))")
+NEXT_WORDS = r"(?:que\s+viene|que\s+entra|proxim[oa]|siguiente|entrante)"
+
+
+# -------------------------------------------------------------------------------------- time pieces
+
+
+def _hour(p: str) -> str:
+    """An hour 0-23 in digits or 1-23 in words; group ``{p}__h``."""
+    return rf"(?P<{p}__h>(?<![\d$.,:/])(?:[01]?\d|2[0-3])(?![\d/])|{HOUR_WORDS}\b)"
+
+
+def _minutes(p: str) -> str:
+    """Minutes: ``:30`` (``mm``), ``y media``/``y 10`` (``mp``), ``menos cuarto`` (``mn``)."""
+    return (rf"(?:\s?[:.h]\s?(?P<{p}__mm>[0-5]\d)(?!\d)"
+            rf"|\s+y\s+(?P<{p}__mp>{MINUTE_WORDS}|[0-5]?\d)\b(?:\s+minutos)?"
+            rf"|\s+menos\s+(?P<{p}__mn>{MINUTE_WORDS}|[0-5]?\d)\b(?:\s+minutos)?)")
+
+
+def _suffix(p: str) -> str:
+    """am/pm (``ap``), a part of day (``pd``) or "del día" (``dia``) right after the time."""
+    return (rf"(?:\s*(?P<{p}__ap>[ap])\.?\s?m\b\.?"
+            rf"|\s+(?:de|en|por|x)\s+la\s+(?P<{p}__pd>{MANANA}|tarde|noche|madrugada)\b"
+            rf"|\s+del\s+(?P<{p}__dia>dia)\b)")
+
+
+_TAIL = r"(?:\s*(?:hrs?\b\.?|horas\b)|\s+en\s+punto\b)?"
+
+
+def _clock(p: str) -> str:
+    """A time of day that is unambiguous on its own; field groups are named ``{p}_<letter>__<field>``."""
+    a, b, c, d = (f"{p}_{x}" for x in "abcd")
+    return (rf"(?:\b(?:a|para|desde|hasta)\s+las?\s+{_hour(a)}{_minutes(a)}?{_suffix(a)}?{_TAIL}"  # a las 10
+            rf"|\blas?\s+{_hour(b)}(?:{_minutes(b)}{_suffix(b)}?|{_suffix(b + 'x')}){_TAIL}"  # las 10 pm
+            rf"|\b{_hour(c)}(?:\s?:\s?(?P<{c}__mm>[0-5]\d)(?!\d)|\s+y\s+(?P<{c}__mp>media|cuarto)\b"
+            rf"|\s+menos\s+(?P<{c}__mn>cuarto)\b){_suffix(c)}?{_TAIL}"  # 16:00, diez y media
+            rf"|\b{_hour(d)}{_suffix(d)}{_TAIL})"  # 10am, 8 de la noche
+            rf"(?![\w:/]){UNIT_GUARD}")
+
+
+def _clock_loose(p: str) -> str:
+    """A time after a word that already says "time" (de 10 a 12, después de las 5): bare hours allowed."""
+    q = f"{p}_a"
+    return (rf"(?:(?:las?\s+)?{_hour(q)}{_minutes(q)}?{_suffix(q)}?{_TAIL}"
+            rf"|(?:el\s+|la\s+)?(?P<{q}__noon>medio\s?dia)\b)(?![\w:/]){UNIT_GUARD}")
+
+
+# ---------------------------------------------------------------------------------------- the pattern
+
+
+def _alternatives() -> list[tuple[str, str]]:
+    """(kind, regex) in priority order: at one position the first alternative that matches wins."""
+    wd = WEEKDAY_RE
+    day_num = r"(?<![\d$.,:/])(?:[0-3]?\d)(?![\d/:])"
+    return [
+        ("RANGE", rf"\b(?:de|entre|desde)\s+{_clock_loose('r1')}\s+(?:a|y|hasta)\s+{_clock_loose('r2')}"),
+        ("OPEN", rf"\b(?P<op>despues\s+de|a\s+partir\s+de|mas\s+tarde\s+de|desde|antes\s+de|hasta|"
+                 rf"no\s+antes\s+de|no\s+despues\s+de)\s+{_clock_loose('o')}"),
+        ("DURATION", rf"\b(?:dentro\s+de|de\s+aqui\s+a|en)\s+(?:unos?\s+|unas\s+)?"
+                     rf"(?P<dn>\d{{1,3}}|{AMOUNT_WORDS}|un\s+par\s+de)\s+"
+                     rf"(?P<du>dias?|semanas?|mes(?:es)?|horas?|hrs?|minutos?|mins?)\b"),
+        ("NOW", r"\b(?:ahorita|ahora\s+mismo|en\s+este\s+momento)\b"),
+        ("WEEKEND", rf"\b(?:(?:el|este|esta|para\s+el)\s+)?(?P<wenext>(?:proximo|siguiente)\s+)?"
+                    rf"fin(?:\s+de\s+semana|de)\b(?P<wenext2>\s+{NEXT_WORDS})?"),
+        ("WEEK", rf"\b(?:(?:la|esta|para\s+la)\s+)?(?:(?P<wkn>proxima|siguiente|otra)\s+semana"
+                 rf"|semana\s+(?P<wkn2>{NEXT_WORDS}|pasada)|(?P<wkp>pasada)\s+semana)\b"
+                 rf"|\b(?P<wkthis>esta)\s+semana\b"),
+        ("MONTHREL", rf"\b(?:(?:el|este|para\s+el)\s+)?(?:(?P<mrn>proximo|siguiente|otro)\s+mes"
+                     rf"|mes\s+(?P<mrn2>{NEXT_WORDS}))\b|\b(?P<mrthis>este)\s+mes\b"),
+        ("DATE", rf"\b(?:(?:el\s+)?{wd}\s*,?\s+)?(?:(?:el|del)\s+(?:dia\s+)?|dia\s+)?"
+                 rf"(?P<dd>{day_num}|primero)(?:o|ro|er|°|º)?\s+(?:de\s+)?(?P<dm>{MONTH_RE})"
+                 rf"(?:\s*(?:de|del|,)?\s*(?P<dy>20\d\d))?(?!\w)"
+                 rf"|\b(?:(?:el|del)\s+(?:dia\s+)?)?(?P<sd>(?<![\d$.,:/])[0-3]?\d)\s?[/-]\s?(?P<sm>[01]?\d)(?![\d:])"
+                 rf"(?:[/-](?P<sy>20\d\d|\d\d)(?!\d))?(?![\w/-])"
+                 rf"|\b(?:(?:el|del)\s+)?{wd}\s+(?P<wdd>{day_num})\b(?!\s*(?:de|:)){UNIT_GUARD}"
+                 rf"|\b(?:(?:el|del)\s+(?:dia\s+)?|dia\s+)(?P<bd>{day_num}|primero)(?:o|ro|°|º)?(?!\w)"
+                 rf"(?!\s*(?:de\b|y\b|a\b|:|\.\d)){UNIT_GUARD}"),
+        ("WEEKDAY", rf"\b(?:(?P<wpre>el|este|esta|los|el\s+proximo|el\s+siguiente|proximo|siguiente|"
+                    rf"este\s+proximo)\s+)?(?P<wd>{wd})\b(?:\s+(?P<wnext>{NEXT_WORDS})\b"
+                    rf"|\s+de\s+la\s+(?P<wweek>(?:proxima|siguiente|otra)\s+semana"
+                    rf"|semana\s+{NEXT_WORDS})\b)?"),
+        ("MONTH", rf"\b(?:el\s+mes\s+de\s+)?(?P<mo>{FULL_MONTH_RE})(?:\s+(?:de|del)\s+(?P<moy>20\d\d))?"),
+        ("POD", rf"\b(?:(?:en|por|x|de|a|durante|toda|para|esta|temprano\s+en)\s+)?la\s+"
+                rf"(?P<pd>{MANANA}|mananita|tarde|tardecita|noche|nochecita|madrugada)\b"
+                rf"|\b(?:en|por|x)\s+las\s+(?P<pds>mananas|tardes|noches)\b"
+                rf"|\b(?P<pdthis>esta)\s+(?P<pdt>{MANANA}|tarde|noche)\b"
+                rf"|\b(?:muy\s+)?(?P<early>temprano|tempranito|a\s+primera\s+hora)\b"),
+        ("NOON", r"\b(?:(?:a|al|el|para\s+el)\s+)?(?P<noon>medio\s?dia|medianoche)\b"),
+        ("TIME", _clock("t")),
+        ("RELDAY", rf"\b(?P<rel>pasado\s+{MANANA}|hoy(?:\s+mismo)?|{MANANA}|ayer|antier|anteayer|"
+                   r"antes\s+de\s+ayer)\b"),
+    ]
+
+
+@lru_cache(maxsize=1)
+def master_pattern() -> re.Pattern[str]:
+    """All atom patterns joined into one regex (compiled once, on first use)."""
+    return re.compile("|".join(f"(?P<{kind}>{rx})" for kind, rx in _alternatives()))
+
+
+@lru_cache(maxsize=1)
+def gap_pattern() -> re.Pattern[str]:
+    """What may stand between two atoms of one expression ("el martes, como a las 10")."""
+    filler = r"(?:como|tipo|para|de|del|el|por|x|pero|mejor|a\s+eso\s+de|mas\s+o\s+menos|o\s+sea)"
+    return re.compile(rf"[\s,]*(?:{filler}[\s,]+){{0,2}}")
+
+
+@lru_cache(maxsize=1)
+def hint_pattern() -> re.Pattern[str]:
+    """A cheap pre-filter: messages without a digit or one of these stems hold no time expression."""
+    stems = ["hoy", "man", "mnn", "ayer", "antier", "anteayer", "lunes", "martes", "miercoles", "jueves",
+             "viernes", "sabado", "domingo", "semana", "mes", "tarde", "noche", "madrugada", "temprano",
+             "tempranito", "primera", "medio", "mediodia", "medianoche", "ahor", "momento", "fin", "las",
+             "la una", "y media", "y cuarto", "menos", *FULL_MONTHS]
+    return re.compile(r"\d|" + _alt(stems))

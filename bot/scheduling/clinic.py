@@ -1,0 +1,133 @@
+"""The practice described by clinic.yml: frozen dataclasses, lookups and patient-facing text.
+
+Everything here is public information the assistant may share before consent. Loading validates the file
+completely (see :mod:`bot.scheduling.clinic_loader`) so a typo stops start-up with a clear
+:class:`~bot.errors.ConfigError` instead of the bot booking on a holiday or naming a sensitive service.
+
+Times are minutes after local midnight (``int``) inside the model: the availability search works on them
+without building ``datetime`` objects, and the YAML's "HH:MM" strings map to them one-to-one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot.errors import ConfigError
+from bot.scheduling import formatting
+
+#: An opening interval: (start, end) in minutes after local midnight, end exclusive.
+Interval = tuple[int, int]
+#: Seven entries, Monday (index 0) to Sunday (index 6); an empty tuple means closed.
+WeeklyHours = tuple[tuple[Interval, ...], ...]
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    id: str
+    name: str
+    duration: int  # minutes, a multiple of Clinic.slot_minutes
+    price: Decimal  # MXN
+    sensitive: bool = False  # never named in a message about a specific patient
+
+
+@dataclass(frozen=True, slots=True)
+class Physician:
+    id: str
+    name: str
+    specialty: str
+    services: tuple[str, ...]
+    schedule: WeeklyHours
+
+    def offers(self, service_id: str) -> bool:
+        return service_id in self.services
+
+
+@dataclass(frozen=True, slots=True)
+class Clinic:
+    name: str
+    address: str
+    maps_url: str
+    phone: str
+    emergency_phone: str
+    timezone: ZoneInfo
+    portal_url: str
+    privacy_notice_url: str
+    hours: WeeklyHours
+    holidays: frozenset[date]
+    slot_minutes: int
+    min_notice_minutes: int
+    booking_horizon_days: int
+    physicians: tuple[Physician, ...]
+    services: tuple[Service, ...]
+
+    # -- lookups -------------------------------------------------------------------------------------
+
+    def service(self, service_id: str) -> Service:
+        for service in self.services:
+            if service.id == service_id:
+                return service
+        known = ", ".join(s.id for s in self.services)
+        raise ConfigError(f"unknown service {service_id!r}; clinic.yml defines: {known}")
+
+    def physician(self, physician_id: str) -> Physician:
+        for physician in self.physicians:
+            if physician.id == physician_id:
+                return physician
+        known = ", ".join(p.id for p in self.physicians)
+        raise ConfigError(f"unknown physician {physician_id!r}; clinic.yml defines: {known}")
+
+    def physicians_for(self, service_id: str) -> tuple[Physician, ...]:
+        """Physicians offering ``service_id`` in clinic.yml order (raises ConfigError if unknown)."""
+        self.service(service_id)
+        return tuple(p for p in self.physicians if p.offers(service_id))
+
+    def working_intervals(self, physician_id: str, weekday: int) -> tuple[Interval, ...]:
+        """The physician's schedule on ``weekday`` (0 = Monday) intersected with the clinic's hours."""
+        return intersect(self.physician(physician_id).schedule[weekday], self.hours[weekday])
+
+    def is_open_on(self, day: date) -> bool:
+        return day not in self.holidays and bool(self.hours[day.weekday()])
+
+    # -- patient-facing Spanish ----------------------------------------------------------------------
+
+    def format_slot(self, dt: datetime) -> str:
+        """``"miércoles 3 de diciembre a las 10:30 de la mañana"`` in the clinic's time zone."""
+        return formatting.format_slot(dt, self.timezone)
+
+    @staticmethod
+    def format_price(amount: int | Decimal) -> str:
+        """``"$600 MXN"``."""
+        return formatting.format_price(amount)
+
+    def hours_text(self) -> str:
+        """``"lunes a jueves de 9:00 a 14:00 y de 16:00 a 20:00; ...; domingo cerrado"``."""
+        return formatting.hours_text(self.hours)
+
+
+def intersect(a: tuple[Interval, ...], b: tuple[Interval, ...]) -> tuple[Interval, ...]:
+    """Intersection of two sorted, non-overlapping interval lists."""
+    out: list[Interval] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        start = max(a[i][0], b[j][0])
+        end = min(a[i][1], b[j][1])
+        if start < end:
+            out.append((start, end))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return tuple(out)
+
+
+def load_clinic(path: Path) -> Clinic:
+    """Read and validate clinic.yml; raises :class:`ConfigError` naming the file and the problem."""
+    from bot.scheduling.clinic_loader import load
+
+    return load(path)

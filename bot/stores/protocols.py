@@ -1,0 +1,53 @@
+"""The two storage contracts the engine depends on; every backend implements one of them.
+
+All methods are synchronous: the engine runs in a threadpool behind the async web layer, so a backend may
+block on I/O but must be safe to call from several threads at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class TrackerStore(Protocol):
+    """Conversation state as an append-only list of serialized (JSON-able) events per sender."""
+
+    def load(self, sender_id: str) -> list[dict[str, Any]]:
+        """All events of the conversation, oldest first; ``[]`` for an unknown conversation."""
+        ...
+
+    def append(self, sender_id: str, events: Sequence[Mapping[str, Any]]) -> None:
+        """Append ``events`` atomically (all or none) and in order after the stored ones."""
+        ...
+
+    def delete(self, sender_id: str) -> None:
+        """Forget the conversation (no error when it does not exist)."""
+        ...
+
+    def senders(self) -> list[str]:
+        """The sender ids that have stored events, sorted."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the store must not be used afterwards."""
+        ...
+
+
+@runtime_checkable
+class LockStore(Protocol):
+    """Per-conversation mutual exclusion, granted in arrival (FIFO) order."""
+
+    def lock(self, sender_id: str, *, wait: float = 10.0) -> AbstractContextManager[None]:
+        """A context manager holding the conversation's lock.
+
+        Entering it blocks until the lock is granted and raises
+        :class:`bot.errors.LockTimeoutError` after ``wait`` seconds. Locks are not re-entrant.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release connections; the store must not be used afterwards."""
+        ...
