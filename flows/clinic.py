@@ -69,7 +69,8 @@ _BOOKING = ("utter_booking_offers", "utter_ask_time", "utter_no_slots", "utter_s
 
 PHASES: dict[str, Phase] = {
     "greeting": Phase(paraphrase=True, responses=(*COMMON, "utter_greet", "utter_consent_declined",
-                                                  "utter_appointments", "utter_no_appointments")),
+                                                  "utter_appointments", "utter_no_appointments",
+                                                  "utter_consent_thanks")),
     "consent": Phase(paraphrase=False, responses=(*COMMON, "utter_consent_reminder")),
     "intake": Phase(paraphrase=True, responses=(*COMMON, "utter_consent_thanks", "utter_ask_service",
                                                 "utter_ask_person", "utter_ask_time", *_BOOKING)),

@@ -63,7 +63,7 @@ def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
         return _d("action_handoff")
     if intent == "arco_request":
         return _d("action_arco_request", "action_reprompt")
-    if phase == "consent" and ACCEPT.match(turn.text):
+    if ACCEPT.match(turn.text) and (phase == "consent" or turn.slot("consent_declined")):
         return _d("action_grant_consent")
     if phase == "booking" and turn.slot("offers") and CHOICE.match(turn.text):
         return _d("action_choose_slot")
@@ -86,11 +86,7 @@ def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
 def _greeting(turn: Turn, intent: str) -> Decision | None:
     if intent in APPOINTMENT_INTENTS or (intent == "inform" and (turn.entity("service") or turn.entity("time"))):
         return _d("action_route_request")
-    if intent == "affirm":
-        if ACCEPT.match(turn.text) and turn.slot("consent_declined"):
-            return _d("action_route_request")
-        return _d("utter_anything_else")
-    if intent == "deny":
+    if intent in ("affirm", "deny"):
         return _d("utter_anything_else")
     return None
 

@@ -183,9 +183,11 @@ def _resolve_group(group: list[Atom], ref: datetime) -> tuple[Value, str] | None
         return _resolve_timed(timed, day, pod, ref)
     if pod is not None:
         first, last = PARTS_OF_DAY[pod]
-        if day is None:
-            day = ref.date() if at(ref.date(), last * 60, ref.tzinfo) > ref else ref.date() + timedelta(days=1)
-        return {"from": iso(at(day, first * 60, ref.tzinfo)), "to": iso(at(day, last * 60, ref.tzinfo))}, "hour"
+        if day is None:  # today's, unless it is over
+            today = ref.date()
+            day = today if at(today, last * 60, ref.tzinfo) > ref else today + timedelta(days=1)
+        span = {"from": iso(at(day, first * 60, ref.tzinfo)), "to": iso(at(day, last * 60, ref.tzinfo))}
+        return span, "hour"
     if day is None:
         return None
     return iso(at(day, 0, ref.tzinfo)), "day"

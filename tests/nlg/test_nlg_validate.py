@@ -1,4 +1,4 @@
-"""validate_paraphrase: what a paraphrase may change (wording) and what it may not (facts, markup, language)."""
+"""validate_paraphrase: what a paraphrase may change (wording) and what it may not (facts, markup)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from bot.nlg.validate import validate_paraphrase
 
 TEMPLATE = "Su cita con la Dra. Ramírez quedó agendada para el 12/05/2025 a las 10:30. Costo: $800 MXN."
 VALUES = {"doctor": "Dra. Ramírez", "date": "12/05/2025", "time": "10:30"}
-GOOD = "Con gusto. Su cita con la Dra. Ramírez está confirmada para el 12/05/2025 a las 10:30. Costo: $800 MXN."
+GOOD = (
+    "Con gusto. Su cita con la Dra. Ramírez está confirmada para el 12/05/2025 a las 10:30. Costo: $800 MXN."
+)
 
 
 def test_faithful_paraphrase_is_accepted() -> None:
@@ -37,7 +39,10 @@ def test_faithful_paraphrase_is_accepted() -> None:
         (GOOD.replace("Con gusto.", "Hola, soy Lucía."), v.NEW_NAME),
         (GOOD.replace("la Dra. Ramírez", "la Dra. Ramírez y el Dr. López"), v.NEW_NAME),
         (GOOD + " Traiga dos copias.", v.NEW_NUMBER),
-        ("Your appointment with Dra. Ramírez is on 12/05/2025 at 10:30. Cost: $800 MXN. Thank you!", v.LANGUAGE),
+        (
+            "Your appointment with Dra. Ramírez is on 12/05/2025 at 10:30. Cost: $800 MXN. Thank you!",
+            v.LANGUAGE,
+        ),
         (GOOD.replace("Con gusto.", "*Con gusto.*"), v.FORMATTING),
         (GOOD.replace("Con gusto. ", "Con gusto.\n"), v.FORMATTING),
         (GOOD.replace("Con gusto.", "# Con gusto."), v.FORMATTING),
@@ -59,7 +64,9 @@ def test_absolute_length_limit() -> None:
 
 def test_values_and_template_contents_are_allowed_to_reappear() -> None:
     template = "Puede consultar su portal en https://portal.clinica.mx o escribir a citas@clinica.mx."
-    candidate = "Con gusto. Puede entrar a su portal en https://portal.clinica.mx o escribir a citas@clinica.mx."
+    candidate = (
+        "Con gusto. Puede entrar a su portal en https://portal.clinica.mx o escribir a citas@clinica.mx."
+    )
     assert validate_paraphrase(template, {}, candidate) == []
 
 
@@ -91,7 +98,7 @@ def test_language_detection(text: str, language: str) -> None:
     assert v._language(text) == language
 
 
-_ALPHABET = st.sampled_from(list("abcdeilmnorstuyáéíóñ ABCDMRS.,:;¿?¡!$/-@0123456789\n"))
+_ALPHABET = st.sampled_from(list("abcdeilmnorstuyáéíóñ ABCDMRS.,:;¿?¡!$/-@*_#()+0123456789\n"))
 _templates = st.text(_ALPHABET, min_size=1, max_size=120).filter(lambda t: t.strip() != "")
 
 

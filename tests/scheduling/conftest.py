@@ -10,6 +10,7 @@ import copy
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -112,12 +113,16 @@ def _postgres_url() -> str | None:
     return url if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")) else None
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for this test session (dropped afterwards)."""
+def postgres_url_or_skip() -> str:
     base = _postgres_url()
     if base is None:
         pytest.skip("PostgreSQL tests need DATABASE_URL=postgresql://...; it is unset or not postgres")
+    return base
+
+
+@contextmanager
+def fresh_pg_database(base: str) -> Iterator[str]:
+    """Create an empty database ``bot_sched_<random>`` next to ``base``'s; yield its URL; drop it."""
     url = make_url(settings.normalise_database_url(base))
     name = f"bot_sched_{uuid.uuid4().hex[:12]}"
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -129,6 +134,13 @@ def pg_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test session (dropped afterwards)."""
+    with fresh_pg_database(postgres_url_or_skip()) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

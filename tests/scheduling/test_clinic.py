@@ -28,7 +28,9 @@ def test_load_from_file(tmp_path: Path) -> None:
     assert clinic.hours[0] == ((540, 840), (960, 1200))
     assert clinic.hours[6] == ()
     assert date(2026, 12, 25) in clinic.holidays
-    assert clinic.slot_minutes == 30 and clinic.min_notice_minutes == 120 and clinic.booking_horizon_days == 60
+    assert (
+        clinic.slot_minutes == 30 and clinic.min_notice_minutes == 120 and clinic.booking_horizon_days == 60
+    )
     assert clinic.service("nutricion").duration == 60
     assert clinic.service("psiquiatria").sensitive is True
     assert clinic.service("consulta_general").sensitive is False
@@ -87,12 +89,20 @@ def _service(data: dict[str, Any], sid: str) -> dict[str, Any]:
 CASES: list[tuple[str, Mutation, str]] = [
     ("missing name", lambda d: d.pop("name"), r"name: a non-empty text is required"),
     ("unknown timezone", lambda d: d.update(timezone="America/Atlantis"), r"unknown time zone"),
-    ("bad time", lambda d: d["hours"].update(monday=[["9am", "14:00"]]), r"hours\.monday\[0\]: bad time '9am'"),
+    (
+        "bad time",
+        lambda d: d["hours"].update(monday=[["9am", "14:00"]]),
+        r"hours\.monday\[0\]: bad time '9am'",
+    ),
     ("hour 25", lambda d: d["hours"].update(monday=[["09:00", "25:00"]]), r"bad time '25:00'"),
     ("after 24:00", lambda d: d["hours"].update(monday=[["09:00", "24:30"]]), r"latest time is 24:00"),
     ("off grid", lambda d: d["hours"].update(monday=[["09:15", "14:00"]]), r"not on the 30-minute slot grid"),
     ("reversed", lambda d: d["hours"].update(monday=[["14:00", "09:00"]]), r"ends before it starts"),
-    ("not a pair", lambda d: d["hours"].update(monday=[["09:00"]]), r"expected a \[\"HH:MM\", \"HH:MM\"\] pair"),
+    (
+        "not a pair",
+        lambda d: d["hours"].update(monday=[["09:00"]]),
+        r"expected a \[\"HH:MM\", \"HH:MM\"\] pair",
+    ),
     (
         "overlap",
         lambda d: d["hours"].update(monday=[["09:00", "14:00"], ["13:00", "18:00"]]),
@@ -112,7 +122,9 @@ CASES: list[tuple[str, Mutation, str]] = [
     ),
     (
         "service nobody offers",
-        lambda d: d["services"].append({"id": "acupuntura", "name": "Acupuntura", "duration": 30, "price": 1}),
+        lambda d: d["services"].append(
+            {"id": "acupuntura", "name": "Acupuntura", "duration": 30, "price": 1}
+        ),
         r"services: 'acupuntura' is offered by no physician",
     ),
     (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,20 @@ if TYPE_CHECKING:
     from anthropic.types import MessageParam
 
 DEFAULT_MODEL = "claude-haiku-4-5"
+_SDK_LOGGER = "anthropic._base_client"
+
+
+class _DropRequestDumps(logging.Filter):
+    """The SDK logs every request's JSON (our prompt) at DEBUG as "Request options: ...": drop those."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Request options"))
+
+
+def _silence_request_dumps() -> None:
+    sdk_log = logging.getLogger(_SDK_LOGGER)
+    if not any(isinstance(f, _DropRequestDumps) for f in sdk_log.filters):
+        sdk_log.addFilter(_DropRequestDumps())
 
 
 class AnthropicProvider:
@@ -35,6 +50,7 @@ class AnthropicProvider:
     ) -> None:
         import anthropic  # imported here: only a configured Anthropic provider pays for the SDK
 
+        _silence_request_dumps()  # never log the prompt, even with ANTHROPIC_LOG=debug
         self.model = model
         self._errors: tuple[type[Exception], ...] = (anthropic.AnthropicError,)
         self._client = anthropic.Anthropic(
