@@ -13,6 +13,7 @@ from actions.common import BOOKING_SLOTS, has_consent, parse_time_value, patient
 from bot.core.dialogue import FlowEvent, Output, Turn, Utter
 from bot.errors import SlotUnavailableError
 from bot.scheduling.availability import find_slots
+from bot.scheduling.models import AppointmentNotFoundError
 
 _MODES = {"book_appointment": "book", "reschedule_appointment": "reschedule", "cancel_appointment": "cancel"}
 _ORDINALS = {"1": 0, "uno": 0, "primer": 0, "primero": 0, "primera": 0, "first": 0,
@@ -178,7 +179,10 @@ class CommitAppointment:
         ref = patient_ref(turn)
         text = turn.slot("appointment_text") or ""
         if mode == "cancel":
-            repo.cancel(turn.slot("appointment_id"), ref)
+            try:
+                repo.cancel(turn.slot("appointment_id"), ref, now=turn.now)
+            except AppointmentNotFoundError:
+                return [FlowEvent("booking_confirmed"), *_clear(), Utter("utter_no_appointments")]
             return [FlowEvent("booking_confirmed"), *_clear(), Utter("utter_cancelled", {"appointment_text": text})]
         offer = turn.slot("chosen")
         if not offer:
@@ -186,10 +190,13 @@ class CommitAppointment:
         start = datetime.fromisoformat(offer["start"])
         try:
             if mode == "reschedule":
-                appt = repo.reschedule(turn.slot("appointment_id"), ref, start)
+                appt = repo.reschedule(turn.slot("appointment_id"), ref, start, now=turn.now,
+                                       physician_id=offer["physician"])
             else:
                 appt = repo.book(ref, turn.slot("person") or "", offer["service"], offer["physician"], start,
                                  for_relation=turn.slot("relation"), now=turn.now)
+        except AppointmentNotFoundError:
+            return [FlowEvent("booking_confirmed"), *_clear(), Utter("utter_no_appointments")]
         except SlotUnavailableError:
             return [FlowEvent("change_requested"), slot("chosen", None), Utter("utter_slot_taken"),
                     *_offers(turn, offer["start"], offer["service"], None)]
@@ -197,7 +204,7 @@ class CommitAppointment:
         response = "utter_rescheduled" if mode == "reschedule" else "utter_booked"
         out: list[Output] = [FlowEvent("booking_confirmed"), *_clear(), slot("appointment_id", appt.id),
                              Utter(response, {"appointment_text": new_text})]
-        if not turn.services.consent.has(ref, "reminders"):
+        if turn.slot("reminders_opt_in") is None and not turn.services.consent.has(ref, "reminders"):
             out += [slot("asked_reminders", True), Utter("utter_ask_reminders")]
         return out
 

@@ -50,7 +50,7 @@ TEXTS = [
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def free_port() -> int:
@@ -147,7 +147,8 @@ def main() -> None:
             interpreter = load_archive(result.archive)
             loads.append(time.perf_counter() - t0)
         print(
-            f"train (incl. data load + archive write)  {train_seconds:.2f} s  (fit alone {result.seconds:.2f} s)"
+            f"train (incl. data load + archive write)  {train_seconds:.2f} s  "
+            f"(fit alone {result.seconds:.2f} s)"
         )
         print(
             f"model load                               {statistics.median(loads) * 1000:.0f} ms (median of 5)"
@@ -160,7 +161,8 @@ def main() -> None:
             interpreter.parse(TEXTS[i % len(TEXTS)])
             timings.append((time.perf_counter() - t0) * 1000)
         print(
-            f"{'in-process parse':28s} p50 {percentile(timings, 50):.3f} ms  p95 {percentile(timings, 95):.3f} ms  "
+            f"{'in-process parse':28s} p50 {percentile(timings, 50):.3f} ms  "
+            f"p95 {percentile(timings, 95):.3f} ms  "
             f"p99 {percentile(timings, 99):.3f} ms  (n={len(timings)})"
         )
         http_figures(result.archive, args.requests, threadpool=False)

@@ -25,6 +25,11 @@ INFO = {
     "out_of_scope": "utter_out_of_scope",
 }
 APPOINTMENT_INTENTS = ("book_appointment", "reschedule_appointment", "cancel_appointment", "check_appointment")
+#: Opt-out keywords honoured whatever the model says (WhatsApp/Twilio conventions, Spanish and English).
+OPT_OUT = re.compile(
+    r"^\s*(baja|alto|stop|stopall|unsubscribe|cancelar suscripci[oó]n|darme de baja|ya no (me )?(manden|env[ií]en))\b",
+    re.IGNORECASE,
+)
 OPT_IN = re.compile(r"^\s*(alta|start|unstop|suscribir(me)?|volver a recibir)\b", re.IGNORECASE)
 ACCEPT = re.compile(r"^\s*acepto\b", re.IGNORECASE)
 #: An offered slot picked by its number or ordinal ("2", "la segunda", "opción 3").
@@ -57,6 +62,12 @@ def decide(turn: Turn) -> Decision | None:
 
 
 def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
+    if OPT_OUT.match(turn.text):
+        intent = "opt_out"
+    if intent in ("out_of_scope", "nlu_fallback") and phase in ("intake", "booking", "confirmation") and (
+        turn.entity("time") is not None or turn.entity("service") is not None
+    ):
+        intent = "inform"  # a bare date or service is an answer to the question we just asked
     if intent == "opt_out":
         return _d("action_opt_out")
     if intent == "request_human" or (intent == "affirm" and turn.slot("offered_human")):

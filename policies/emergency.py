@@ -12,7 +12,8 @@ _PATTERNS = re.compile(
     r"no puedo respirar|me (estoy )?ahog|dolor (muy )?(fuerte )?(en el |de |del )?pecho|infarto|"
     r"me quiero (morir|suicidar|matar)|suicid|quitarme la vida|sangr\w* (mucho|demasiado|sin parar)|"
     r"hemorragia|se desmay|me desmay|inconscien|convulsi|envenen|intoxic|sobredosis|"
-    r"emergencia|urgencia|can'?t breathe|chest pain|heart attack|overdose|kill myself|unconscious",
+    r"emergencia|urgencia|accidente|chocamos|atropell|herid[oa]s?\b|no respira|"
+    r"can'?t breathe|chest pain|heart attack|overdose|kill myself|unconscious",
     re.IGNORECASE,
 )
 

@@ -133,7 +133,8 @@ def read_archive(path: Path) -> tuple[dict[str, Any], Pipeline]:
         raise ModelNotFoundError(f"{path}: cannot read model archive: {e}") from e
     if metadata.get("format_version") != FORMAT_VERSION:
         raise ModelNotFoundError(
-            f"{path}: archive format {metadata.get('format_version')} is not {FORMAT_VERSION}; run `bot train`"
+            f"{path}: archive format {metadata.get('format_version')} is not {FORMAT_VERSION}; "
+            "run `bot train`"
         )
     pipeline = Pipeline.from_state(str(metadata.get("language", "es")), described, arrays)
     return metadata, pipeline

@@ -31,7 +31,9 @@ def parse_config(raw: Any, source: str = "<memory>") -> PipelineConfig:
         raise ConfigError(f"{source}: expected a mapping with 'language' and 'pipeline'")
     unknown = sorted(str(k) for k in raw if k not in KNOWN_KEYS)
     if unknown:
-        raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; supported: {', '.join(KNOWN_KEYS)}")
+        raise ConfigError(
+            f"{source}: unknown key(s) {', '.join(unknown)}; supported: {', '.join(KNOWN_KEYS)}"
+        )
     language = raw.get("language", "es")
     if language not in SUPPORTED_LANGUAGES:
         raise ConfigError(f"{source}: language {language!r} is not supported; supported: es")
@@ -72,15 +74,14 @@ def build_components(config: PipelineConfig) -> list[Any]:
     seen: set[str] = set()
     for entry in config.pipeline:
         cls = REGISTRY[entry["name"]]
-        missing = [kind for kind in cls.requires if kind not in seen]
-        if missing:
-            raise ConfigError(
-                f"{config.source}: {cls.name} needs a {' and a '.join(k.replace('_', ' ') for k in missing)} "
-                "earlier in the pipeline"
-            )
         try:
-            components.append(cls(entry))
+            component = cls(entry)
         except ConfigError as e:
             raise ConfigError(f"{config.source}: {e}") from e
+        missing = [kind.replace("_", " ") for kind in cls.requires if kind not in seen]
+        if missing:
+            needed = " and ".join(("an " if k[0] in "aeiou" else "a ") + k for k in missing)
+            raise ConfigError(f"{config.source}: {cls.name} needs {needed} earlier in the pipeline")
+        components.append(component)
         seen.add(cls.kind)
     return components

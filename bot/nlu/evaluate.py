@@ -65,7 +65,8 @@ class Summary:
     def lines(self) -> list[str]:
         return [
             f"examples: {self.examples}, errors: {self.errors}",
-            f"accuracy: {self.accuracy:.4f}  macro F1: {self.macro_f1:.4f}  weighted F1: {self.weighted_f1:.4f}",
+            f"accuracy: {self.accuracy:.4f}  macro F1: {self.macro_f1:.4f}  "
+            f"weighted F1: {self.weighted_f1:.4f}",
             f"classifier alone (before fallback) macro F1: {self.classifier_macro_f1:.4f}; "
             f"fallback rate: {self.fallback_rate:.2%}",
         ]
@@ -78,9 +79,7 @@ def predict(parse: Parse, examples: Sequence[Example]) -> Predictions:
     return predictions
 
 
-def cross_validate(
-    config: PipelineConfig, data: TrainingData, folds: int, seed: int = 42
-) -> Predictions:
+def cross_validate(config: PipelineConfig, data: TrainingData, folds: int, seed: int = 42) -> Predictions:
     """Stratified K-fold: train on K-1 folds, predict the held-out one; predictions of all folds."""
     from sklearn.model_selection import StratifiedKFold
 
@@ -107,9 +106,7 @@ def report(predictions: Predictions) -> dict[str, Any]:
     from sklearn.metrics import classification_report
 
     return dict(
-        classification_report(
-            predictions.truth, predictions.predicted, output_dict=True, zero_division=0
-        )
+        classification_report(predictions.truth, predictions.predicted, output_dict=True, zero_division=0)
     )
 
 
@@ -123,9 +120,7 @@ def summarise(predictions: Predictions, intent_report: dict[str, Any]) -> Summar
         accuracy=float(intent_report.get("accuracy", 0.0)),
         macro_f1=float(intent_report["macro avg"]["f1-score"]),
         weighted_f1=float(intent_report["weighted avg"]["f1-score"]),
-        classifier_macro_f1=float(
-            f1_score(truth, predictions.classifier, average="macro", zero_division=0)
-        ),
+        classifier_macro_f1=float(f1_score(truth, predictions.classifier, average="macro", zero_division=0)),
         fallback_rate=sum(p == "nlu_fallback" for p in predictions.predicted) / total,
         examples=len(truth),
         errors=errors,

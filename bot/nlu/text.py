@@ -54,7 +54,7 @@ def squeeze_repeats(text: str) -> str:
 
 
 def normalise(text: str, *, lowercase: bool = True) -> str:
-    """Featurisation form: NFKC, no control characters, accents stripped, repeats squeezed, spaces squeezed."""
+    """Featurisation form: NFKC, no control characters, accents stripped, repeats and spaces squeezed."""
     text = unicodedata.normalize("NFKC", text[:FEATURE_CHAR_LIMIT])
     text = strip_controls(text)
     if lowercase:

@@ -18,7 +18,9 @@ Clinic readings (where Spanish is ambiguous):
 * dates alone: grain day at 00:00; "el 15", "el 3 de diciembre", "5/12" (day/month) -> next on/after today;
 * weeks ("la semana que entra", "esta semana"): Monday 00:00, grain week; months: the 1st, grain month;
 * "dentro de dos semanas"/"en 3 días": that day (grain day); "en 2 horas": reference + 2 h (grain minute);
-* "el fin de semana": Saturday 00:00 to Monday 00:00; "ahorita": the reference minute (grain minute).
+* "el fin de semana": Saturday 00:00 to Monday 00:00; "ahorita": the reference minute (grain minute);
+* windows: "de 10 a 12", "9-10am" -> {"from", "to"}; "del 3 al 5 de diciembre" -> Dec 3 00:00 to Dec 6 00:00;
+* "mañana 4" (a bare hour right after hoy/mañana) is a time; "calle 5 de Mayo" and "hoy en día" are not.
 """
 
 from __future__ import annotations
@@ -29,7 +31,14 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from bot.nlu.timeparse_patterns import PARTS_OF_DAY, WEEKDAYS, gap_pattern, hint_pattern, master_pattern
+from bot.nlu.timeparse_patterns import (
+    PARTS_OF_DAY,
+    WEEKDAYS,
+    address_pattern,
+    gap_pattern,
+    hint_pattern,
+    master_pattern,
+)
 from bot.nlu.timeparse_resolve import (
     Atom,
     Clock,
@@ -49,7 +58,7 @@ __all__ = ["TimeMatch", "extract_times"]
 
 DAY_KINDS = frozenset({"RELDAY", "WEEKDAY", "DATE"})
 TIME_KINDS = frozenset({"TIME", "NOON", "RANGE", "OPEN"})
-ALONE_KINDS = frozenset({"DURATION", "NOW", "WEEKEND", "MONTH", "MONTHREL"})
+ALONE_KINDS = frozenset({"DURATION", "NOW", "WEEKEND", "MONTH", "MONTHREL", "DATERANGE"})
 _OPEN_TO = ("antes de", "hasta", "no despues de")
 
 
@@ -107,6 +116,8 @@ def _atoms(norm: str) -> list[Atom]:
     found = []
     for match in master_pattern().finditer(norm):
         kind = match.lastgroup or ""
+        if kind == "DATE" and address_pattern().search(norm, max(0, match.start() - 24), match.start()):
+            continue  # "calle 5 de Mayo"
         fields = {key: val for key, val in match.groupdict().items() if val is not None and key != kind}
         found.append(Atom(kind, match.start(), match.end(), fields))
     return found
@@ -179,6 +190,8 @@ def _resolve_group(group: list[Atom], ref: datetime) -> tuple[Value, str] | None
     if pinned and day is None:
         day = ref.date()
     timed = next((a for a in group if a.kind in TIME_KINDS), None)
+    if timed is None:  # "mañana 4": the hour rides on the day word
+        timed = next((Atom("TIME", a.start, a.end, a.fields) for a in group if "k_a__h" in a.fields), None)
     if timed is not None:
         return _resolve_timed(timed, day, pod, ref)
     if pod is not None:
@@ -194,7 +207,7 @@ def _resolve_group(group: list[Atom], ref: datetime) -> tuple[Value, str] | None
 
 
 def _resolve_timed(atom: Atom, day: date | None, pod: str | None, ref: datetime) -> tuple[Value, str] | None:
-    prefix = {"TIME": "t", "OPEN": "o", "RANGE": "r2"}.get(atom.kind)
+    prefix = {"TIME": "k" if "k_a__h" in atom.fields else "t", "OPEN": "o", "RANGE": "r2"}.get(atom.kind)
     if atom.kind == "NOON":
         midnight = atom.fields["noon"] == "medianoche"
         return iso(place(day, 24 * 60 if midnight else 12 * 60, ref)), "hour"

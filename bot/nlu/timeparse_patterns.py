@@ -100,7 +100,8 @@ _TAIL = r"(?:\s*(?:hrs?\b\.?|horas\b)|\s+en\s+punto\b)?"
 def _clock(p: str) -> str:
     """A time of day that is unambiguous on its own; field groups are named ``{p}_<letter>__<field>``."""
     a, b, c, d = (f"{p}_{x}" for x in "abcd")
-    return (rf"(?:\b(?:a|para|desde|hasta)\s+las?\s+{_hour(a)}{_minutes(a)}?{_suffix(a)}?{_TAIL}"  # a las 10
+    return (rf"(?:\b(?:a|para|desde|hasta|de)\s+las?\s+"  # a las 10
+            rf"{_hour(a)}{_minutes(a)}?{_suffix(a)}?{_TAIL}"
             rf"|\blas?\s+{_hour(b)}(?:{_minutes(b)}{_suffix(b)}?|{_suffix(b + 'x')}){_TAIL}"  # las 10 pm
             rf"|\b{_hour(c)}(?:\s?:\s?(?P<{c}__mm>[0-5]\d)(?!\d)|\s+y\s+(?P<{c}__mp>media|cuarto)\b"
             rf"|\s+menos\s+(?P<{c}__mn>cuarto)\b){_suffix(c)}?{_TAIL}"  # 16:00, diez y media
@@ -115,6 +116,15 @@ def _clock_loose(p: str) -> str:
             rf"|(?:el\s+|la\s+)?(?P<{q}__noon>medio\s?dia)\b)(?![\w:/]){UNIT_GUARD}")
 
 
+def _span(p: str, q: str, colons: bool) -> str:
+    """"8:00-9:00" (``colons``: both with minutes) or "9-10am" / "4 a 6 de la tarde" (the end qualified)."""
+    def end(x: str, qualified: bool) -> str:
+        minutes = rf"\s?:\s?(?P<{x}__mm>[0-5]\d)(?!\d)"
+        return (rf"(?:las?\s+)?{_hour(x)}{minutes if colons else f'(?:{minutes})?'}"
+                rf"{_suffix(x) if qualified else f'(?:{_suffix(x)})?'}")
+    return rf"\b{end(p, False)}\s*(?:-|–|a|hasta)\s*{end(q, not colons)}(?![\w:/]){UNIT_GUARD}"
+
+
 # ---------------------------------------------------------------------------------------- the pattern
 
 
@@ -123,7 +133,8 @@ def _alternatives() -> list[tuple[str, str]]:
     wd = WEEKDAY_RE
     day_num = r"(?<![\d$.,:/])(?:[0-3]?\d)(?![\d/:])"
     return [
-        ("RANGE", rf"\b(?:de|entre|desde)\s+{_clock_loose('r1')}\s+(?:a|y|hasta)\s+{_clock_loose('r2')}"),
+        ("RANGE", rf"\b(?:de|entre|desde)\s+{_clock_loose('r1')}\s+(?:a|y|hasta)\s+{_clock_loose('r2')}"
+                  rf"|{_span('r1_b', 'r2_b', colons=True)}|{_span('r1_c', 'r2_c', colons=False)}"),
         ("OPEN", rf"\b(?P<op>despues\s+de|a\s+partir\s+de|mas\s+tarde\s+de|desde|antes\s+de|hasta|"
                  rf"no\s+antes\s+de|no\s+despues\s+de)\s+{_clock_loose('o')}"),
         ("DURATION", rf"\b(?:dentro\s+de|de\s+aqui\s+a|en)\s+(?:unos?\s+|unas\s+)?"
@@ -137,14 +148,17 @@ def _alternatives() -> list[tuple[str, str]]:
                  rf"|\b(?P<wkthis>esta)\s+semana\b"),
         ("MONTHREL", rf"\b(?:(?:el|este|para\s+el)\s+)?(?:(?P<mrn>proximo|siguiente|otro)\s+mes"
                      rf"|mes\s+(?P<mrn2>{NEXT_WORDS}))\b|\b(?P<mrthis>este)\s+mes\b"),
+        ("DATERANGE", rf"\b(?:del|de|entre\s+el)\s+(?P<xa>{day_num})\s+(?:al|a|y\s+el)\s+(?P<xb>{day_num})"
+                      rf"\s+de\s+(?P<xm>{MONTH_RE})(?:\s+(?:de|del)\s+(?P<xy>20\d\d))?"),
         ("DATE", rf"\b(?:(?:el\s+)?{wd}\s*,?\s+)?(?:(?:el|del)\s+(?:dia\s+)?|dia\s+)?"
-                 rf"(?P<dd>{day_num}|primero)(?:o|ro|er|°|º)?\s+(?:de\s+)?(?P<dm>{MONTH_RE})"
+                 rf"(?P<dd>(?<![\d$.,:/])[0-3]?\d(?!\d)|primero)(?:o|ro|er|°|º)?(?:\s+(?:de\s+)?|\s*/\s*)(?P<dm>{MONTH_RE})"
                  rf"(?:\s*(?:de|del|,)?\s*(?P<dy>20\d\d))?(?!\w)"
-                 rf"|\b(?:(?:el|del)\s+(?:dia\s+)?)?(?P<sd>(?<![\d$.,:/])[0-3]?\d)\s?[/-]\s?(?P<sm>[01]?\d)(?![\d:])"
+                 rf"|\b(?P<iy>20\d\d)-(?P<im>[01]?\d)-(?P<id>[0-3]?\d)(?![\d\w:/-])"
+                 rf"|\b(?:(?:el|del)\s+(?:dia\s+)?)?(?P<sd>(?<![\d$.,:/-])[0-3]?\d)\s?[/-]\s?(?P<sm>[01]?\d)(?![\d:])"
                  rf"(?:[/-](?P<sy>20\d\d|\d\d)(?!\d))?(?![\w/-])"
                  rf"|\b(?:(?:el|del)\s+)?{wd}\s+(?P<wdd>{day_num})\b(?!\s*(?:de|:)){UNIT_GUARD}"
                  rf"|\b(?:(?:el|del)\s+(?:dia\s+)?|dia\s+)(?P<bd>{day_num}|primero)(?:o|ro|°|º)?(?!\w)"
-                 rf"(?!\s*(?:de\b|y\b|a\b|:|\.\d)){UNIT_GUARD}"),
+                 rf"(?!\s*(?:de\b|y\b|a\b(?!\s+las?\b)|:|\.\d)){UNIT_GUARD}"),
         ("WEEKDAY", rf"\b(?:(?P<wpre>el|este|esta|los|el\s+proximo|el\s+siguiente|proximo|siguiente|"
                     rf"este\s+proximo)\s+)?(?P<wd>{wd})\b(?:\s+(?P<wnext>{NEXT_WORDS})\b"
                     rf"|\s+de\s+la\s+(?P<wweek>(?:proxima|siguiente|otra)\s+semana"
@@ -157,8 +171,11 @@ def _alternatives() -> list[tuple[str, str]]:
                 rf"|\b(?:muy\s+)?(?P<early>temprano|tempranito|a\s+primera\s+hora)\b"),
         ("NOON", r"\b(?:(?:a|al|el|para\s+el)\s+)?(?P<noon>medio\s?dia|medianoche)\b"),
         ("TIME", _clock("t")),
-        ("RELDAY", rf"\b(?P<rel>pasado\s+{MANANA}|hoy(?:\s+mismo)?|{MANANA}|ayer|antier|anteayer|"
-                   r"antes\s+de\s+ayer)\b"),
+        ("RELDAY", rf"\b(?P<rel>pasado\s+{MANANA}|hoy(?:\s+mismo)?(?!\s+en\s+dia|\s+por\s+hoy)|{MANANA}|"
+                   r"ayer|antier|anteayer|antes\s+de\s+ayer)\b"
+                   # "mañana 4": a bare hour right after the day word
+                   rf"(?:\s+(?P<k_a__h>1[0-2]|[1-9])(?![\w:/.,])(?!\s*(?:de|y|a|hrs?)\b|\s*[ap]\.?\s?m\b)"
+                   rf"{UNIT_GUARD})?"),
     ]
 
 
@@ -173,6 +190,14 @@ def gap_pattern() -> re.Pattern[str]:
     """What may stand between two atoms of one expression ("el martes, como a las 10")."""
     filler = r"(?:como|tipo|para|de|del|el|por|x|pero|mejor|a\s+eso\s+de|mas\s+o\s+menos|o\s+sea)"
     return re.compile(rf"[\s,]*(?:{filler}[\s,]+){{0,2}}")
+
+
+@lru_cache(maxsize=1)
+def address_pattern() -> re.Pattern[str]:
+    """Words before "5 de mayo" that make it a street, not a date (matched against the preceding text)."""
+    return re.compile(r"\b(?:calle|c|av|avenida|col|colonia|blvd|boulevard|bulevar|esq|esquina|privada|priv|"
+                      r"cerrada|calzada|calz|prolongacion|prol|carretera|glorieta|plaza|metro|fracc|"
+                      r"fraccionamiento|unidad|escuela|hospital)\.?\s*$")
 
 
 @lru_cache(maxsize=1)

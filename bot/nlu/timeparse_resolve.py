@@ -184,6 +184,8 @@ def resolve_day(atom: Atom, today: date) -> date | None:
     if "dd" in f:
         day = 1 if f["dd"] == "primero" else int(f["dd"])
         return month_day(today, MONTHS[f["dm"].rstrip(".")], day, _year(f.get("dy")))
+    if "iy" in f:
+        return _valid(int(f["iy"]), int(f["im"]), int(f["id"]))
     if "sd" in f:
         return month_day(today, int(f["sm"]), int(f["sd"]), _year(f.get("sy")))
     raw = f.get("wdd") or f.get("bd") or ""
@@ -223,6 +225,13 @@ def resolve_alone(atom: Atom, ref: datetime) -> tuple[Value, str] | None:
             saturday += timedelta(days=7)
         span = {"from": iso(at(saturday, 0, zone)), "to": iso(at(saturday + timedelta(days=2), 0, zone))}
         return span, "day"
+    if atom.kind == "DATERANGE":
+        month, year = MONTHS[f["xm"].rstrip(".")], _year(f.get("xy"))
+        begin = month_day(today, month, int(f["xa"]), year)
+        final = _valid(begin.year, month, int(f["xb"])) if begin else None
+        if begin is None or final is None or final < begin:
+            return None
+        return {"from": iso(at(begin, 0, zone)), "to": iso(at(final + timedelta(days=1), 0, zone))}, "day"
     if atom.kind == "DURATION":
         return _duration(f, ref)
     return None

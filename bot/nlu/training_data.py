@@ -198,9 +198,7 @@ def _example_lines(file: Path, node: yaml.Node, where: str) -> Iterator[tuple[st
             if not stripped:
                 continue
             if not stripped.startswith("- "):
-                raise TrainingDataError(
-                    f"{file}:{base + offset}: {where}: each example must start with '- '"
-                )
+                raise TrainingDataError(f"{file}:{base + offset}: {where}: each example must start with '- '")
             text = stripped[2:].strip()
             if text:
                 yield text, base + offset

@@ -21,7 +21,7 @@ if _ROOT not in sys.path:
 from bot.nlg.providers import LLMProvider, make_provider  # noqa: E402
 from tests.fakes.llm_servers import FakeLLMServer, anthropic_config, openai_config  # noqa: E402
 
-CLIENT_TIMEOUT = 0.3  # seconds; "timeout" mode stalls far longer (until the server stops)
+CLIENT_TIMEOUT = 1.0  # seconds, room for a loaded CI box; "timeout" mode stalls until the server stops
 PROVIDER_NAMES = ("anthropic", "openai-compatible")
 
 

@@ -101,7 +101,8 @@ def test_a_failing_gate_fails_closed(llm_provider: LLMProvider) -> None:
 def test_the_llm_receives_only_template_used_values_and_tone(
     paraphraser: Paraphraser, llm_server: FakeLLMServer
 ) -> None:
-    tracker_like = {"latest_message": {"text": PATIENT_MESSAGE}, "events": [{"text": PATIENT_MESSAGE}]}
+    # the patient's words exist in this test (as they would in the tracker) but are never handed over
+    tracker_like: dict[str, Any] = {"latest_message": {"text": PATIENT_MESSAGE}}
     slots = {**SLOTS, "clinical_note": "hipertensión en control", "phone": "+5215512345678"}
     paraphraser.paraphrase("utter_booking_confirmed", TEMPLATE, slots)
 

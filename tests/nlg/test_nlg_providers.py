@@ -73,7 +73,7 @@ def test_failures_raise_paraphrase_error(
     started = time.perf_counter()
     with pytest.raises(ParaphraseError):
         llm_provider.complete("sistema", PROMPT, max_tokens=100)
-    assert time.perf_counter() - started < 2.0  # client timeout is 0.3 s; the server would stall 5 s
+    assert time.perf_counter() - started < 4.0  # client timeout is 1 s; the server would stall 5 s
     assert len(llm_server.requests) == 1  # no retries by default
 
 
@@ -102,9 +102,13 @@ def test_openai_retry_once_on_5xx(llm_server: FakeLLMServer) -> None:
 
 
 def test_openai_api_key_is_sent_as_bearer_only_when_configured(llm_server: FakeLLMServer) -> None:
-    for extra, expected in [({}, None), ({"api_key": "local-secret"}, "Bearer local-secret")]:
+    cases: list[tuple[dict[str, Any], str | None]] = [
+        ({}, None),
+        ({"api_key": "local-secret"}, "Bearer local-secret"),
+    ]
+    for extra, expected in cases:
         llm_server.clear_requests()
-        provider = make_provider(openai_config(llm_server, **extra))
+        provider = make_provider({**openai_config(llm_server), **extra})
         assert provider is not None
         try:
             provider.complete("s", PROMPT, max_tokens=10)

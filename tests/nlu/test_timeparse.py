@@ -88,6 +88,8 @@ def test_table_spans() -> None:
         ("la semana que entra", "2026-11-30T00:00:00.000-06:00", "week"),
         ("a las 8 de la noche", "2026-11-25T20:00:00.000-06:00", "hour"),
         ("a las 12 de la noche", "2026-11-26T00:00:00.000-06:00", "hour"),
+        ("mañana 4", "2026-11-26T16:00:00.000-06:00", "hour"),  # a bare hour right after the day word
+        ("cita el 2026-12-03", "2026-12-03T00:00:00.000-06:00", "day"),
     ],
 )
 def test_pinned_points(text: str, value: str, grain: str) -> None:
@@ -131,6 +133,9 @@ def test_open_intervals_have_one_end() -> None:
         "buenas tardes, buenas noches",
         "llego tarde",
         "tomo 2 pastillas diarias",
+        "vivo en calle 5 de Mayo 123",
+        "hoy en día todo es caro",
+        "llevo 3 días con fiebre",
         "",
         "ok",
     ],
@@ -178,6 +183,11 @@ def test_two_expressions_in_one_message() -> None:
         ("el lunes", "2026-11-30T00:00:00.000-06:00"),
         ("el martes", "2026-12-01T00:00:00.000-06:00"),
     ]
+
+
+def test_date_range() -> None:
+    value = {"from": "2026-12-03T00:00:00.000-06:00", "to": "2026-12-06T00:00:00.000-06:00"}
+    assert _one("del 3 al 5 de diciembre") == (value, "day")
 
 
 def test_impossible_dates_are_dropped() -> None:

@@ -70,8 +70,8 @@ def test_directory_skips_files_without_nlu(tmp_path: Path, nlu_text: str) -> Non
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("nlu:\n- intent: greet\n  examples: |\n    - [hola]{\"entity\": }\n", "nlu.yml:4: intent 'greet'"),
-        ("nlu:\n- intent: greet\n  examples: |\n    - [hola]{\"value\": \"x\"}\n", "without an 'entity'"),
+        ('nlu:\n- intent: greet\n  examples: |\n    - [hola]{"entity": }\n', "nlu.yml:4: intent 'greet'"),
+        ('nlu:\n- intent: greet\n  examples: |\n    - [hola]{"value": "x"}\n', "without an 'entity'"),
         ("nlu:\n- intent: greet\n  examples: |\n    - hola\n    - [juan](person\n", "nlu.yml:5"),
         ("nlu:\n- intent: greet\n  examples: |\n    - hola\n    sin guion\n", "must start with '- '"),
         ("nlu:\n- intent: greet\n", "has no 'examples'"),

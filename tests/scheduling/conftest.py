@@ -96,8 +96,9 @@ def clinic_data() -> dict[str, Any]:
     return copy.deepcopy(CLINIC)
 
 
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=TZ)  # type: ignore[misc]
+def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    """A wall-clock time in the synthetic clinic's zone (America/Mexico_City)."""
+    return datetime(year, month, day, hour, minute, tzinfo=TZ)
 
 
 @pytest.fixture
@@ -163,7 +164,7 @@ def sqlite_engine(tmp_path: Any) -> Iterator[Engine]:
 def engine(request: pytest.FixtureRequest) -> Engine:
     """Each repository test runs on SQLite and (when DATABASE_URL is postgres) on PostgreSQL."""
     if request.param == "sqlite":
-        return request.getfixturevalue("sqlite_engine")  # type: ignore[no-any-return]
+        return request.getfixturevalue("sqlite_engine")
     engine: Engine = request.getfixturevalue("pg_engine")
     with engine.begin() as conn:  # the database is shared by the session: start each test empty
         conn.execute(text("TRUNCATE appointment_slots, appointments CASCADE"))

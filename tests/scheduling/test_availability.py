@@ -122,7 +122,7 @@ def test_schedules_and_physician_filter(clinic: Clinic) -> None:
     assert len(slots) == 20
     for s in slots:
         assert s.physician_id == "vega" and s.start.weekday() == 0
-        assert 9 <= s.start.hour and s.end <= s.start.replace(hour=14, minute=0)
+        assert s.start.hour >= 9 and s.end <= s.start.replace(hour=14, minute=0)
     only = find_slots(
         clinic, [], service_id="consulta_general", near=None, now=MONDAY_7AM, physician_id="castillo", n=10
     )

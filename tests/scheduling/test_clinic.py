@@ -79,11 +79,11 @@ Mutation = Callable[[dict[str, Any]], None]
 
 
 def _physician(data: dict[str, Any], pid: str) -> dict[str, Any]:
-    return next(p for p in data["physicians"] if p["id"] == pid)  # type: ignore[no-any-return]
+    return next(p for p in data["physicians"] if p["id"] == pid)
 
 
 def _service(data: dict[str, Any], sid: str) -> dict[str, Any]:
-    return next(s for s in data["services"] if s["id"] == sid)  # type: ignore[no-any-return]
+    return next(s for s in data["services"] if s["id"] == sid)
 
 
 CASES: list[tuple[str, Mutation, str]] = [
@@ -242,6 +242,6 @@ def test_hours_text_groups_only_consecutive_days() -> None:
     morning = ((540, 840),)
     week = (morning, closed, morning, morning, closed, closed, ((600, 630), (660, 690), (720, 750)))
     assert hours_text(week) == (
-        "lunes de 9:00 a 14:00; martes cerrado; miércoles y jueves de 9:00 a 14:00; viernes y sábado cerrado; "
-        "domingo de 10:00 a 10:30, de 11:00 a 11:30 y de 12:00 a 12:30"
+        "lunes de 9:00 a 14:00; martes cerrado; miércoles y jueves de 9:00 a 14:00; "
+        "viernes y sábado cerrado; domingo de 10:00 a 10:30, de 11:00 a 11:30 y de 12:00 a 12:30"
     )

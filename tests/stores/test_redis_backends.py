@@ -10,8 +10,8 @@ import pytest
 
 from bot.errors import ConfigError, LockTimeoutError
 from bot.stores.factory import create_lock_store, create_tracker_store
+from tests.stores import _workers  # by absolute name, so spawned children can import it
 
-from . import _workers
 from .conftest import wait_until
 
 pytestmark = pytest.mark.redis

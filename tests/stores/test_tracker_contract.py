@@ -10,8 +10,8 @@ import pytest
 
 from bot.errors import StoreError
 from bot.stores.protocols import TrackerStore
+from tests.stores import _workers  # by absolute name, so spawned children can import it
 
-from . import _workers
 from .conftest import TrackerBackend
 
 

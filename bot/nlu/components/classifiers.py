@@ -7,7 +7,7 @@ the stored coefficients with numpy on the message's few non-zero features (teste
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -42,7 +42,7 @@ class LogisticRegressionClassifier(Component):
     name = "LogisticRegressionClassifier"
     kind = "intent_classifier"
     requires = ("featurizer",)
-    defaults: dict[str, Any] = {
+    defaults: ClassVar[dict[str, Any]] = {
         "max_iter": 100,
         "solver": "lbfgs",
         "tol": 1e-4,
@@ -155,7 +155,7 @@ class FallbackClassifier(Component):
     name = "FallbackClassifier"
     kind = "processor"
     requires = ("intent_classifier",)
-    defaults: dict[str, Any] = {"threshold": 0.3, "ambiguity_threshold": 0.1}
+    defaults: ClassVar[dict[str, Any]] = {"threshold": 0.3, "ambiguity_threshold": 0.1}
 
     def validate(self) -> None:
         self.check_float("threshold", 0.0, 1.0)

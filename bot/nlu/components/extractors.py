@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -29,7 +29,7 @@ class RegexEntityExtractor(Component):
 
     name = "RegexEntityExtractor"
     kind = "entity_extractor"
-    defaults: dict[str, Any] = {
+    defaults: ClassVar[dict[str, Any]] = {
         "case_sensitive": False,
         "use_lookup_tables": True,
         "use_regexes": True,
@@ -101,7 +101,7 @@ class DucklingEntityExtractor(Component):
 
     name = "DucklingEntityExtractor"
     kind = "entity_extractor"
-    defaults: dict[str, Any] = {
+    defaults: ClassVar[dict[str, Any]] = {
         "dimensions": None,
         "locale": "es_MX",
         "timezone": "America/Mexico_City",
@@ -193,7 +193,7 @@ class EntitySynonymMapper(Component):
 
     name = "EntitySynonymMapper"
     kind = "processor"
-    defaults: dict[str, Any] = {}
+    defaults: ClassVar[dict[str, Any]] = {}
 
     def validate(self) -> None:
         self._synonyms: dict[str, str] = {}

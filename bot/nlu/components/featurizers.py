@@ -8,7 +8,7 @@ and keeps scikit-learn out of the serving process.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -25,7 +25,7 @@ class RegexFeaturizer(Component):
     name = "RegexFeaturizer"
     kind = "featurizer"
     requires = ("tokenizer",)
-    defaults: dict[str, Any] = {
+    defaults: ClassVar[dict[str, Any]] = {
         "case_sensitive": True,
         "use_lookup_tables": True,
         "use_regexes": True,
@@ -129,7 +129,7 @@ class CountVectorsFeaturizer(Component):
     name = "CountVectorsFeaturizer"
     kind = "featurizer"
     requires = ("tokenizer",)
-    defaults: dict[str, Any] = {
+    defaults: ClassVar[dict[str, Any]] = {
         "analyzer": "word",
         "min_ngram": 1,
         "max_ngram": 1,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from bot.errors import ConfigError
 from bot.nlu.components.base import Component, Message, Token
@@ -22,7 +22,7 @@ class WhitespaceTokenizer(Component):
 
     name = "WhitespaceTokenizer"
     kind = "tokenizer"
-    defaults: dict[str, Any] = {"token_pattern": None}
+    defaults: ClassVar[dict[str, Any]] = {"token_pattern": None}
     ignored = ("intent_tokenization_flag", "intent_split_symbol")
 
     def validate(self) -> None:
