@@ -208,4 +208,7 @@ def build_app_state(project: Path | None = None, *, tracker_store: Any = None, l
     )
     if clock is not None:
         processor.clock = clock
-    return AppState(processor, interpreter, services, [trackers.close, locks.close])
+    closers = [trackers.close, locks.close]
+    if paraphraser is not None:
+        closers.append(paraphraser.close)
+    return AppState(processor, interpreter, services, closers)

@@ -67,16 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sender", default="console-user")
     p.set_defaults(func=_handler("bot.channels.console:shell_command"))
 
-    p = sub.add_parser("worker", help="send due reminders and follow-ups, retry failed sends")
-    p.add_argument("--once", action="store_true", help="one pass, then exit")
-    p.set_defaults(func=_handler("bot.worker:worker_command"))
-
-    p = sub.add_parser("report", help="KPI report: conversations, bookings, follow-ups, handoffs")
-    p.add_argument("--since", default=None)
-    p.add_argument("--until", default=None)
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_handler("bot.report:report_command"))
-
     guard = sub.add_parser("guard", help="the disclosure gate")
     gsub = guard.add_subparsers(dest="guard_command", required=True, metavar="WHAT")
     p = gsub.add_parser("check", help="check one message per stdin line; one JSON verdict per line")
