@@ -57,6 +57,28 @@ def sender_hash(canonical: str) -> str:
     return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
 
 
+def canonical_sender(address: str, region: str = "MX") -> str:
+    """E.164 without WhatsApp's legacy Mexican mobile "1" (``whatsapp:+5215512345678`` → ``+525512345678``).
+
+    Raises ``ValueError`` when ``address`` is not a phone number. Replies still go to the exact ``From``.
+    """
+    import phonenumbers
+
+    value = address.strip().removeprefix("whatsapp:").strip()
+    if not value or len(value) > 32:
+        raise ValueError("not a phone number")
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as e:
+        raise ValueError("not a phone number") from e
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if e164.startswith("+521") and len(e164) == 14:
+        e164 = "+52" + e164[4:]
+    if not phonenumbers.is_possible_number(phonenumbers.parse(e164)):
+        raise ValueError("not a phone number")
+    return e164
+
+
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 

@@ -1,0 +1,259 @@
+"""The outbound disclosure gate: every message bound for a patient passes :meth:`DisclosureGate.filter`.
+
+``filter`` checks who wrote the message (provenance), looks for clinical content in the message and in
+the message joined to the previous few outbound messages (so an answer split across messages is caught),
+and fails closed: any exception inside means the fixed :data:`CLINICAL_REDIRECT` is sent instead.
+A block is reported to ``on_block`` and the log with categories and a SHA-256 of the text — never the
+text itself. Only the authenticated portal is exempt; every other channel, known or not, is filtered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from bot.errors import ConfigError
+from bot.guard.detector import CATEGORIES, Detector, Span
+from bot.guard.lexicon import CompiledLexicon, compile_lexicon
+from bot.guard.policy import DisclosurePolicy, load_clinic_services, load_policy
+
+__all__ = [
+    "CLINICAL_REDIRECT",
+    "DisclosureGate",
+    "GateResult",
+    "Provenance",
+    "Span",
+    "Verdict",
+    "load_gate",
+]
+
+CLINICAL_REDIRECT = (
+    "Por su seguridad y privacidad médica, solo puedo compartir esa información en consulta o en su portal "
+    "seguro. ¿Le ayudo a agendar una cita o a entrar a su portal?"
+)
+PROVENANCE_KINDS = frozenset({"template", "paraphrase", "agent", "system"})
+# Gate-level categories, next to the detector's clinical ones.
+PROVENANCE = "provenance"
+GATE_ERROR = "gate_error"
+OVERSIZE = "oversize"
+_ORDER = {c: i for i, c in enumerate((*CATEGORIES, PROVENANCE, OVERSIZE, GATE_ERROR))}
+_MAX_NAME = 200
+
+logger = logging.getLogger("bot.guard")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Who produced a message: a registered response (``template``/``paraphrase``), an agent id, or the
+    system (a registered response, or the clinical redirect itself)."""
+
+    kind: Literal["template", "paraphrase", "agent", "system"]
+    name: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    categories: tuple[str, ...]
+    spans: tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class GateResult:
+    text: str  # what to send: the original text or CLINICAL_REDIRECT
+    blocked: bool
+    verdict: Verdict
+    text_sha256: str
+
+
+def text_sha256(text: object) -> str:
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else b""
+    return hashlib.sha256(data).hexdigest()
+
+
+@lru_cache(maxsize=8)
+def _lexicon(extra: tuple[tuple[str, tuple[str, ...]], ...]) -> CompiledLexicon:
+    return compile_lexicon(dict(extra))
+
+
+class DisclosureGate:
+    """Detects clinical content (``check``) and filters outbound messages (``filter``)."""
+
+    def __init__(
+        self,
+        policy: DisclosurePolicy,
+        *,
+        registered_responses: Collection[str] = (),
+        on_block: Callable[[dict[str, Any]], None] | None = None,
+        sensitive_service_names: Collection[str] = (),
+    ) -> None:
+        self.policy = policy
+        self.registered_responses = frozenset(registered_responses)
+        self._on_block = on_block
+        extra = tuple(sorted((k, tuple(v)) for k, v in policy.extra_terms.items()))
+        self._detector = Detector(
+            _lexicon(extra),
+            exceptions=policy.allowed_exceptions,
+            sensitive_services=(*sensitive_service_names, *policy.sensitive_services),
+        )
+
+    # -- detection ------------------------------------------------------------------------------------
+
+    def check(self, text: str, *, channel: str = "whatsapp", patient_specific: bool = False) -> Verdict:
+        """Pure detection: what in ``text`` may not travel over ``channel``."""
+        if not isinstance(text, str):
+            raise TypeError("the gate checks text (str) only")
+        if self._exempt(channel):
+            return Verdict(True, (), ())
+        if len(text) > self.policy.max_message_chars:
+            return Verdict(False, (OVERSIZE,), ())
+        return _verdict(self._detector.detect(text, patient_specific=patient_specific))
+
+    def filter(
+        self,
+        text: str,
+        *,
+        channel: str,
+        provenance: Provenance,
+        patient_specific: bool = False,
+        recent: Sequence[str] = (),
+    ) -> GateResult:
+        """What to send instead of ``text``: ``text`` itself, or the redirect. Never raises."""
+        try:
+            digest = text_sha256(text)
+        except Exception:  # noqa: BLE001 - fail closed, whatever the input
+            digest = text_sha256("")
+        try:
+            verdict = self._evaluate(text, channel, provenance, patient_specific, recent)
+        except Exception as e:  # noqa: BLE001 - promise 2: any error inside the gate blocks
+            logger.error("disclosure.gate_error error=%s text_sha256=%s", type(e).__name__, digest)
+            verdict = Verdict(False, (GATE_ERROR,), ())
+        if verdict.allowed and isinstance(text, str):
+            return GateResult(text, False, verdict, digest)
+        if verdict.allowed:  # pragma: no cover - _evaluate rejects non-str text
+            verdict = Verdict(False, (GATE_ERROR,), ())
+        self._report(verdict, digest, channel, provenance)
+        return GateResult(CLINICAL_REDIRECT, True, verdict, digest)
+
+    # -- internals ------------------------------------------------------------------------------------
+
+    def _exempt(self, channel: object) -> bool:
+        if not isinstance(channel, str):
+            raise TypeError("channel must be a string")
+        return channel.strip().lower() in self.policy.exempt_channels
+
+    def _provenance_ok(self, text: str, provenance: object) -> bool:
+        if not isinstance(provenance, Provenance) or provenance.kind not in PROVENANCE_KINDS:
+            return False
+        name = provenance.name
+        if not isinstance(name, str) or not name.strip() or len(name) > _MAX_NAME:
+            return False
+        if provenance.kind == "agent":
+            return True
+        if provenance.kind == "system" and text == CLINICAL_REDIRECT:
+            return True
+        return name in self.registered_responses
+
+    def _evaluate(
+        self, text: str, channel: str, provenance: Provenance, patient_specific: bool, recent: Sequence[str]
+    ) -> Verdict:
+        if not isinstance(text, str):
+            raise TypeError("the gate filters text (str) only")
+        if not self._provenance_ok(text, provenance):
+            return Verdict(False, (PROVENANCE,), ())
+        if self._exempt(channel):
+            return Verdict(True, (), ())
+        if len(text) > self.policy.max_message_chars:
+            return Verdict(False, (OVERSIZE,), ())
+        patient_specific = bool(patient_specific)
+        spans = self._detector.detect(text, patient_specific=patient_specific)
+        window = self.policy.recent_window
+        previous = list(recent)[-window:] if window else []
+        if any(not isinstance(p, str) for p in previous):
+            raise TypeError("recent must hold the previous outbound texts (str)")
+        if previous:
+            head = " ".join(previous)[-self.policy.max_message_chars:] + " "
+            offset = len(head)
+            seen = {(s.start, s.end, s.category) for s in spans}
+            for s in self._detector.detect(head + text, patient_specific=patient_specific, focus_start=offset):
+                moved = Span(max(s.start - offset, 0), s.end - offset, s.category, s.term)
+                if (moved.start, moved.end, moved.category) not in seen:
+                    spans.append(moved)
+                    seen.add((moved.start, moved.end, moved.category))
+        return _verdict(spans)
+
+    def _report(self, verdict: Verdict, digest: str, channel: object, provenance: object) -> None:
+        kind = getattr(provenance, "kind", None)
+        name = getattr(provenance, "name", None)
+        payload: dict[str, Any] = {
+            "event": "disclosure.blocked",
+            "categories": list(verdict.categories),
+            "text_sha256": digest,
+            "provenance": f"{_label(kind)}/{_label(name)}",
+            "channel": _label(channel),
+        }
+        logger.warning(
+            "disclosure.blocked categories=%s text_sha256=%s provenance=%s channel=%s",
+            ",".join(payload["categories"]), digest, payload["provenance"], payload["channel"],
+        )
+        if self._on_block is None:
+            return
+        try:
+            self._on_block(payload)
+        except Exception as e:  # noqa: BLE001 - a broken sink must not un-block or crash the send path
+            logger.error("disclosure.on_block_failed error=%s text_sha256=%s", type(e).__name__, digest)
+
+
+def _label(value: object) -> str:
+    return value[:_MAX_NAME] if isinstance(value, str) else "?"
+
+
+def _verdict(spans: list[Span]) -> Verdict:
+    spans.sort(key=lambda s: (s.start, s.end, s.category))
+    categories = tuple(sorted({s.category for s in spans}, key=lambda c: _ORDER.get(c, len(_ORDER))))
+    return Verdict(not spans, categories, tuple(spans))
+
+
+def _domain_responses(path: Path) -> tuple[str, ...]:
+    if not path.exists():
+        return ()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise ConfigError(f"{path}: cannot read responses: {e}") from e
+    responses = data.get("responses") if isinstance(data, Mapping) else None
+    if responses is None:
+        return ()
+    if not isinstance(responses, Mapping):
+        raise ConfigError(f"{path}: 'responses' must be a mapping")
+    return tuple(str(k) for k in responses)
+
+
+def load_gate(
+    project_dir: Path,
+    *,
+    registered_responses: Collection[str] | None = None,
+    on_block: Callable[[dict[str, Any]], None] | None = None,
+) -> DisclosureGate:
+    """The gate configured by ``policies/disclosure.yml`` and ``clinic.yml`` (responses from domain.yml
+    unless given). Service names become allowed exceptions (general information); sensitive ones are
+    never named in a patient-specific message."""
+    project_dir = Path(project_dir)
+    policy = load_policy(project_dir / "policies" / "disclosure.yml")
+    services = load_clinic_services(project_dir / "clinic.yml")
+    policy = replace(policy, allowed_exceptions=(*policy.allowed_exceptions, *services.names))
+    if registered_responses is None:
+        registered_responses = _domain_responses(project_dir / "domain.yml")
+    return DisclosureGate(
+        policy,
+        registered_responses=registered_responses,
+        on_block=on_block,
+        sensitive_service_names=services.sensitive,
+    )

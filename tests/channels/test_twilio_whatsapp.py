@@ -1,0 +1,212 @@
+"""End-to-end: signed webhooks over the real app, replies through the real twilio SDK to a local fake."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from bot.channels.twilio_outbound import MAX_CHARS, OutsideWindowError
+from bot.channels.twilio_whatsapp import EMPTY_TWIML, MEDIA_ACK
+from tests.channels.conftest import ACCOUNT, FROM_BOT, LONG_TRIGGER, TOKEN, Harness
+from tests.fakes.twilio_server import sign, signed_post
+
+PATIENT = "whatsapp:+5215512345678"
+CANONICAL = "+525512345678"
+INBOUND = "/webhooks/twilio/whatsapp"
+STATUS = "/webhooks/twilio/status"
+
+
+def inbound(body: str, sid: str, **extra: str) -> dict[str, str]:
+    return {"Body": body, "From": PATIENT, "To": FROM_BOT, "MessageSid": sid, "AccountSid": ACCOUNT,
+            "NumMedia": "0", "ProfileName": "Ana Pérez", "WaId": "5215512345678", **extra}
+
+
+def test_hola_reply_goes_to_the_exact_from(harness: Harness) -> None:
+    r = signed_post(harness.client, TOKEN, INBOUND, inbound("hola", "SM" + "1" * 32))
+    assert r.status_code == 200
+    assert r.text == EMPTY_TWIML
+    assert r.headers["content-type"].startswith("text/xml")
+    sent = harness.fake.messages
+    assert sent, "a reply must be sent through the REST API"
+    assert all(m["To"] == PATIENT and m["From"] == FROM_BOT and m["Body"] for m in sent)
+    assert {r.account for r in harness.fake.requests} == {ACCOUNT}
+    assert harness.channel.ledger.inbound_status("SM" + "1" * 32) == "processed"
+    if not harness.real:
+        seen = harness.processor.seen[0]
+        assert (seen.sender_id, seen.reply_to, seen.channel) == (CANONICAL, PATIENT, "twilio_whatsapp")
+
+
+def test_forged_or_missing_signature_is_403_and_nothing_happens(harness: Harness) -> None:
+    params = inbound("hola", "SM" + "2" * 32)
+    body = urlencode(params).encode()
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    assert harness.client.post(INBOUND, content=body, headers=headers).status_code == 403
+    forged = {**headers, "x-twilio-signature": sign("wrong-token", "http://testserver" + INBOUND, params)}
+    assert harness.client.post(INBOUND, content=body, headers=forged).status_code == 403
+    tampered = {**headers, "x-twilio-signature": sign(TOKEN, "http://testserver" + INBOUND, params)}
+    body2 = urlencode({**params, "Body": "otra cosa"}).encode()
+    assert harness.client.post(INBOUND, content=body2, headers=tampered).status_code == 403
+    assert harness.fake.messages == []
+    assert harness.channel.ledger.inbound_status("SM" + "2" * 32) is None
+
+
+def test_public_url_is_what_is_signed(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOT_PUBLIC_URL", "https://clinica.example.mx/")
+    params = inbound("hola", "SM" + "3" * 32)
+    assert signed_post(harness.client, TOKEN, INBOUND, params).status_code == 403  # signed for testserver
+    r = signed_post(harness.client, TOKEN, INBOUND, params, base="https://clinica.example.mx")
+    assert r.status_code == 200
+    assert harness.fake.messages
+    assert all(m["StatusCallback"] == "https://clinica.example.mx/webhooks/twilio/status"
+               for m in harness.fake.messages)
+
+
+def test_missing_auth_token_is_503(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN")
+    r = signed_post(harness.client, TOKEN, INBOUND, inbound("hola", "SM" + "4" * 32))
+    assert r.status_code == 503
+    assert "TWILIO_AUTH_TOKEN" in r.json()["error"]
+    assert harness.fake.messages == []
+
+
+def test_duplicate_message_sid_is_processed_once(harness: Harness) -> None:
+    params = inbound("hola", "SM" + "5" * 32)
+    first = signed_post(harness.client, TOKEN, INBOUND, params)
+    sent = len(harness.fake.messages)
+    second = signed_post(harness.client, TOKEN, INBOUND, params)
+    assert first.status_code == second.status_code == 200
+    assert second.text == EMPTY_TWIML
+    assert sent > 0 and len(harness.fake.messages) == sent
+    if not harness.real:
+        assert len(harness.processor.seen) == 1
+
+
+def test_media_gets_the_fixed_acknowledgement_and_is_not_processed(harness: Harness) -> None:
+    params = inbound("mis resultados", "SM" + "6" * 32, NumMedia="1",
+                     MediaUrl0="https://api.twilio.com/2010-04-01/Accounts/AC/Messages/MM/Media/ME",
+                     MediaContentType0="application/pdf")
+    assert signed_post(harness.client, TOKEN, INBOUND, params).status_code == 200
+    assert [m["Body"] for m in harness.fake.messages] == [MEDIA_ACK]
+    assert harness.fake.messages[0]["To"] == PATIENT
+    assert harness.channel.ledger.inbound_status("SM" + "6" * 32) == "media"
+    if not harness.real:
+        assert harness.processor.seen == []
+    assert all(r.path.endswith("/Messages.json") for r in harness.fake.requests)  # nothing downloaded
+
+
+def test_baja_leads_to_the_opt_out_reply(harness: Harness) -> None:
+    assert signed_post(harness.client, TOKEN, INBOUND, inbound("BAJA", "SM" + "7" * 32)).status_code == 200
+    bodies = " ".join(m["Body"] for m in harness.fake.messages)
+    assert "se dio de baja" in bodies
+
+
+def test_status_callback_is_recorded(harness: Harness) -> None:
+    sid = "SM" + "8" * 32
+    for status, code in (("sent", None), ("delivered", None), ("failed", "63016")):
+        params = {"MessageSid": sid, "MessageStatus": status, "AccountSid": ACCOUNT, "To": PATIENT}
+        if code:
+            params["ErrorCode"] = code
+        r = signed_post(harness.client, TOKEN, STATUS, params)
+        assert (r.status_code, r.text) == (200, EMPTY_TWIML)
+    assert harness.channel.ledger.statuses(sid) == [("sent", None), ("delivered", None), ("failed", "63016")]
+    unsigned = harness.client.post(STATUS, content=b"MessageSid=SMx&MessageStatus=read",
+                                   headers={"content-type": "application/x-www-form-urlencoded"})
+    assert unsigned.status_code == 403
+
+
+def test_long_reply_is_split_under_1600(harness: Harness) -> None:
+    if harness.real:
+        harness.channel.ledger.record_inbound("SM" + "9" * 32, _hash(CANONICAL), harness.clock())
+        sids = harness.channel.sender.send_text(PATIENT, "Una oración de prueba. " * 150)
+        assert len(sids) > 1
+    else:
+        signed_post(harness.client, TOKEN, INBOUND, inbound(LONG_TRIGGER, "SM" + "9" * 32))
+    bodies = [m["Body"] for m in harness.fake.messages]
+    assert len(bodies) > 1
+    assert all(len(b) <= MAX_CHARS for b in bodies)
+    assert all(b.endswith(".") for b in bodies)  # cut on sentence boundaries
+
+
+def _hash(canonical: str) -> str:
+    from bot.channels.twilio_store import sender_hash
+
+    return sender_hash(canonical)
+
+
+def test_free_text_outside_the_window_is_refused_templates_are_not(harness: Harness) -> None:
+    sender = harness.channel.sender
+    with pytest.raises(OutsideWindowError):
+        sender.send_text(PATIENT, "Recordatorio")  # never wrote to us
+    signed_post(harness.client, TOKEN, INBOUND, inbound("hola", "SM" + "a" * 32))
+    before = len(harness.fake.messages)
+    harness.clock.advance(hours=23, minutes=59)
+    sender.send_text("whatsapp:+525512345678", "¿Sigue ahí?")  # same patient, other spelling: in window
+    harness.clock.advance(minutes=2)
+    with pytest.raises(OutsideWindowError):
+        sender.send_text(PATIENT, "Recordatorio")
+    assert len(harness.fake.messages) == before + 1
+    sid = sender.send_template(PATIENT, "HX" + "b" * 32, {"1": "martes 10:00"})
+    assert sid.startswith("SM")
+    last = harness.fake.messages[-1]
+    assert last["ContentSid"] == "HX" + "b" * 32
+    assert json.loads(last["ContentVariables"]) == {"1": "martes 10:00"}
+    assert "Body" not in last
+
+
+def test_messaging_service_is_used_when_configured(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWILIO_MESSAGING_SERVICE_SID", "MG" + "c" * 32)
+    signed_post(harness.client, TOKEN, INBOUND, inbound("hola", "SM" + "d" * 32))
+    assert harness.fake.messages and all(m["MessagingServiceSid"] == "MG" + "c" * 32 and "From" not in m
+                                         for m in harness.fake.messages)
+
+
+def test_twilio_api_failure_is_recorded_not_raised(harness: Harness) -> None:
+    harness.fake.fail_with = (400, 63016)
+    r = signed_post(harness.client, TOKEN, INBOUND, inbound("hola", "SM" + "e" * 32))
+    assert r.status_code == 200
+    assert harness.channel.ledger.inbound_status("SM" + "e" * 32) == "failed"
+
+
+@pytest.mark.parametrize("params", [
+    {"Body": "hola", "MessageSid": "SM" + "f" * 32},                       # no From
+    {"Body": "hola", "From": PATIENT},                                      # no MessageSid
+    {"Body": "hola", "From": "whatsapp:nadie", "MessageSid": "SM" + "f" * 32},
+    {"Body": "hola", "From": PATIENT, "MessageSid": "SM" + "f" * 32, "NumMedia": "x"},
+    {"Body": "x" * 5000, "From": PATIENT, "MessageSid": "SM" + "f" * 32},
+])
+def test_malformed_signed_forms_are_4xx(harness: Harness, params: dict[str, str]) -> None:
+    r = signed_post(harness.client, TOKEN, INBOUND, params)
+    assert 400 <= r.status_code < 500
+    assert harness.fake.messages == []
+
+
+def test_bad_encoding_and_huge_bodies_are_4xx(harness: Harness) -> None:
+    form = {"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": "abc"}
+    assert harness.client.post(INBOUND, content=b"Body=%ff%fe&From=x", headers=form).status_code == 400
+    assert harness.client.post(INBOUND, content=b"a=" + b"x" * 70_000, headers=form).status_code == 413
+    assert harness.client.post(INBOUND, content=b"{}", headers={"content-type": "application/json"}
+                               ).status_code == 415
+
+
+def test_logs_carry_no_phone_number_name_or_body(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    signed_post(harness.client, TOKEN, INBOUND, inbound("hola me duele la cabeza", "SM" + "0" * 31 + "1"))
+    signed_post(harness.client, TOKEN, INBOUND, inbound("x", "SM" + "0" * 31 + "2", NumMedia="1"))
+    text = " ".join(f"{r.getMessage()} {_extras(r)}" for r in caplog.records)
+    assert "twilio.inbound.accepted" in text
+    for secret in ("5512345678", "Ana", "Pérez", "duele", "cabeza", TOKEN):
+        assert secret not in text
+
+
+def _extras(record: logging.LogRecord) -> str:
+    skip = set(vars(logging.makeLogRecord({})))
+    return " ".join(f"{k}={v!r}" for k, v in vars(record).items() if k not in skip)
+
+
+def test_real_dialogue_available(harness: Harness) -> Any:
+    if not harness.real:
+        pytest.skip(f"build_app_state failed, channel tested with a fake processor: {harness.build_error}")

@@ -1,0 +1,117 @@
+"""A local fake of Twilio's REST API (a real HTTP server on 127.0.0.1) so the real SDK is exercised.
+
+``FakeTwilio().http_client()`` is a ``TwilioHttpClient`` that sends every ``https://api.twilio.com``
+request to the fake instead. ``sign(...)`` signs webhook requests the way Twilio does.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import RequestValidator
+
+
+@dataclass
+class Recorded:
+    path: str
+    form: dict[str, str]
+    account: str
+
+
+@dataclass
+class FakeTwilio:
+    requests: list[Recorded] = field(default_factory=list)
+    fail_with: tuple[int, int] | None = None  # (http status, twilio error code)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                form = dict(parse_qsl(self.rfile.read(length).decode()))
+                auth = self.headers.get("authorization", "").removeprefix("Basic ")
+                account = base64.b64decode(auth).decode().split(":")[0] if auth else ""
+                parts = self.path.strip("/").split("/")
+                ok = len(parts) == 4 and parts[0] == "2010-04-01" and parts[3] == "Messages.json"
+                with fake._lock:
+                    fake.requests.append(Recorded(self.path, form, account))
+                if not ok:
+                    return self._reply(404, {"code": 20404, "message": "not found", "status": 404})
+                if fake.fail_with:
+                    status, code = fake.fail_with
+                    return self._reply(status, {"code": code, "message": "failed", "status": status})
+                self._reply(201, fake.message(parts[2], form))
+
+            def _reply(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def message(account: str, form: dict[str, str]) -> dict[str, Any]:
+        sid = "SM" + secrets.token_hex(16)
+        return {
+            "sid": sid, "account_sid": account, "api_version": "2010-04-01",
+            "body": form.get("Body", ""), "to": form.get("To"), "from": form.get("From"),
+            "messaging_service_sid": form.get("MessagingServiceSid"), "status": "queued",
+            "num_segments": "1", "num_media": "0", "direction": "outbound-api", "price": None,
+            "price_unit": "USD", "error_code": None, "error_message": None,
+            "date_created": "Thu, 01 Jan 2026 00:00:00 +0000",
+            "date_updated": "Thu, 01 Jan 2026 00:00:00 +0000",
+            "date_sent": None, "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
+            "subresource_uris": {"media": f"/2010-04-01/Accounts/{account}/Messages/{sid}/Media.json"},
+        }
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        with self._lock:
+            return [r.form for r in self.requests if r.path.endswith("/Messages.json")]
+
+    def http_client(self) -> TwilioHttpClient:
+        base = self.base_url
+
+        class Redirecting(TwilioHttpClient):
+            def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+                for host in ("https://api.twilio.com", "https://api.us1.twilio.com"):
+                    if url.startswith(host):
+                        url = base + url[len(host):]
+                return super().request(method, url, *args, **kwargs)
+
+        return Redirecting(timeout=5)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def sign(token: str, url: str, params: dict[str, str]) -> str:
+    return str(RequestValidator(token).compute_signature(url, params))
+
+
+def signed_post(client: Any, token: str, path: str, params: dict[str, str],
+                base: str = "http://testserver") -> Any:
+    """POST a form to ``path`` with a valid ``X-Twilio-Signature`` for ``base + path``."""
+    return client.post(path, content=urlencode(params).encode(),
+                       headers={"content-type": "application/x-www-form-urlencoded",
+                                "x-twilio-signature": sign(token, base + path, params)})
