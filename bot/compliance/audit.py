@@ -30,13 +30,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.compliance import signing
 from bot.compliance.guard import check_details, check_reference, iso_ts, utc_now
+from bot.compliance.schema import ADVISORY_KEY
 from bot.compliance.tables import audit_checkpoints, audit_log
 from bot.errors import ComplianceError, StoreError
 
 log = logging.getLogger("bot.compliance.audit")
 T = TypeVar("T")
 GENESIS = "0" * 64
-_ADVISORY_KEY = 0x0A0D17_0001
 _MAX_ATTEMPTS = 50
 _json_str = json.JSONEncoder(ensure_ascii=False).encode
 _sqlite_locks: dict[str, threading.Lock] = {}
@@ -87,7 +87,6 @@ def canonical_entry(seq: int, ts: str, actor: str, action: str, subject: str, de
 
 def entry_hash(prev_hash: str, canonical: str) -> str:
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
-
 
 
 def walk_chain(rows: Iterable[Any], wanted: set[int] | None = None) -> tuple[VerifyResult, dict[int, str]]:
@@ -194,7 +193,7 @@ class AuditLog:
     def _transact_once(self, work: Callable[[AuditWriter], T]) -> T:
         with self.engine.begin() as conn:
             if self._postgres:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_KEY})
             writer = AuditWriter(conn, self._clock)
             result = work(writer)
             every = self._checkpoint_every
@@ -205,7 +204,37 @@ class AuditLog:
         return result
 
     def append(self, actor: str, action: str, subject: str, details: Mapping[str, Any]) -> AuditEntry:
+        if self._postgres:
+            return self._append_pg(actor, action, subject, details)
         return self.transact(lambda w: w.append(actor, action, subject, details))
+
+    def _append_pg(self, actor: str, action: str, subject: str, details: Mapping[str, Any]) -> AuditEntry:
+        """One statement, one round trip (see ``audit_append`` in :mod:`bot.compliance.schema`)."""
+        check_reference("actor", actor)
+        check_reference("subject", subject)
+        check_details(details)
+        details_json = canonical_details(details)
+        ts = iso_ts(self._clock())
+        prefix, _, suffix = canonical_entry(0, ts, actor, action, subject, details_json).partition('"seq":0')
+        params = {"ts": ts, "actor": actor, "action": action, "subject": subject, "details": details_json,
+                  "prefix": prefix + '"seq":', "suffix": suffix}  # fmt: skip
+        try:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                row = conn.execute(
+                    text(
+                        "SELECT o_seq, o_prev, o_hash FROM audit_append(:ts, :actor, :action, :subject, "
+                        ":details, :prefix, :suffix)"
+                    ),
+                    params,
+                ).one()
+        except OperationalError as e:
+            raise StoreError(f"audit append failed: {e.orig}") from e
+        entry = AuditEntry(int(row[0]), ts, actor, action, subject, dict(details), str(row[1]), str(row[2]))
+        log.info("audit.appended", extra={"seq": entry.seq, "action": entry.action})
+        every = self._checkpoint_every
+        if every and self._signing_key and entry.seq % every == 0:
+            self.checkpoint()
+        return entry
 
     def checkpoint(self) -> Checkpoint:
         """Sign the current head and store it; print or ship the result off-box as well."""
@@ -265,7 +294,10 @@ class AuditLog:
         for cp in cps:
             if cp.seq > count:
                 return VerifyResult(
-                    False, count, count + 1, f"truncated: checkpoint covers seq {cp.seq}, chain ends at {count}"
+                    False,
+                    count,
+                    count + 1,
+                    f"truncated: checkpoint covers seq {cp.seq}, chain ends at {count}",
                 )
             if cp.seq > 0 and seen.get(cp.seq) != cp.hash:
                 return VerifyResult(False, count, cp.seq, "entry differs from its signed checkpoint")

@@ -37,9 +37,7 @@ class TableRule:
 @dataclass(frozen=True)
 class ComplianceConfig:
     clinical_record_years: int = CLINICAL_RECORD_FLOOR_YEARS
-    periods_months: Mapping[str, int] = field(
-        default_factory=lambda: {"transcripts": 12, "appointments": 60}
-    )
+    periods_months: Mapping[str, int] = field(default_factory=lambda: {"transcripts": 12, "appointments": 60})
     tables: tuple[TableRule, ...] = (
         TableRule("tracker_events", "created_at", "transcripts"),
         TableRule("appointments", "starts_at", "appointments"),
@@ -117,7 +115,9 @@ def _clinic_holidays(project: Path) -> frozenset[date]:
     if not path.exists():
         return frozenset()
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return frozenset(d if isinstance(d, date) else date.fromisoformat(str(d)) for d in data.get("holidays") or ())
+    return frozenset(
+        d if isinstance(d, date) else date.fromisoformat(str(d)) for d in data.get("holidays") or ()
+    )
 
 
 def load(path: Path | None = None) -> ComplianceConfig:

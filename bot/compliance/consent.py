@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
 from typing import Any
 
 from sqlalchemy import Engine, Row, func, select
@@ -156,8 +155,9 @@ class ConsentRegistry:
                     channel=channel, evidence=token, ts=rec.ts, record_hash=rec.record_hash,
                 )
             )  # fmt: skip
+            verb = "granted" if action == "grant" else "revoked"
             w.append(
-                f"patient:{ref}", f"consent.{'granted' if action == 'grant' else 'revoked'}", f"patient:{ref}",
+                f"patient:{ref}", f"consent.{verb}", f"patient:{ref}",
                 {"consent_id": rec.id, "record_sha256": rec.record_hash, "purposes": sorted(hashes),
                  "notice_version": notice.version, "channel": channel},
             )  # fmt: skip
@@ -193,9 +193,7 @@ class ConsentRegistry:
         for rec in self.records(patient_ref):
             for purpose, digest in rec.purposes.items():
                 latest[purpose] = (rec.action, digest)
-        return {
-            pid: latest.get(pid) == ("grant", p.sha256) for pid, p in notice.purposes.items()
-        }
+        return {pid: latest.get(pid) == ("grant", p.sha256) for pid, p in notice.purposes.items()}
 
     def has(self, patient_ref: str, purpose: str) -> bool:
         return self.status(patient_ref).get(purpose, False)
@@ -209,10 +207,12 @@ class ConsentRegistry:
         vouched: dict[int, str] = {}
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(audit_log.c.details).where(audit_log.c.action.in_(("consent.granted", "consent.revoked")))
+                select(audit_log.c.details).where(
+                    audit_log.c.action.in_(("consent.granted", "consent.revoked"))
+                )
             ).all()
             for (details,) in rows:
-                d = json.loads(details)
+                d = json.loads(str(details))
                 vouched[int(d["consent_id"])] = str(d["record_sha256"])
             records = [_from_row(r) for r in conn.execute(select(consent_records)).all()]
         problems = []

@@ -49,6 +49,17 @@ def patient_ref(phone_canonical: str, keyring: Keyring | None = None) -> str:
     return (keyring or Keyring.from_env()).patient_ref(phone_canonical)
 
 
+def shred_patient_key(w: AuditWriter, ref: str, actor: str, reason: str) -> bool:
+    """Delete the patient's wrapped data key inside an audit transaction; no master key needed."""
+    found = w.conn.execute(select(patient_keys.c.dek_id).where(patient_keys.c.patient_ref == ref)).first()
+    w.conn.execute(delete(patient_keys).where(patient_keys.c.patient_ref == ref))
+    w.append(
+        actor, "patient.key_shredded", f"patient:{ref}",
+        {"dek_id": found[0] if found else None, "reason": reason},
+    )  # fmt: skip
+    return found is not None
+
+
 def _aad(ref: str, dek_id: str) -> bytes:
     return f"{ref}|{dek_id}".encode()
 
@@ -142,18 +153,7 @@ class PatientCipher:
     def shred(self, patient_ref: str, actor: str = "system", reason: str = "erasure") -> bool:
         """Destroy the patient's data key (and with it every token); audited. True if a key existed."""
 
-        def work(w: AuditWriter) -> bool:
-            found = w.conn.execute(
-                select(patient_keys.c.dek_id).where(patient_keys.c.patient_ref == patient_ref)
-            ).first()
-            w.conn.execute(delete(patient_keys).where(patient_keys.c.patient_ref == patient_ref))
-            w.append(
-                actor, "patient.key_shredded", f"patient:{patient_ref}",
-                {"dek_id": found[0] if found else None, "reason": reason},
-            )  # fmt: skip
-            return found is not None
-
-        return self.audit.transact(work)
+        return self.audit.transact(lambda w: shred_patient_key(w, patient_ref, actor, reason))
 
     def rewrap_all(self) -> int:
         """Re-wrap every data key under the current master key (after prepending a new key)."""

@@ -27,6 +27,11 @@ MAX_LIST = 32
 _PHONE = re.compile(r"^(whatsapp:)?\+?[\d\s\-().]{10,}$")
 
 
+def looks_like_phone(value: str) -> bool:
+    value = value.strip()
+    return bool(_PHONE.match(value)) and 10 <= sum(ch.isdigit() for ch in value) <= 15
+
+
 def _normalise(key: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", key.lower()).strip("_")
 
@@ -37,7 +42,7 @@ def _check_value(path: str, value: Any, depth: int) -> None:
     if isinstance(value, str):
         if len(value) > MAX_STRING:
             raise ComplianceError(f"audit detail {path!r} is longer than {MAX_STRING} characters")
-        if _PHONE.match(value.strip()):
+        if looks_like_phone(value):
             raise ComplianceError(f"audit detail {path!r} looks like a phone number")
         return
     if isinstance(value, list | tuple):
@@ -68,7 +73,7 @@ def check_details(details: Mapping[str, Any], *, _prefix: str = "", _depth: int 
 
 def check_reference(kind: str, value: str) -> None:
     """Actor and subject are references (``patient:<ref>``, ``staff:<id>``), never a number or name."""
-    if len(value) > MAX_STRING or _PHONE.match(value.strip()) or "\n" in value:
+    if len(value) > MAX_STRING or looks_like_phone(value) or "\n" in value:
         raise ComplianceError(f"audit {kind} must be a short reference, not personal data")
 
 

@@ -22,6 +22,31 @@ $$
 """
 
 
+#: One round trip per append on PostgreSQL: lock, read the head, hash, insert — all inside the server,
+#: in the caller's autocommit transaction. Python builds the canonical JSON around ``"seq":`` (the only
+#: part it cannot know), so the hash is byte-for-byte what :func:`bot.compliance.audit.entry_hash` gives.
+PG_APPEND_FUNCTION = """
+CREATE OR REPLACE FUNCTION audit_append(
+  p_ts text, p_actor text, p_action text, p_subject text, p_details text, p_prefix text, p_suffix text,
+  OUT o_seq bigint, OUT o_prev text, OUT o_hash text
+) LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock(%d);
+  SELECT a.seq, a.hash INTO o_seq, o_prev FROM audit_log a ORDER BY a.seq DESC LIMIT 1;
+  IF NOT FOUND THEN
+    o_seq := 0;
+    o_prev := repeat('0', 64);
+  END IF;
+  o_seq := o_seq + 1;
+  o_hash := encode(sha256(convert_to(o_prev || p_prefix || o_seq::text || p_suffix, 'UTF8')), 'hex');
+  INSERT INTO audit_log (seq, ts, actor, action, subject, details, prev_hash, hash)
+  VALUES (o_seq, p_ts, p_actor, p_action, p_subject, p_details, o_prev, o_hash);
+END
+$$
+"""
+ADVISORY_KEY = 0x0A0D17_0001
+
+
 def _sqlite_triggers(table: str) -> list[str]:
     return [
         f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
@@ -45,6 +70,7 @@ def _pg_triggers(table: str) -> list[str]:
 def install_append_only_triggers(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
         conn.execute(text(_PG_FUNCTION))
+        conn.execute(text(PG_APPEND_FUNCTION % ADVISORY_KEY))
         statements = [s for t in APPEND_ONLY for s in _pg_triggers(t)]
     else:
         statements = [s for t in APPEND_ONLY for s in _sqlite_triggers(t)]
@@ -62,3 +88,4 @@ def drop_compliance_schema(conn: Connection) -> None:
     metadata.drop_all(conn)
     if conn.dialect.name == "postgresql":
         conn.execute(text("DROP FUNCTION IF EXISTS compliance_append_only()"))
+        conn.execute(text("DROP FUNCTION IF EXISTS audit_append(text, text, text, text, text, text, text)"))

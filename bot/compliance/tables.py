@@ -27,7 +27,7 @@ audit_log = Table(
     metadata,
     Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False),
     Column("ts", String(32), nullable=False),
-    Column("actor", String(64), nullable=False),
+    Column("actor", String(128), nullable=False),
     Column("action", String(64), nullable=False),
     Column("subject", String(128), nullable=False),
     Column("details", Text, nullable=False),

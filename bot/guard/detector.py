@@ -18,6 +18,7 @@ possessive ("su cita de control prenatal").
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -40,7 +41,9 @@ IMAGING_CUES = frozenset({
 })
 WINDOW_BEFORE = 60
 WINDOW_AFTER = 30
+WINDOW_B = 40  # result_b: everyday words need a closer cue, within the same clause
 _BOUNDARY = re.compile(r"[.!?;\n]")
+_CLAUSE = re.compile(r"[.!?;,\n]")
 _WORD = re.compile(r"[a-z]+")
 _POSSESSIVE = re.compile(
     r"(?:^|[^a-z])(?:su|sus|tu|tus|your)[^a-z]+(?:(?:proxima|siguiente|primera|nueva|cita|citas|consulta"
@@ -140,10 +143,11 @@ class Detector:
             for c in cues:
                 if r.kind == "result_b" and (c.kind != "cue_strong" or c.end > r.start):
                     continue
+                weak = r.kind == "result_b"
                 if c.end <= r.start:
                     gap = r.start - c.end
                     between = words[c.end:r.start]
-                    if gap > WINDOW_BEFORE:
+                    if gap > (WINDOW_B if weak else WINDOW_BEFORE):
                         continue
                 elif c.start >= r.end:
                     gap = c.start - r.end
@@ -152,7 +156,7 @@ class Detector:
                         continue
                 else:
                     continue
-                if _BOUNDARY.search(between):
+                if (_CLAUSE if weak else _BOUNDARY).search(between):
                     continue
                 matched = True
                 imaging = imaging or c.key in IMAGING_CUES
@@ -163,12 +167,11 @@ class Detector:
         return found
 
     def _pattern_spans(self, v: Views) -> list[Span]:
-        plain = v.plain
-        spans: list[Span] = []
-        for category, pattern in self._patterns:
-            for m in pattern.finditer(plain):
-                spans.append(Span(*v.plain_span(m.start(), m.end()), category, m.group()))
-        return spans
+        patterns = self._patterns
+        return [
+            Span(*v.plain_span(m.start(), m.end()), patterns.category(m), m.group())
+            for m in patterns.pattern.finditer(v.plain)
+        ]
 
     def _drop_exceptions(self, v: Views, spans: list[Span]) -> list[Span]:
         if self._exceptions is None:
@@ -193,7 +196,7 @@ def _linked(words: str, start: int, link: frozenset[str]) -> bool:
     tail = _WORD.findall(words[max(0, start - 32):start])[-3:]
     if any(w in link for w in tail):
         return True
-    return any(f"{a} {b}" in link for a, b in zip(tail, tail[1:], strict=False))
+    return any(f"{a} {b}" in link for a, b in itertools.pairwise(tail))
 
 
 def _phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:

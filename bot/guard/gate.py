@@ -45,6 +45,9 @@ GATE_ERROR = "gate_error"
 OVERSIZE = "oversize"
 _ORDER = {c: i for i, c in enumerate((*CATEGORIES, PROVENANCE, OVERSIZE, GATE_ERROR))}
 _MAX_NAME = 200
+# How much of the previous messages is re-read with a new one: cross-message evidence (a cue and a result
+# word, an analyte and its value, a word split in two) lies within ~60 characters of the boundary.
+RECENT_TAIL_CHARS = 120
 
 logger = logging.getLogger("bot.guard")
 
@@ -128,11 +131,11 @@ class DisclosureGate:
         """What to send instead of ``text``: ``text`` itself, or the redirect. Never raises."""
         try:
             digest = text_sha256(text)
-        except Exception:  # noqa: BLE001 - fail closed, whatever the input
+        except Exception:
             digest = text_sha256("")
         try:
             verdict = self._evaluate(text, channel, provenance, patient_specific, recent)
-        except Exception as e:  # noqa: BLE001 - promise 2: any error inside the gate blocks
+        except Exception as e:
             logger.error("disclosure.gate_error error=%s text_sha256=%s", type(e).__name__, digest)
             verdict = Verdict(False, (GATE_ERROR,), ())
         if verdict.allowed and isinstance(text, str):
@@ -179,10 +182,11 @@ class DisclosureGate:
         if any(not isinstance(p, str) for p in previous):
             raise TypeError("recent must hold the previous outbound texts (str)")
         if previous:
-            head = " ".join(previous)[-self.policy.max_message_chars:] + " "
+            head = _tail(" ".join(previous), RECENT_TAIL_CHARS) + " "
             offset = len(head)
             seen = {(s.start, s.end, s.category) for s in spans}
-            for s in self._detector.detect(head + text, patient_specific=patient_specific, focus_start=offset):
+            joined = self._detector.detect(head + text, patient_specific=patient_specific, focus_start=offset)
+            for s in joined:
                 moved = Span(max(s.start - offset, 0), s.end - offset, s.category, s.term)
                 if (moved.start, moved.end, moved.category) not in seen:
                     spans.append(moved)
@@ -207,8 +211,17 @@ class DisclosureGate:
             return
         try:
             self._on_block(payload)
-        except Exception as e:  # noqa: BLE001 - a broken sink must not un-block or crash the send path
+        except Exception as e:
             logger.error("disclosure.on_block_failed error=%s text_sha256=%s", type(e).__name__, digest)
+
+
+def _tail(text: str, size: int) -> str:
+    """The last ``size`` characters of ``text``, starting at a word boundary."""
+    if len(text) <= size:
+        return text
+    cut = len(text) - size
+    space = text.find(" ", cut)
+    return text[space + 1:] if space != -1 else text[cut:]
 
 
 def _label(value: object) -> str:

@@ -46,8 +46,11 @@ _DROP_CATEGORIES = frozenset({"Mn", "Me", "Mc", "Cf"})
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 _LEET_HINT = re.compile(r"[a-z][013457@$]|[013457@$][a-z]")
 _TOKEN = re.compile(r"[a-z0-9@$]+")
-# "850mg", "10am", "30min", "2x": a quantity with a unit, not leetspeak.
-_QUANTITY = re.compile(r"\$?\d+(?:[.,]\d+)?[a-z]{1,5}")
+# "850mg", "10am", "30min", "2x", "1er": a quantity with a unit or an ordinal, not leetspeak ("5ida").
+_QUANTITY = re.compile(
+    r"\$?\d+(?:[.,]\d+)?(?:mg|mgs|mcg|ug|ml|cc|g|gr|grs|kg|kgs|lb|lbs|ui|iu|u|l|lt|h|hr|hrs|hs|am|pm|min"
+    r"|mins|seg|mmhg|lpm|bpm|x|cm|mm|m|km|k|mil|ro|do|er|ra|da|to|vo|mo|no|o|a|st|nd|rd|th|s|sdg|sem)"
+)
 
 # One scan finds every deletion the words view makes.
 _DELETIONS = re.compile(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-__all__ = ["value_patterns"]
+__all__ = ["ValuePatterns", "value_patterns"]
 
 _ANALYTES = (
     r"glucosa|glucemia|glicemia|azucar(?: en (?:la )?sangre)?|hemoglobina (?:glucosilada|glicosilada|a1c)"
@@ -54,18 +54,29 @@ _HOURS = r"(?:\d+|dos|tres|cuatro|seis|ocho|doce|veinticuatro|four|six|eight|twe
 
 
 def _after(keywords: str, value: str) -> str:
-    return rf"(?<![a-z0-9])(?:{keywords}){_CONNECT}(?:{value})"
+    return rf"(?:{keywords}){_CONNECT}(?:{value})"
+
+
+class ValuePatterns:
+    """All value/dose/posology patterns as one alternation (one scan); ``category`` names a match."""
+
+    def __init__(self, pattern: re.Pattern[str], categories: dict[str, str]) -> None:
+        self.pattern = pattern
+        self._categories = categories
+
+    def category(self, match: re.Match[str]) -> str:
+        return self._categories[match.lastgroup or ""]
 
 
 @cache
-def value_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
-    """``(category, compiled pattern)`` pairs for the plain view."""
+def value_patterns() -> ValuePatterns:
+    """The compiled patterns for the plain view. Every alternative starts at a word start."""
     raw: list[tuple[str, str]] = [
         ("lab_result", _after(_ANALYTES, f"{_NUMBER}|{_NUMBER_WORDS}")),
-        ("lab_result", rf"(?<![a-z0-9])\d+(?:[.,]\d+)?\s*(?:%|{_LAB_UNITS})?\s*(?:de|of)\s+(?:{_ANALYTES})"
+        ("lab_result", rf"\d+(?:[.,]\d+)?\s*(?:%|{_LAB_UNITS})?\s*(?:de|of)\s+(?:{_ANALYTES})"
                        r"(?![a-z])"),
-        ("lab_result", rf"(?<![a-z0-9])\d+(?:[.,]\d+)?\s*(?:{_LAB_UNITS})(?![a-z])"),
-        ("clinical_value", r"(?<![a-z0-9])\d+(?:[.,]\d+)?(?:\s*/\s*\d{2,3})?\s*(?:mm ?hg|lpm|bpm|rpm"
+        ("lab_result", rf"\d+(?:[.,]\d+)?\s*(?:{_LAB_UNITS})(?![a-z])"),
+        ("clinical_value", r"\d+(?:[.,]\d+)?(?:\s*/\s*\d{2,3})?\s*(?:mm ?hg|lpm|bpm|rpm"
                            r"|latidos por minuto|respiraciones por minuto)(?![a-z])"),
         ("clinical_value", _after(r"presion(?: arterial)?|tension(?: arterial)?|t/a|blood pressure|bp",
                                   r"\d{2,3}\s*/\s*\d{2,3}")),
@@ -77,18 +88,20 @@ def value_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
         ("clinical_value", _after(r"peso|pesa|pesaba|weight|weighs|cintura|circunferencia abdominal",
                                   r"\d+(?:[.,]\d+)?\s*(?:kg|kgs|kilos?|kilogramos|lbs?|libras|cm)\b")),
         ("clinical_value", _after(r"frecuencia cardiaca|pulso|heart rate|fc", r"\d{2,3}(?![\d:])")),
-        ("clinical_value", r"(?<![a-z0-9])\d{1,2}(?:[.,]\d)?\s*(?:semanas|sem)\.?\s+(?:de\s+)?"
-                           r"(?:gestacion|embarazo)|(?<![a-z0-9])\d{1,2}\s*sdg\b|\d{1,2} weeks pregnant"),
-        ("diagnosis", r"(?<![a-z0-9])(?:estadio|stage)\s+(?:[0-4][abc]?|i{1,3}[abc]?|iv[abc]?)\b"
-                      r"|(?<![a-z0-9])(?:etapa|grado)\s+(?:i{1,3}|iv)\b"),
-        ("medication", r"(?<![a-z0-9/])\d+(?:[.,]\d+)?\s*(?:mg|mgs|mcg|ug|ml|cc|ui|iu|gr|grs|gramos|miligramos"
+        ("clinical_value", r"\d{1,2}(?:[.,]\d)?\s*(?:semanas|sem)\.?\s+(?:de\s+)?"
+                           r"(?:gestacion|embarazo)|\d{1,2}\s*sdg\b|\d{1,2} weeks pregnant"),
+        ("diagnosis", r"(?:estadio|stage)\s+(?:[0-4][abc]?|i{1,3}[abc]?|iv[abc]?)\b"
+                      r"|(?:etapa|grado)\s+(?:i{1,3}|iv)\b"),
+        ("medication", r"(?<!/)\d+(?:[.,]\d+)?\s*(?:mg|mgs|mcg|ug|ml|cc|ui|iu|gr|grs|gramos|miligramos"
                        r"|mililitros|microgramos|unidades de insulina)(?![a-z/])(?!\s*de\s+agua)"),
-        ("medication", rf"(?<![a-z0-9]){_COUNT}\s*(?:{_FORMS})(?![a-z])"),
-        ("medication", rf"(?<![a-z])(?:cada|every)\s+{_HOURS}\s*(?:horas|hrs?|h|hours?)(?![a-z])"
-                       r"|(?<![a-z])(?:\d+|una|dos|tres|cuatro)\s+(?:veces|vez)\s+(?:al|por|a)\s+(?:dia|semana)"
-                       r"|(?<![a-z])(?:once|twice|three times|\d+ times)\s+(?:a|per)\s+(?:day|week)"
-                       r"|(?<![a-z])(?:antes|despues) de cada (?:comida|alimento)"
-                       r"|(?<![a-z])con (?:los|cada) alimentos?|before meals|after meals|at bedtime"
-                       r"|(?<![a-z])antes de dormir|(?<![a-z])al acostarse"),
+        ("medication", rf"{_COUNT}\s*(?:{_FORMS})(?![a-z])"),
+        ("medication", rf"(?:cada|every)\s+{_HOURS}\s*(?:horas|hrs?|h|hours?)(?![a-z])"
+                       r"|(?:\d+|una|dos|tres|cuatro)\s+(?:veces|vez)\s+(?:al|por|a)\s+(?:dia|semana)"
+                       r"|(?:once|twice|three times|\d+ times)\s+(?:a|per)\s+(?:day|week)"
+                       r"|(?:antes|despues) de cada (?:comida|alimento)"
+                       r"|con (?:los|cada) alimentos?|before meals|after meals|at bedtime"
+                       r"|antes de dormir|al acostarse"),
     ]
-    return tuple((category, re.compile(pattern)) for category, pattern in raw)
+    groups = {f"g{i}": category for i, (category, _) in enumerate(raw)}
+    body = "|".join(f"(?P<g{i}>{pattern})" for i, (_, pattern) in enumerate(raw))
+    return ValuePatterns(re.compile(rf"(?<![a-z0-9])(?:{body})"), groups)

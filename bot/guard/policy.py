@@ -103,7 +103,8 @@ def parse_policy(data: object, source: str = "disclosure policy") -> DisclosureP
     blocked = frozenset(_str_list(data, "blocked_categories", source) or ALWAYS_BLOCKED)
     unknown_categories = sorted(blocked - ALWAYS_BLOCKED)
     if unknown_categories:
-        raise _fail(source, f"unknown blocked_categories {unknown_categories}; known: {sorted(ALWAYS_BLOCKED)}")
+        raise _fail(source, f"unknown blocked_categories {unknown_categories}; "
+                            f"known: {sorted(ALWAYS_BLOCKED)}")
     missing = sorted(ALWAYS_BLOCKED - blocked)
     if missing:
         raise _fail(source, f"blocked_categories cannot drop {missing}: clinical information is always "
@@ -121,7 +122,8 @@ def parse_policy(data: object, source: str = "disclosure policy") -> DisclosureP
     extra: dict[str, tuple[str, ...]] = {}
     for kind in extra_raw:
         if kind not in EXTRA_TERM_KINDS:
-            raise _fail(source, f"extra_terms: unknown category {kind!r}; use one of {sorted(EXTRA_TERM_KINDS)}")
+            raise _fail(source, f"extra_terms: unknown category {kind!r}; "
+                                f"use one of {sorted(EXTRA_TERM_KINDS)}")
         extra[str(kind)] = _str_list(extra_raw, kind, f"{source}: extra_terms")
 
     return DisclosurePolicy(

@@ -61,7 +61,14 @@ def test_canonical_entry_is_canonical_json() -> None:
     @settings(max_examples=200, deadline=None)
     def check(seq: int, strings: list[str], details: dict[str, Any]) -> None:
         ts, actor, action, subject = strings
-        whole = {"seq": seq, "ts": ts, "actor": actor, "action": action, "subject": subject, "details": details}
+        whole = {
+            "seq": seq,
+            "ts": ts,
+            "actor": actor,
+            "action": action,
+            "subject": subject,
+            "details": details,
+        }
         fast = canonical_entry(seq, ts, actor, action, subject, canonical_details(details))
         assert fast == canonical_details(whole)
 
@@ -102,15 +109,18 @@ def test_postgres_refuses_truncate(pg_engine: Engine) -> None:
 
 def test_tampered_entry_is_named(audit: AuditLog) -> None:
     _fill(audit, 10)
-    tamper(audit.engine, "UPDATE audit_log SET details = '{\"i\":99,\"ok\":true}' WHERE seq = 4")
+    tamper(audit.engine, 'UPDATE audit_log SET details = \'{"i":99,"ok":true}\' WHERE seq = 4')
     result = audit.verify()
     assert not result.ok and result.first_bad_seq == 4 and "hash" in result.reason
 
 
 def test_rehashed_entry_breaks_the_next_link(audit: AuditLog) -> None:
     _fill(audit, 5)
-    row = audit.engine.connect().execute(text("SELECT * FROM audit_log WHERE seq = 2")).one()
-    forged = entry_hash(row.prev_hash, canonical_entry(2, row.ts, "staff:eve", row.action, row.subject, row.details))
+    with audit.engine.connect() as conn:
+        row = conn.execute(text("SELECT * FROM audit_log WHERE seq = 2")).one()
+    forged = entry_hash(
+        row.prev_hash, canonical_entry(2, row.ts, "staff:eve", row.action, row.subject, row.details)
+    )
     tamper(audit.engine, f"UPDATE audit_log SET actor = 'staff:eve', hash = '{forged}' WHERE seq = 2")
     result = audit.verify()
     assert not result.ok and result.first_bad_seq == 3

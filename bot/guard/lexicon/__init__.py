@@ -33,7 +33,9 @@ __all__ = [
 ]
 
 LEXICON_DIR = Path(__file__).resolve().parent
-FILES = ("diagnoses.yml", "medications.yml", "treatment.yml", "imaging.yml", "abbreviations.yml", "results.yml")
+FILES = (
+    "diagnoses.yml", "medications.yml", "treatment.yml", "imaging.yml", "abbreviations.yml", "results.yml",
+)
 BLOCK_KINDS = frozenset(
     {"diagnosis", "medication", "treatment", "progress", "imaging_result", "abbreviation", "lab_result",
      "clinical_value"}
@@ -56,10 +58,7 @@ def _read(path: Path) -> dict[str, list[str]]:
         raise ConfigError(f"{path}: cannot read the lexicon: {e}") from e
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path}: a lexicon file must be a mapping")
-    if "groups" in data:
-        groups = data["groups"]
-    else:
-        groups = {data.get("category"): data.get("terms")}
+    groups = data["groups"] if "groups" in data else {data.get("category"): data.get("terms")}
     if not isinstance(groups, Mapping):
         raise ConfigError(f"{path}: 'groups' must map a kind to a list of terms")
     out: dict[str, list[str]] = {}
@@ -101,18 +100,14 @@ def trie_pattern(keys: Iterable[str]) -> str:
 def _emit(node: dict[Any, Any]) -> str:
     alternatives: list[str] = []
     terminal = False
-    stem = False
     for atom in sorted((k for k in node if isinstance(k, str)), key=lambda k: (k == "", k)):
         if atom == "":
             terminal = True
             continue
         head = _SEP if atom == " " else re.escape(atom)
         alternatives.append(head + _emit(node[atom]))
-    if _STEM in node:
-        stem = True
-    if stem:
+    if _STEM in node:  # the stem also matches the empty ending, so "terminal" needs no "?"
         alternatives.append("[a-z]*")
-        terminal = False  # the stem already matches the empty ending
         return "(?:" + "|".join(alternatives) + ")"
     if not alternatives:
         return ""

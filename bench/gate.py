@@ -1,0 +1,116 @@
+"""Benchmark of the disclosure gate over the test corpora.
+
+Prints microseconds per message (mean, p50, p99) for ``check()`` and ``filter()``, the block rate on
+tests/guard/corpus/must_block.yml and the false-block rate on tests/guard/corpus/benign.yml.
+Goal: <= 50 us per message (mean). Run from the project directory:
+
+    .venv/bin/python bench/gate.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bot.guard.gate import DisclosureGate, Provenance, load_gate  # noqa: E402
+
+CORPUS = ROOT / "tests" / "guard" / "corpus"
+AGENT = Provenance("agent", "bench")
+
+
+def _items(name: str) -> list[dict[str, Any]]:
+    data = yaml.safe_load((CORPUS / name).read_text(encoding="utf-8"))
+    return list(data["items"])
+
+
+def _cases(items: list[dict[str, Any]]) -> list[tuple[str, tuple[str, ...], bool]]:
+    cases = []
+    for item in items:
+        if "split" in item:
+            parts = tuple(item["split"])
+            cases.append((parts[-1], parts[:-1], bool(item.get("patient_specific", False))))
+        else:
+            cases.append((item["text"], (), bool(item.get("patient_specific", False))))
+    return cases
+
+
+def _time(fn: Callable[[], object], rounds: int = 1) -> list[float]:
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter_ns()
+        fn()
+        samples.append((time.perf_counter_ns() - start) / 1000)
+    return samples
+
+
+def _summary(label: str, samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return (f"{label:<28} mean {statistics.fmean(samples):7.1f} us   p50 {statistics.median(samples):7.1f} us"
+            f"   p99 {p99:7.1f} us   (n={len(samples)})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20, help="passes over each corpus")
+    args = parser.parse_args(argv)
+    logging.getLogger("bot.guard").setLevel(logging.CRITICAL)  # blocks are expected here
+
+    t0 = time.perf_counter()
+    gate: DisclosureGate = load_gate(ROOT, registered_responses=())
+    print(f"load_gate (policy + lexicon compile): {(time.perf_counter() - t0) * 1000:.0f} ms")
+
+    must_block = _cases(_items("must_block.yml"))
+    benign = _cases(_items("benign.yml"))
+    every = must_block + benign
+
+    for text, recent, ps in every:  # warm-up
+        gate.filter(text, channel="whatsapp", provenance=AGENT, patient_specific=ps, recent=recent)
+
+    check_samples: list[float] = []
+    filter_samples: list[float] = []
+    recent_samples: list[float] = []
+    history = tuple(text for text, _, _ in benign[:3])
+    for _ in range(args.rounds):
+        for text, recent, ps in every:
+            check_samples += _time(partial(gate.check, text, patient_specific=ps))
+            filter_samples += _time(
+                partial(gate.filter, text, channel="whatsapp", provenance=AGENT, patient_specific=ps,
+                        recent=recent)
+            )
+            recent_samples += _time(
+                partial(gate.filter, text, channel="whatsapp", provenance=AGENT, patient_specific=ps,
+                        recent=recent or history)
+            )
+    print(_summary("check()", check_samples))
+    print(_summary("filter()", filter_samples))
+    print(_summary("filter(recent=3 messages)", recent_samples))
+
+    blocked = sum(
+        gate.filter(t, channel="whatsapp", provenance=AGENT, patient_specific=p, recent=r).blocked
+        for t, r, p in must_block
+    )
+    false_blocks = sum(
+        gate.filter(t, channel="whatsapp", provenance=AGENT, patient_specific=p, recent=r).blocked
+        for t, r, p in benign
+    )
+    print(f"must_block: {blocked}/{len(must_block)} blocked ({100 * blocked / len(must_block):.1f} %)")
+    print(f"benign:     {false_blocks}/{len(benign)} false blocks ({100 * false_blocks / len(benign):.1f} %)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""``bot retention run``: delete what has expired under compliance.yml, auditing each deletion.
+
+Tables are the ones compliance.yml lists (tracker_events, appointments by default); a table that does
+not exist is skipped and reported. The timestamp column may be a DateTime (naive = UTC), a number
+(Unix seconds) or ISO 8601 text. Blocked ARCO cancellations whose retention has ended are shredded
+too. The clinical record is not touched here: it lives in the portal's schema, which the assistant's
+role cannot read; its 5-year floor is enforced when the configuration is loaded.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, column, func, inspect, select, table
+from sqlalchemy import types as sqltypes
+
+from bot.compliance.arco import ArcoService
+from bot.compliance.audit import AuditLog, AuditWriter
+from bot.compliance.config import ComplianceConfig, TableRule
+from bot.compliance.guard import iso_ts
+
+
+@dataclass(frozen=True)
+class TableReport:
+    table: str
+    period: str
+    months: int
+    cutoff: datetime | None
+    expired: int = 0
+    deleted: int = 0
+    skipped: str | None = None
+
+
+@dataclass
+class Report:
+    now: datetime
+    dry_run: bool
+    tables: list[TableReport] = field(default_factory=list)
+    arco_deleted: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        head = "retention (dry run)" if self.dry_run else "retention"
+        out = [f"{head} at {iso_ts(self.now)}"]
+        for t in self.tables:
+            if t.skipped:
+                out.append(f"  {t.table}: skipped ({t.skipped})")
+            else:
+                cutoff = t.cutoff.date().isoformat() if t.cutoff else "?"
+                out.append(
+                    f"  {t.table}: keep {t.months} months ({t.period}), before {cutoff}: "
+                    f"{t.expired} expired, {t.deleted} deleted"
+                )
+        verb = "due" if self.dry_run else "shredded"
+        out.append(
+            f"  ARCO cancellations {verb}: {len(self.arco_deleted)} {' '.join(self.arco_deleted)}".rstrip()
+        )
+        out.append("  clinical record: kept by the portal (>= 5 years after the last medical act)")
+        return out
+
+
+def subtract_months(moment: datetime, months: int) -> datetime:
+    total = moment.year * 12 + (moment.month - 1) - months
+    year, month = divmod(total, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+def _bound(col_type: Any, cutoff: datetime) -> Any:
+    """The cutoff in the column's own representation."""
+    if isinstance(col_type, sqltypes.DateTime):
+        return cutoff if getattr(col_type, "timezone", False) else cutoff.astimezone(UTC).replace(tzinfo=None)
+    if isinstance(col_type, sqltypes.Integer | sqltypes.Float | sqltypes.Numeric):
+        return cutoff.timestamp()
+    if isinstance(col_type, sqltypes.Date):
+        return cutoff.date()
+    return iso_ts(cutoff)
+
+
+def _expire_table(
+    engine: Engine, audit: AuditLog, rule: TableRule, months: int, now: datetime, dry_run: bool
+) -> TableReport:
+    insp = inspect(engine)
+    if not insp.has_table(rule.table):
+        return TableReport(rule.table, rule.keep, months, None, skipped="table does not exist")
+    columns = {c["name"]: c["type"] for c in insp.get_columns(rule.table)}
+    if rule.timestamp not in columns:
+        return TableReport(rule.table, rule.keep, months, None, skipped=f"no column {rule.timestamp}")
+    if rule.statuses and "status" not in columns:
+        return TableReport(rule.table, rule.keep, months, None, skipped="no column status")
+    cutoff = subtract_months(now, months)
+    tbl = table(rule.table, column(rule.timestamp), column("status"))
+    cond = tbl.c[rule.timestamp] < _bound(columns[rule.timestamp], cutoff)
+    if rule.statuses:
+        cond = and_(cond, tbl.c.status.in_(rule.statuses))
+    with engine.connect() as conn:
+        expired = int(conn.execute(select(func.count()).select_from(tbl).where(cond)).scalar() or 0)
+    if dry_run or expired == 0:
+        return TableReport(rule.table, rule.keep, months, cutoff, expired)
+
+    def work(w: AuditWriter) -> int:
+        deleted = w.conn.execute(tbl.delete().where(cond)).rowcount
+        w.append(
+            "system:retention", "retention.deleted", f"table:{rule.table}",
+            {"rows": deleted, "before": iso_ts(cutoff), "period": rule.keep, "months": months},
+        )  # fmt: skip
+        return int(deleted)
+
+    return TableReport(rule.table, rule.keep, months, cutoff, expired, audit.transact(work))
+
+
+def run(engine: Engine, audit: AuditLog, config: ComplianceConfig, now: datetime, dry_run: bool) -> Report:
+    report = Report(now, dry_run)
+    for rule in config.tables:
+        report.tables.append(_expire_table(engine, audit, rule, config.months_for(rule), now, dry_run))
+    if inspect(engine).has_table("arco_requests"):
+        due = ArcoService(engine, audit, config, clock=lambda: now).process_due(now, dry_run)
+        report.arco_deleted = [r.id for r in due]
+    return report

@@ -1,0 +1,59 @@
+"""The Alembic chain (0001 → 0002_compliance → 0003_clinical_rls) on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy.exc import DBAPIError
+
+from bot.compliance.audit import AuditLog
+from bot.compliance.tables import metadata
+from bot.db import make_engine, migrate
+
+VERSIONS = Path(__file__).resolve().parents[2] / "bot" / "migrations" / "versions"
+
+
+def _check(engine: Engine) -> None:
+    migrate(engine)
+    names = set(inspect(engine).get_table_names())
+    assert set(metadata.tables) <= names
+    AuditLog(engine).append("system", "test.migrated", "db:test", {})
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log"))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003_clinical_rls"
+    migrate(engine)  # idempotent
+
+
+def test_sqlite_chain(tmp_path: Path) -> None:
+    if not (VERSIONS / "0001_appointments.py").exists():
+        pytest.skip("migration 0001_appointments is not there yet")
+    engine = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    _check(engine)
+    assert not any(n.startswith("clinical") for n in inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_postgres_chain(pg_database: str) -> None:
+    if not (VERSIONS / "0001_appointments.py").exists():
+        pytest.skip("migration 0001_appointments is not there yet")
+    admin = create_engine(pg_database, isolation_level="AUTOCOMMIT")
+    name = "mig_chain"
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {name}"))
+    engine = create_engine(pg_database, connect_args={"options": f"-csearch_path={name}"})
+    try:
+        _check(engine)
+        with engine.connect() as conn:
+            sql = text("SELECT tablename FROM pg_tables WHERE schemaname = 'clinical' AND rowsecurity")
+            tables = [str(row[0]) for row in conn.execute(sql)]
+        assert "evolution_notes" in tables
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
+            conn.execute(text("DROP SCHEMA IF EXISTS clinical CASCADE"))
+        admin.dispose()
