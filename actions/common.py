@@ -40,7 +40,15 @@ def parse_time_value(value: Any) -> datetime | tuple[datetime, datetime] | None:
     return None
 
 
+def consent_channel(turn: Turn) -> str:
+    return "whatsapp" if "whatsapp" in turn.channel else turn.channel
+
+
 def evidence(turn: Turn) -> dict[str, str]:
-    """How consent was given: channel and message id (the number is the patient reference itself)."""
+    """How consent was given: over WhatsApp the number and the MessageSid of the accepting message.
+
+    Stored encrypted under the patient's own data key by the consent registry.
+    """
     msg = turn.tracker.latest_message
-    return {"channel": turn.channel, "message_id": (msg.message_id if msg and msg.message_id else "")}
+    sid = msg.message_id if msg and msg.message_id else ""
+    return {"channel": turn.channel, "from": turn.tracker.sender_id, "message_sid": sid or "none"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actions.booking import route_request
-from actions.common import evidence, patient_ref, slot
+from actions.common import consent_channel, evidence, patient_ref, slot
 from bot.core.dialogue import FlowEvent, Output, Turn, Utter
 
 NECESSARY = ("appointments",)
@@ -14,7 +14,7 @@ class GrantConsent:
     name = "action_grant_consent"
 
     def run(self, turn: Turn) -> list[Output]:
-        turn.services.consent.grant(patient_ref(turn), NECESSARY, turn.channel, evidence(turn))
+        turn.services.consent.grant(patient_ref(turn), NECESSARY, consent_channel(turn), evidence(turn))
         out: list[Output] = [slot("consent_given", True), slot("consent_declined", None)]
         if turn.phase == "consent":
             out.append(FlowEvent("consent_given"))
@@ -37,7 +37,7 @@ class RemindersOptIn:
     name = "action_reminders_opt_in"
 
     def run(self, turn: Turn) -> list[Output]:
-        turn.services.consent.grant(patient_ref(turn), VOLUNTARY, turn.channel, evidence(turn))
+        turn.services.consent.grant(patient_ref(turn), VOLUNTARY, consent_channel(turn), evidence(turn))
         return [slot("reminders_opt_in", True), slot("asked_reminders", None), Utter("utter_reminders_on")]
 
 
@@ -47,5 +47,5 @@ class RemindersOptOut:
     def run(self, turn: Turn) -> list[Output]:
         for purpose in VOLUNTARY:
             if turn.services.consent.has(patient_ref(turn), purpose):
-                turn.services.consent.revoke(patient_ref(turn), purpose, turn.channel, evidence(turn))
+                turn.services.consent.revoke(patient_ref(turn), purpose, consent_channel(turn), evidence(turn))
         return [slot("reminders_opt_in", False), slot("asked_reminders", None), Utter("utter_reminders_off")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from actions.common import evidence, patient_ref, slot
+from actions.common import consent_channel, evidence, patient_ref, slot
 from bot.core.dialogue import FlowEvent, Output, Turn, Utter
 from bot.core.events import HandoffStarted
 
@@ -20,7 +20,7 @@ class Handoff:
 
     def run(self, turn: Turn) -> list[Output]:
         reason = "requested" if turn.intent == "request_human" else "low_confidence"
-        turn.services.audit.append("bot", "handoff.started", patient_ref(turn), {"reason": reason,
+        turn.services.audit.append("bot", "handoff.started", f"patient:{patient_ref(turn)}", {"reason": reason,
                                                                                "phase": turn.phase})
         return [Utter("utter_handoff"), slot("offered_human", None), HandoffStarted(reason=reason),
                 FlowEvent("human_requested")]
@@ -33,8 +33,8 @@ class OptOut:
         ref = patient_ref(turn)
         for purpose in ("reminders", "follow_up", "surveys"):
             if turn.services.consent.has(ref, purpose):
-                turn.services.consent.revoke(ref, purpose, turn.channel, evidence(turn))
-        turn.services.audit.append("patient", "messaging.opted_out", ref, {"channel": turn.channel})
+                turn.services.consent.revoke(ref, purpose, consent_channel(turn), evidence(turn))
+        turn.services.audit.append(f"patient:{ref}", "messaging.opted_out", f"patient:{ref}", {"channel": turn.channel})
         return [Utter("utter_opted_out"), slot("opted_out", True), slot("reminders_opt_in", False),
                 FlowEvent("opt_out")]
 
@@ -43,7 +43,7 @@ class OptIn:
     name = "action_opt_in"
 
     def run(self, turn: Turn) -> list[Output]:
-        turn.services.audit.append("patient", "messaging.opted_in", patient_ref(turn), {"channel": turn.channel})
+        turn.services.audit.append(f"patient:{patient_ref(turn)}", "messaging.opted_in", f"patient:{patient_ref(turn)}", {"channel": turn.channel})
         return [Utter("utter_opted_in"), slot("opted_out", None), FlowEvent("opt_in")]
 
 

@@ -121,7 +121,8 @@ class AppState:
         tracker = self.processor.tracker(sender_id)
         if not tracker.in_handoff:
             raise LookupError("this conversation is not waiting for a person")
-        self.services.audit.append(f"agent:{agent}", "handoff.ended", self.services.patient_ref(sender_id), {})
+        self.services.audit.append(f"staff:{agent}", "handoff.ended",
+                                   f"patient:{self.services.patient_ref(sender_id)}", {})
         from bot.core.dialogue import Utter
 
         return self.processor.apply_external(sender_id, [HandoffEnded(agent=agent)], flow_event="agent_resolved",

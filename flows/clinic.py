@@ -21,7 +21,7 @@ COMMON = (
     "utter_emergency", "utter_clinical_redirect", "utter_portal", "utter_you_are_welcome",
     "utter_out_of_scope", "utter_ask_rephrase", "utter_offer_human", "utter_handoff", "utter_opted_out",
     "utter_goodbye", "utter_arco_ack", "utter_not_now", "utter_anything_else", "utter_greet_again",
-    "utter_consent_request",
+    "utter_consent_request", "utter_handoff_back",
 )
 
 

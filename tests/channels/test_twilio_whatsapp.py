@@ -101,7 +101,7 @@ def test_media_gets_the_fixed_acknowledgement_and_is_not_processed(harness: Harn
 def test_baja_leads_to_the_opt_out_reply(harness: Harness) -> None:
     assert signed_post(harness.client, TOKEN, INBOUND, inbound("BAJA", "SM" + "7" * 32)).status_code == 200
     bodies = " ".join(m["Body"] for m in harness.fake.messages)
-    assert "se dio de baja" in bodies
+    assert "ya no le enviaremos mensajes" in bodies
 
 
 def test_status_callback_is_recorded(harness: Harness) -> None:
