@@ -64,8 +64,8 @@ def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:
     # would let two writers read the same max(seq)).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL itself may wait for a lock
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
