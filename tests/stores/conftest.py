@@ -97,13 +97,15 @@ class TrackerBackend:
     shared: bool  # True when two instances (or processes) see the same conversations
     made: list[TrackerStore] = field(default_factory=list)
     _memory: TrackerStore | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def make(self) -> TrackerStore:
         if self.name == "memory":
-            if self._memory is None:
-                self._memory = create_tracker_store(self.config)
-                self.made.append(self._memory)
-            return self._memory
+            with self._lock:  # threads call make() at once: create the shared store exactly once
+                if self._memory is None:
+                    self._memory = create_tracker_store(self.config)
+                    self.made.append(self._memory)
+                return self._memory
         store = create_tracker_store(self.config)
         self.made.append(store)
         return store
