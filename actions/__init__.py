@@ -20,9 +20,23 @@ def registry() -> dict[str, Action]:
     from actions.handoff import ArcoRequest, Handoff, OfferHuman, OptIn, OptOut
 
     actions: list[Action] = [
-        RouteRequest(), CollectDetails(), OfferSlots(), ChooseSlot(), CommitAppointment(), ClearTime(),
-        ClearBooking(), Reprompt(), GrantConsent(), DeclineConsent(), RemindersOptIn(), RemindersOptOut(),
-        Handoff(), OptIn(), OptOut(), ArcoRequest(), OfferHuman(),
+        RouteRequest(),
+        CollectDetails(),
+        OfferSlots(),
+        ChooseSlot(),
+        CommitAppointment(),
+        ClearTime(),
+        ClearBooking(),
+        Reprompt(),
+        GrantConsent(),
+        DeclineConsent(),
+        RemindersOptIn(),
+        RemindersOptOut(),
+        Handoff(),
+        OptIn(),
+        OptOut(),
+        ArcoRequest(),
+        OfferHuman(),
     ]
     table: dict[str, Action] = {}
     for action in actions:

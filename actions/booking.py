@@ -16,9 +16,25 @@ from bot.scheduling.availability import find_slots
 from bot.scheduling.models import AppointmentNotFoundError
 
 _MODES = {"book_appointment": "book", "reschedule_appointment": "reschedule", "cancel_appointment": "cancel"}
-_ORDINALS = {"1": 0, "uno": 0, "primer": 0, "primero": 0, "primera": 0, "first": 0,
-             "2": 1, "dos": 1, "segundo": 1, "segunda": 1, "second": 1,
-             "3": 2, "tres": 2, "tercer": 2, "tercero": 2, "tercera": 2, "third": 2}
+_ORDINALS = {
+    "1": 0,
+    "uno": 0,
+    "primer": 0,
+    "primero": 0,
+    "primera": 0,
+    "first": 0,
+    "2": 1,
+    "dos": 1,
+    "segundo": 1,
+    "segunda": 1,
+    "second": 1,
+    "3": 2,
+    "tres": 2,
+    "tercer": 2,
+    "tercero": 2,
+    "tercera": 2,
+    "third": 2,
+}
 
 
 def _appointment_text(turn: Turn, start: datetime, physician_id: str, service_id: str) -> str:
@@ -63,9 +79,15 @@ def _select_existing(turn: Turn, mode: str) -> list[Output]:
         return [Utter("utter_no_appointments")]
     appt = upcoming[0]
     text = _appointment_text(turn, appt.starts_at, appt.physician_id, appt.service_id)
-    out: list[Output] = [slot("booking_mode", mode), slot("appointment_id", appt.id), slot("service", appt.service_id),
-                         slot("physician", appt.physician_id), slot("appointment_text", text),
-                         slot("offers", None), slot("chosen", None)]
+    out: list[Output] = [
+        slot("booking_mode", mode),
+        slot("appointment_id", appt.id),
+        slot("service", appt.service_id),
+        slot("physician", appt.physician_id),
+        slot("appointment_text", text),
+        slot("offers", None),
+        slot("chosen", None),
+    ]
     if turn.phase != "booking":
         out.append(FlowEvent("appointment_selected"))
     if mode == "cancel":
@@ -97,14 +119,23 @@ def _offers(turn: Turn, time_value: Any, service_id: str, physician_id: str | No
     if physician_id and physician_id not in physicians:
         physician_id = None
     taken = turn.services.appointments.taken(physicians, now, horizon)
-    found = find_slots(clinic, taken, service_id=service_id, near=near, now=now, physician_id=physician_id, n=3)
+    found = find_slots(
+        clinic, taken, service_id=service_id, near=near, now=now, physician_id=physician_id, n=3
+    )
     if not found:
         return [slot("offers", None), Utter("utter_no_slots")]
-    offers = [{"start": s.start.isoformat(), "physician": s.physician_id, "service": s.service_id} for s in found]
-    lines = [f"{i}. {clinic.format_slot(s.start)} con {clinic.physician(s.physician_id).name}"
-             for i, s in enumerate(found, 1)]
-    return [slot("offers", offers), slot("requested_slot", "choice"),
-            Utter("utter_booking_offers", {"offer_list": "\n".join(lines)})]
+    offers = [
+        {"start": s.start.isoformat(), "physician": s.physician_id, "service": s.service_id} for s in found
+    ]
+    lines = [
+        f"{i}. {clinic.format_slot(s.start)} con {clinic.physician(s.physician_id).name}"
+        for i, s in enumerate(found, 1)
+    ]
+    return [
+        slot("offers", offers),
+        slot("requested_slot", "choice"),
+        Utter("utter_booking_offers", {"offer_list": "\n".join(lines)}),
+    ]
 
 
 def _confirm(turn: Turn, offer: dict[str, str]) -> list[Output]:
@@ -112,8 +143,14 @@ def _confirm(turn: Turn, offer: dict[str, str]) -> list[Output]:
     text = _appointment_text(turn, start, offer["physician"], offer["service"])
     mode = turn.slot("booking_mode") or "book"
     response = "utter_confirm_reschedule" if mode == "reschedule" else "utter_confirm_booking"
-    return [slot("chosen", offer), slot("requested_slot", None), FlowEvent("slot_chosen"),
-            Utter(response, {"appointment_text": text, "old_appointment_text": turn.slot("appointment_text") or ""})]
+    return [
+        slot("chosen", offer),
+        slot("requested_slot", None),
+        FlowEvent("slot_chosen"),
+        Utter(
+            response, {"appointment_text": text, "old_appointment_text": turn.slot("appointment_text") or ""}
+        ),
+    ]
 
 
 class RouteRequest:
@@ -183,27 +220,47 @@ class CommitAppointment:
                 repo.cancel(turn.slot("appointment_id"), ref, now=turn.now)
             except AppointmentNotFoundError:
                 return [FlowEvent("booking_confirmed"), *_clear(), Utter("utter_no_appointments")]
-            return [FlowEvent("booking_confirmed"), *_clear(), Utter("utter_cancelled", {"appointment_text": text})]
+            return [
+                FlowEvent("booking_confirmed"),
+                *_clear(),
+                Utter("utter_cancelled", {"appointment_text": text}),
+            ]
         offer = turn.slot("chosen")
         if not offer:
             return [FlowEvent("change_requested"), Utter("utter_ask_time")]
         start = datetime.fromisoformat(offer["start"])
         try:
             if mode == "reschedule":
-                appt = repo.reschedule(turn.slot("appointment_id"), ref, start, now=turn.now,
-                                       physician_id=offer["physician"])
+                appt = repo.reschedule(
+                    turn.slot("appointment_id"), ref, start, now=turn.now, physician_id=offer["physician"]
+                )
             else:
-                appt = repo.book(ref, turn.slot("person") or "", offer["service"], offer["physician"], start,
-                                 for_relation=turn.slot("relation"), now=turn.now)
+                appt = repo.book(
+                    ref,
+                    turn.slot("person") or "",
+                    offer["service"],
+                    offer["physician"],
+                    start,
+                    for_relation=turn.slot("relation"),
+                    now=turn.now,
+                )
         except AppointmentNotFoundError:
             return [FlowEvent("booking_confirmed"), *_clear(), Utter("utter_no_appointments")]
         except SlotUnavailableError:
-            return [FlowEvent("change_requested"), slot("chosen", None), Utter("utter_slot_taken"),
-                    *_offers(turn, offer["start"], offer["service"], None)]
+            return [
+                FlowEvent("change_requested"),
+                slot("chosen", None),
+                Utter("utter_slot_taken"),
+                *_offers(turn, offer["start"], offer["service"], None),
+            ]
         new_text = _appointment_text(turn, start, offer["physician"], offer["service"])
         response = "utter_rescheduled" if mode == "reschedule" else "utter_booked"
-        out: list[Output] = [FlowEvent("booking_confirmed"), *_clear(), slot("appointment_id", appt.id),
-                             Utter(response, {"appointment_text": new_text})]
+        out: list[Output] = [
+            FlowEvent("booking_confirmed"),
+            *_clear(),
+            slot("appointment_id", appt.id),
+            Utter(response, {"appointment_text": new_text}),
+        ]
         if turn.slot("reminders_opt_in") is None and not turn.services.consent.has(ref, "reminders"):
             out += [slot("asked_reminders", True), Utter("utter_ask_reminders")]
         return out
@@ -217,7 +274,12 @@ class ClearTime:
     name = "action_clear_time"
 
     def run(self, turn: Turn) -> list[Output]:
-        return [slot("time", None), slot("offers", None), slot("chosen", None), slot("requested_slot", "time")]
+        return [
+            slot("time", None),
+            slot("offers", None),
+            slot("chosen", None),
+            slot("requested_slot", "time"),
+        ]
 
 
 class ClearBooking:

@@ -10,8 +10,16 @@ from bot.core.dialogue import Turn
 from bot.core.events import SlotSet
 
 #: Slots that describe one booking in progress; cleared when a new request starts.
-BOOKING_SLOTS = ("offers", "chosen", "time", "requested_slot", "appointment_id", "booking_mode",
-                 "appointment_text", "offered_human")
+BOOKING_SLOTS = (
+    "offers",
+    "chosen",
+    "time",
+    "requested_slot",
+    "appointment_id",
+    "booking_mode",
+    "appointment_text",
+    "offered_human",
+)
 
 
 def slot(name: str, value: Any) -> SlotSet:

@@ -29,8 +29,12 @@ class DeclineConsent:
     name = "action_decline_consent"
 
     def run(self, turn: Turn) -> list[Output]:
-        return [slot("consent_declined", True), slot("pending_intent", None), FlowEvent("consent_declined"),
-                Utter("utter_consent_declined")]
+        return [
+            slot("consent_declined", True),
+            slot("pending_intent", None),
+            FlowEvent("consent_declined"),
+            Utter("utter_consent_declined"),
+        ]
 
 
 class RemindersOptIn:
@@ -47,5 +51,7 @@ class RemindersOptOut:
     def run(self, turn: Turn) -> list[Output]:
         for purpose in VOLUNTARY:
             if turn.services.consent.has(patient_ref(turn), purpose):
-                turn.services.consent.revoke(patient_ref(turn), purpose, consent_channel(turn), evidence(turn))
+                turn.services.consent.revoke(
+                    patient_ref(turn), purpose, consent_channel(turn), evidence(turn)
+                )
         return [slot("reminders_opt_in", False), slot("asked_reminders", None), Utter("utter_reminders_off")]

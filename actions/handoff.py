@@ -11,7 +11,10 @@ from bot.core.events import HandoffStarted
 _ARCO_KINDS = (
     ("cancellation", re.compile(r"borr|elimin|cancel|suprim|delete|erase|remove", re.I)),
     ("rectification", re.compile(r"correg|rectific|actualiz|cambiar mi|correct|update", re.I)),
-    ("opposition", re.compile(r"me opongo|oposici|no (quiero que )?usen|dejen de usar|object|stop using", re.I)),
+    (
+        "opposition",
+        re.compile(r"me opongo|oposici|no (quiero que )?usen|dejen de usar|object|stop using", re.I),
+    ),
 )
 
 
@@ -20,10 +23,15 @@ class Handoff:
 
     def run(self, turn: Turn) -> list[Output]:
         reason = "requested" if turn.intent == "request_human" else "low_confidence"
-        turn.services.audit.append("bot", "handoff.started", f"patient:{patient_ref(turn)}", {"reason": reason,
-                                                                               "phase": turn.phase})
-        return [Utter("utter_handoff"), slot("offered_human", None), HandoffStarted(reason=reason),
-                FlowEvent("human_requested")]
+        turn.services.audit.append(
+            "bot", "handoff.started", f"patient:{patient_ref(turn)}", {"reason": reason, "phase": turn.phase}
+        )
+        return [
+            Utter("utter_handoff"),
+            slot("offered_human", None),
+            HandoffStarted(reason=reason),
+            FlowEvent("human_requested"),
+        ]
 
 
 class OptOut:
@@ -34,16 +42,27 @@ class OptOut:
         for purpose in ("reminders", "follow_up", "surveys"):
             if turn.services.consent.has(ref, purpose):
                 turn.services.consent.revoke(ref, purpose, consent_channel(turn), evidence(turn))
-        turn.services.audit.append(f"patient:{ref}", "messaging.opted_out", f"patient:{ref}", {"channel": turn.channel})
-        return [Utter("utter_opted_out"), slot("opted_out", True), slot("reminders_opt_in", False),
-                FlowEvent("opt_out")]
+        turn.services.audit.append(
+            f"patient:{ref}", "messaging.opted_out", f"patient:{ref}", {"channel": turn.channel}
+        )
+        return [
+            Utter("utter_opted_out"),
+            slot("opted_out", True),
+            slot("reminders_opt_in", False),
+            FlowEvent("opt_out"),
+        ]
 
 
 class OptIn:
     name = "action_opt_in"
 
     def run(self, turn: Turn) -> list[Output]:
-        turn.services.audit.append(f"patient:{patient_ref(turn)}", "messaging.opted_in", f"patient:{patient_ref(turn)}", {"channel": turn.channel})
+        turn.services.audit.append(
+            f"patient:{patient_ref(turn)}",
+            "messaging.opted_in",
+            f"patient:{patient_ref(turn)}",
+            {"channel": turn.channel},
+        )
         return [Utter("utter_opted_in"), slot("opted_out", None), FlowEvent("opt_in")]
 
 
@@ -54,12 +73,20 @@ class ArcoRequest:
         kind = next((k for k, rx in _ARCO_KINDS if rx.search(turn.text)), "access")
         request = turn.services.arco.open(patient_ref(turn), kind, turn.channel)
         due = request.due_date.strftime("%d/%m/%Y")
-        return [Utter("utter_arco_ack", {"arco_kind": _KIND_ES[kind], "arco_due_date": due,
-                                         "arco_id": str(request.id)[:8]})]
+        return [
+            Utter(
+                "utter_arco_ack",
+                {"arco_kind": _KIND_ES[kind], "arco_due_date": due, "arco_id": str(request.id)[:8]},
+            )
+        ]
 
 
-_KIND_ES = {"access": "acceso", "rectification": "rectificación", "cancellation": "cancelación",
-            "opposition": "oposición"}
+_KIND_ES = {
+    "access": "acceso",
+    "rectification": "rectificación",
+    "cancellation": "cancelación",
+    "opposition": "oposición",
+}
 
 
 class OfferHuman:

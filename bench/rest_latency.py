@@ -24,8 +24,18 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ["hola", "quiero una cita de pediatria", "ACEPTO", "Laura Mendez", "mañana a las 10",
-          "que horario tienen?", "1", "si", "no gracias", "muchas gracias"]
+SCRIPT = [
+    "hola",
+    "quiero una cita de pediatria",
+    "ACEPTO",
+    "Laura Mendez",
+    "mañana a las 10",
+    "que horario tienen?",
+    "1",
+    "si",
+    "no gracias",
+    "muchas gracias",
+]
 
 
 def free_port() -> int:
@@ -51,8 +61,13 @@ def main() -> int:
         env.pop("REDIS_URL", None)
     port = free_port()
     started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--port", str(port)], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
@@ -72,7 +87,9 @@ def main() -> int:
                 conv = i % args.conversations
                 text = SCRIPT[(i // args.conversations) % len(SCRIPT)]
                 t0 = time.perf_counter()
-                r = client.post("/webhooks/rest/webhook", json={"sender": f"bench-{run}-{conv}", "message": text})
+                r = client.post(
+                    "/webhooks/rest/webhook", json={"sender": f"bench-{run}-{conv}", "message": text}
+                )
                 latencies.append((time.perf_counter() - t0) * 1000)
                 if r.status_code != 200:
                     print("error", r.status_code, r.text[:200])

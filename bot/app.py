@@ -45,7 +45,7 @@ class ClinicServices:
 
             try:
                 key = canonical_phone(sender_id)
-            except Exception:  # noqa: BLE001 - REST/console senders are not phone numbers
+            except Exception:
                 key = f"sender:{sender_id}"
             ref = str(self.keyring.patient_ref(key))
             with self._lock:
@@ -61,15 +61,27 @@ class GateAdapter:
     def __init__(self, gate: Any) -> None:
         self.gate = gate
 
-    def filter(self, text: str, *, channel: str, provenance: tuple[str, str], patient_specific: bool,
-               recent: Sequence[str]) -> tuple[str, bool]:
+    def filter(
+        self,
+        text: str,
+        *,
+        channel: str,
+        provenance: tuple[str, str],
+        patient_specific: bool,
+        recent: Sequence[str],
+    ) -> tuple[str, bool]:
         from bot.guard.gate import CLINICAL_REDIRECT, Provenance
 
         try:
-            result = self.gate.filter(text, channel=channel, provenance=Provenance(*provenance),
-                                      patient_specific=patient_specific, recent=recent)
+            result = self.gate.filter(
+                text,
+                channel=channel,
+                provenance=Provenance(*provenance),  # type: ignore[arg-type]
+                patient_specific=patient_specific,
+                recent=recent,
+            )
             return result.text, result.blocked
-        except Exception:  # noqa: BLE001 - promise 2: the gate fails closed
+        except Exception:
             return CLINICAL_REDIRECT, True
 
 
@@ -121,12 +133,17 @@ class AppState:
         tracker = self.processor.tracker(sender_id)
         if not tracker.in_handoff:
             raise LookupError("this conversation is not waiting for a person")
-        self.services.audit.append(f"staff:{agent}", "handoff.ended",
-                                   f"patient:{self.services.patient_ref(sender_id)}", {})
+        self.services.audit.append(
+            f"staff:{agent}", "handoff.ended", f"patient:{self.services.patient_ref(sender_id)}", {}
+        )
         from bot.core.dialogue import Utter
 
-        return self.processor.apply_external(sender_id, [HandoffEnded(agent=agent)], flow_event="agent_resolved",
-                                             utters=[Utter("utter_handoff_back")])
+        return self.processor.apply_external(
+            sender_id,
+            [HandoffEnded(agent=agent)],
+            flow_event="agent_resolved",
+            utters=[Utter("utter_handoff_back")],
+        )
 
     def close(self) -> None:
         for closer in self.closers:
@@ -142,8 +159,15 @@ def prepare(project: Path | None = None) -> None:
     db.get_engine()
 
 
-def build_app_state(project: Path | None = None, *, tracker_store: Any = None, lock_store: Any = None,
-                    interpreter: Any = None, engine: Any = None, clock: Any = None) -> AppState:
+def build_app_state(
+    project: Path | None = None,
+    *,
+    tracker_store: Any = None,
+    lock_store: Any = None,
+    interpreter: Any = None,
+    engine: Any = None,
+    clock: Any = None,
+) -> AppState:
     from actions import registry
     from bot import db
     from bot.compliance.arco import ArcoService
@@ -192,7 +216,9 @@ def build_app_state(project: Path | None = None, *, tracker_store: Any = None, l
     paraphraser = None
     if provider is not None:
         paraphraser = Paraphraser(provider, gate_check=lambda text: not gate.check(text).categories)
-    trackers = create_tracker_store(tracker_store if tracker_store is not None else endpoints.get("tracker_store"))
+    trackers = create_tracker_store(
+        tracker_store if tracker_store is not None else endpoints.get("tracker_store")
+    )
     locks = create_lock_store(lock_store if lock_store is not None else endpoints.get("lock_store"))
     processor = Processor(
         domain=domain,

@@ -98,6 +98,13 @@ def run_command(args: argparse.Namespace) -> int:
     from bot.app import prepare
 
     prepare()  # train if there is no model, migrate the database: fail here, before forking workers
-    uvicorn.run("bot.server:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level="info", access_log=False)
+    uvicorn.run(
+        "bot.server:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+        access_log=False,
+    )
     return 0

@@ -17,19 +17,35 @@ from bot.flow.phases import Phase
 
 #: Answers allowed in every phase: general information, safety and control messages.
 COMMON = (
-    "utter_hours", "utter_location", "utter_services", "utter_prices", "utter_bot_challenge",
-    "utter_emergency", "utter_clinical_redirect", "utter_portal", "utter_you_are_welcome",
-    "utter_out_of_scope", "utter_ask_rephrase", "utter_offer_human", "utter_handoff", "utter_opted_out",
-    "utter_goodbye", "utter_arco_ack", "utter_not_now", "utter_anything_else", "utter_greet_again",
-    "utter_consent_request", "utter_handoff_back",
+    "utter_hours",
+    "utter_location",
+    "utter_services",
+    "utter_prices",
+    "utter_bot_challenge",
+    "utter_emergency",
+    "utter_clinical_redirect",
+    "utter_portal",
+    "utter_you_are_welcome",
+    "utter_out_of_scope",
+    "utter_ask_rephrase",
+    "utter_offer_human",
+    "utter_handoff",
+    "utter_opted_out",
+    "utter_goodbye",
+    "utter_arco_ack",
+    "utter_not_now",
+    "utter_anything_else",
+    "utter_greet_again",
+    "utter_consent_request",
+    "utter_handoff_back",
 )
 
 
-class ClinicFlow(StateChart):  # type: ignore[misc]
+class ClinicFlow(StateChart):
     allow_event_without_transition = False  # strict: unknown events raise TransitionNotAllowed
     catch_errors_as_events = False  # strict: errors raise
 
-    class assistant(State.Compound):  # noqa: N801 - state ids are the phase names
+    class assistant(State.Compound):
         greeting = State(initial=True)
         consent = State()
         intake = State()
@@ -48,7 +64,10 @@ class ClinicFlow(StateChart):  # type: ignore[misc]
         change_requested = confirmation.to(booking)
         booking_confirmed = confirmation.to(follow_up)
         started_over = (
-            consent.to(greeting) | intake.to(greeting) | booking.to(greeting) | confirmation.to(greeting)
+            consent.to(greeting)
+            | intake.to(greeting)
+            | booking.to(greeting)
+            | confirmation.to(greeting)
             | follow_up.to(greeting)
         )
 
@@ -64,32 +83,90 @@ class ClinicFlow(StateChart):  # type: ignore[misc]
     reopened = closed.to(assistant)
 
 
-_BOOKING = ("utter_booking_offers", "utter_ask_time", "utter_no_slots", "utter_slot_taken",
-            "utter_ask_choice", "utter_no_appointments", "utter_ask_new_time")
+_BOOKING = (
+    "utter_booking_offers",
+    "utter_ask_time",
+    "utter_no_slots",
+    "utter_slot_taken",
+    "utter_ask_choice",
+    "utter_no_appointments",
+    "utter_ask_new_time",
+)
 
 PHASES: dict[str, Phase] = {
-    "greeting": Phase(paraphrase=True, responses=(*COMMON, "utter_greet", "utter_consent_declined",
-                                                  "utter_appointments", "utter_no_appointments",
-                                                  "utter_consent_thanks")),
+    "greeting": Phase(
+        paraphrase=True,
+        responses=(
+            *COMMON,
+            "utter_greet",
+            "utter_consent_declined",
+            "utter_appointments",
+            "utter_no_appointments",
+            "utter_consent_thanks",
+        ),
+    ),
     "consent": Phase(paraphrase=False, responses=(*COMMON, "utter_consent_reminder")),
-    "intake": Phase(paraphrase=True, responses=(*COMMON, "utter_consent_thanks", "utter_ask_service",
-                                                "utter_ask_person", "utter_ask_time", *_BOOKING)),
-    "booking": Phase(paraphrase=False, responses=(*COMMON, *_BOOKING, "utter_consent_thanks",
-                                                  "utter_appointments", "utter_ask_service",
-                                                  "utter_ask_person")),
-    "confirmation": Phase(paraphrase=False, responses=(*COMMON, "utter_confirm_booking",
-                                                       "utter_confirm_reschedule", "utter_confirm_cancel",
-                                                       *_BOOKING)),
-    "follow_up": Phase(paraphrase=True, responses=(*COMMON, "utter_booked", "utter_rescheduled",
-                                                   "utter_cancelled", "utter_ask_reminders",
-                                                   "utter_reminders_on", "utter_reminders_off",
-                                                   "utter_appointments", "utter_no_appointments",
-                                                   "utter_ask_service", "utter_ask_person",
-                                                   *_BOOKING)),
-    "handoff": Phase(paraphrase=False, responses=("utter_emergency", "utter_handoff_waiting",
-                                                  "utter_handoff_back")),
-    "opted_out": Phase(paraphrase=False, responses=("utter_emergency", "utter_clinical_redirect",
-                                                    "utter_opted_out_reminder", "utter_opted_in",
-                                                    "utter_opted_out")),
+    "intake": Phase(
+        paraphrase=True,
+        responses=(
+            *COMMON,
+            "utter_consent_thanks",
+            "utter_ask_service",
+            "utter_ask_person",
+            "utter_ask_time",
+            *_BOOKING,
+        ),
+    ),
+    "booking": Phase(
+        paraphrase=False,
+        responses=(
+            *COMMON,
+            *_BOOKING,
+            "utter_consent_thanks",
+            "utter_appointments",
+            "utter_ask_service",
+            "utter_ask_person",
+        ),
+    ),
+    "confirmation": Phase(
+        paraphrase=False,
+        responses=(
+            *COMMON,
+            "utter_confirm_booking",
+            "utter_confirm_reschedule",
+            "utter_confirm_cancel",
+            *_BOOKING,
+        ),
+    ),
+    "follow_up": Phase(
+        paraphrase=True,
+        responses=(
+            *COMMON,
+            "utter_booked",
+            "utter_rescheduled",
+            "utter_cancelled",
+            "utter_ask_reminders",
+            "utter_reminders_on",
+            "utter_reminders_off",
+            "utter_appointments",
+            "utter_no_appointments",
+            "utter_ask_service",
+            "utter_ask_person",
+            *_BOOKING,
+        ),
+    ),
+    "handoff": Phase(
+        paraphrase=False, responses=("utter_emergency", "utter_handoff_waiting", "utter_handoff_back")
+    ),
+    "opted_out": Phase(
+        paraphrase=False,
+        responses=(
+            "utter_emergency",
+            "utter_clinical_redirect",
+            "utter_opted_out_reminder",
+            "utter_opted_in",
+            "utter_opted_out",
+        ),
+    ),
     "closed": Phase(paraphrase=False, responses=(*COMMON,)),
 }

@@ -24,10 +24,16 @@ INFO = {
     "thanks": "utter_you_are_welcome",
     "out_of_scope": "utter_out_of_scope",
 }
-APPOINTMENT_INTENTS = ("book_appointment", "reschedule_appointment", "cancel_appointment", "check_appointment")
+APPOINTMENT_INTENTS = (
+    "book_appointment",
+    "reschedule_appointment",
+    "cancel_appointment",
+    "check_appointment",
+)
 #: Opt-out keywords honoured whatever the model says (WhatsApp/Twilio conventions, Spanish and English).
 OPT_OUT = re.compile(
-    r"^\s*(baja|alto|stop|stopall|unsubscribe|cancelar suscripci[oó]n|darme de baja|ya no (me )?(manden|env[ií]en))\b",
+    r"^\s*(baja|alto|stop|stopall|unsubscribe|cancelar suscripci[oó]n|darme de baja"
+    r"|ya no (me )?(manden|env[ií]en))\b",
     re.IGNORECASE,
 )
 OPT_IN = re.compile(r"^\s*(alta|start|unstop|suscribir(me)?|volver a recibir)\b", re.IGNORECASE)
@@ -64,8 +70,10 @@ def decide(turn: Turn) -> Decision | None:
 def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
     if OPT_OUT.match(turn.text):
         intent = "opt_out"
-    if intent in ("out_of_scope", "nlu_fallback") and phase in ("intake", "booking", "confirmation") and (
-        turn.entity("time") is not None or turn.entity("service") is not None
+    if (
+        intent in ("out_of_scope", "nlu_fallback")
+        and phase in ("intake", "booking", "confirmation")
+        and (turn.entity("time") is not None or turn.entity("service") is not None)
     ):
         intent = "inform"  # a bare date or service is an answer to the question we just asked
     if intent == "opt_out":
@@ -78,8 +86,11 @@ def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
         return _d("action_grant_consent")
     if phase == "booking" and turn.slot("offers") and CHOICE.match(turn.text):
         return _d("action_choose_slot")
-    if phase == "intake" and turn.slot("requested_slot") == "person" and turn.slot("person") and intent in (
-        "inform", "nlu_fallback", "greet", "affirm"
+    if (
+        phase == "intake"
+        and turn.slot("requested_slot") == "person"
+        and turn.slot("person")
+        and intent in ("inform", "nlu_fallback", "greet", "affirm")
     ):
         return _d("action_collect_details")
     if intent == "nlu_fallback":
@@ -95,7 +106,9 @@ def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
 
 
 def _greeting(turn: Turn, intent: str) -> Decision | None:
-    if intent in APPOINTMENT_INTENTS or (intent == "inform" and (turn.entity("service") or turn.entity("time"))):
+    if intent in APPOINTMENT_INTENTS or (
+        intent == "inform" and (turn.entity("service") or turn.entity("time"))
+    ):
         return _d("action_route_request")
     if intent in ("affirm", "deny"):
         return _d("utter_anything_else")

@@ -1,4 +1,4 @@
-"""Dialogue policies, consulted in the order config.yml lists them (emergency > clinical > flow > fallback)."""
+"""Dialogue policies, consulted in config.yml order: emergency > clinical request > flow > fallback."""
 
 from __future__ import annotations
 

@@ -15,8 +15,10 @@ class ClinicalRequestPolicy:
         if turn.phase == "handoff":
             return None  # a person is answering; their text still passes the disclosure gate
         asked = turn.intent == "ask_clinical_info" and turn.confidence >= self.min_confidence
-        ranked = any(r.get("name") == "ask_clinical_info" and float(r.get("confidence", 0)) >= 0.45
-                     for r in turn.parse.get("intent_ranking") or ())
+        ranked = any(
+            r.get("name") == "ask_clinical_info" and float(r.get("confidence", 0)) >= 0.45
+            for r in turn.parse.get("intent_ranking") or ()
+        )
         if asked or ranked:
             return Decision(self.name, ("utter_clinical_redirect",))
         return None

@@ -30,8 +30,10 @@ class EmergencyPolicy:
 
     def predict(self, turn: Turn) -> Decision | None:
         by_model = turn.intent == "emergency" and turn.confidence >= self.min_confidence
-        ranked = any(r.get("name") == "emergency" and float(r.get("confidence", 0)) >= 0.5
-                     for r in turn.parse.get("intent_ranking") or ())
+        ranked = any(
+            r.get("name") == "emergency" and float(r.get("confidence", 0)) >= 0.5
+            for r in turn.parse.get("intent_ranking") or ()
+        )
         if by_model or ranked or _PATTERNS.search(_fold(turn.text)):
             return Decision(self.name, ("utter_emergency",))
         return None

@@ -49,8 +49,14 @@ def app_state(tmp_path: Path, interpreter: Any) -> Iterator[Any]:
     engine = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
     migrate(engine)
     when = datetime.fromisoformat("2026-11-25T10:00:00-06:00")
-    state = build_app_state(ROOT, tracker_store={"type": "memory"}, lock_store={"type": "memory"},
-                            interpreter=interpreter, engine=engine, clock=lambda: when)
+    state = build_app_state(
+        ROOT,
+        tracker_store={"type": "memory"},
+        lock_store={"type": "memory"},
+        interpreter=interpreter,
+        engine=engine,
+        clock=lambda: when,
+    )
     yield state
     state.close()
     engine.dispose()

@@ -29,7 +29,9 @@ def shell_command(args: argparse.Namespace) -> int:
         for reply in replies:
             console.print(f"[bold green]Asistente:[/bold green] {reply.text}")
         if not replies:
-            console.print("[dim](sin respuesta automática: una persona del equipo atiende esta conversación)[/dim]")
+            console.print(
+                "[dim](sin respuesta automática: una persona del equipo atiende esta conversación)[/dim]"
+            )
     state.close()
     sys.stdout.flush()
     return 0

@@ -1,4 +1,6 @@
-"""Rasa's REST channel: ``POST /webhooks/rest/webhook`` ``{"sender","message"}`` -> ``[{"recipient_id","text"}]``.
+"""Rasa's REST channel: ``POST /webhooks/rest/webhook``.
+
+Request ``{"sender","message"}``, response ``[{"recipient_id","text"}]``.
 
 Malformed requests (bad JSON, missing fields, wrong types, huge bodies) get a 4xx and touch nothing.
 The dialogue is synchronous; it runs in the threadpool so the event loop never blocks.
@@ -53,7 +55,9 @@ async def rest_webhook(request: Request) -> JSONResponse:
     if len(text) > MAX_TEXT:
         return _error(413, f"`message` longer than {MAX_TEXT} characters")
     processor = request.app.state.processor
-    replies = await run_in_threadpool(processor.handle, UserMessage(sender_id=sender, text=text, channel="rest"))
+    replies = await run_in_threadpool(
+        processor.handle, UserMessage(sender_id=sender, text=text, channel="rest")
+    )
     payload = []
     for reply in replies:
         item: dict[str, Any] = {"recipient_id": reply.recipient_id, "text": reply.text}

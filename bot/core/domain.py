@@ -106,8 +106,12 @@ def _parse_response(name: str, raw: Any) -> ResponseSpec:
     unknown = set(flags) - {"paraphrase", "patient_specific", "variations"}
     if unknown:
         raise _fail(f"response {name!r}", f"unknown keys {sorted(unknown)}")
-    return ResponseSpec(name, tuple(variations), bool(flags.get("paraphrase", False)),
-                        bool(flags.get("patient_specific", False)))
+    return ResponseSpec(
+        name,
+        tuple(variations),
+        bool(flags.get("paraphrase", False)),
+        bool(flags.get("patient_specific", False)),
+    )
 
 
 def parse_domain(data: Mapping[str, Any]) -> Domain:
@@ -140,7 +144,9 @@ def validate_domain(domain: Domain) -> None:
                 if name not in domain.slots and name not in domain.variables:
                     raise _fail(f"response {response.name!r}", f"uses undeclared slot or variable {{{name}}}")
                 channel = variation.channel or "whatsapp"
-                if domain.sensitivity_of(name) == "clinical" and channel in UNENCRYPTED_CHANNELS | {"whatsapp"}:
+                if domain.sensitivity_of(name) == "clinical" and channel in UNENCRYPTED_CHANNELS | {
+                    "whatsapp"
+                }:
                     raise _fail(
                         f"response {response.name!r}",
                         f"uses clinical slot {{{name}}} and would be sent over {channel}; clinical data may "

@@ -69,12 +69,21 @@ class InterpreterPort(Protocol):
 
 
 class GatePort(Protocol):
-    def filter(self, text: str, *, channel: str, provenance: tuple[str, str], patient_specific: bool,
-               recent: Sequence[str]) -> tuple[str, bool]: ...
+    def filter(
+        self,
+        text: str,
+        *,
+        channel: str,
+        provenance: tuple[str, str],
+        patient_specific: bool,
+        recent: Sequence[str],
+    ) -> tuple[str, bool]: ...
 
 
 class ParaphrasePort(Protocol):
-    def paraphrase(self, response_name: str, rendered_template: str, slot_values: Mapping[str, str]) -> str: ...
+    def paraphrase(
+        self, response_name: str, rendered_template: str, slot_values: Mapping[str, str]
+    ) -> str: ...
 
 
 class FlowPort(Protocol):
@@ -116,20 +125,28 @@ class Processor:
             outgoing: list[OutgoingMessage] = []
             try:
                 self._turn(message, tracker, new_events, outgoing)
-            except Exception as e:  # noqa: BLE001 - the edge of the dialogue: fail safe, record, go on
+            except Exception as e:
                 log.exception("dialogue.turn_failed", extra={"sender": sender_hash(message.sender_id)})
                 err = ErrorOccurred(kind=type(e).__name__, where="processor")
                 tracker.apply(err)
                 new_events.append(err)
                 self._utter(tracker, new_events, outgoing, message, Utter(SAFE_ERROR_RESPONSE), safe=True)
-            self.tracker_store.append(message.sender_id, [self._stored(message.sender_id, ev) for ev in new_events])
+            self.tracker_store.append(
+                message.sender_id, [self._stored(message.sender_id, ev) for ev in new_events]
+            )
             return outgoing
 
     def tracker(self, sender_id: str) -> Tracker:
         return self._load(sender_id)
 
-    def apply_external(self, sender_id: str, events: Sequence[Event], utters: Sequence[Utter] = (),
-                       flow_event: str | None = None, channel: str = "rest") -> list[OutgoingMessage]:
+    def apply_external(
+        self,
+        sender_id: str,
+        events: Sequence[Event],
+        utters: Sequence[Utter] = (),
+        flow_event: str | None = None,
+        channel: str = "rest",
+    ) -> list[OutgoingMessage]:
         """Record events that come from outside a patient turn (an agent hands back, a reminder...)."""
         with self.lock_store.lock(sender_id):
             tracker = self.tracker(sender_id)
@@ -147,8 +164,9 @@ class Processor:
             return outgoing
 
     # -- one turn -------------------------------------------------------------------------------------
-    def _turn(self, message: UserMessage, tracker: Tracker, new: list[Event],
-              outgoing: list[OutgoingMessage]) -> None:
+    def _turn(
+        self, message: UserMessage, tracker: Tracker, new: list[Event], outgoing: list[OutgoingMessage]
+    ) -> None:
         now = self.clock()
         if not tracker.flow_state:
             for ev in (SessionStarted(), FlowTransitioned(flow_event="start", state=self.flow.initial)):
@@ -171,8 +189,15 @@ class Processor:
         for slot_event in extract_slots(self.domain, parse, tracker):
             tracker.apply(slot_event)
             new.append(slot_event)
-        turn = Turn(tracker, parse, self.domain, now, message.channel, self.services,
-                    flow_can=lambda ev: self.flow.can(tracker.flow_state, ev))
+        turn = Turn(
+            tracker,
+            parse,
+            self.domain,
+            now,
+            message.channel,
+            self.services,
+            flow_can=lambda ev: self.flow.can(tracker.flow_state, ev),
+        )
         decision = self._decide(turn)
         if decision is None:  # e.g. in handoff: a person answers, the bot stays silent
             return
@@ -195,8 +220,15 @@ class Processor:
                 return decision
         return None
 
-    def _run(self, name: str, turn: Turn, tracker: Tracker, new: list[Event],
-             outgoing: list[OutgoingMessage], message: UserMessage) -> None:
+    def _run(
+        self,
+        name: str,
+        turn: Turn,
+        tracker: Tracker,
+        new: list[Event],
+        outgoing: list[OutgoingMessage],
+        message: UserMessage,
+    ) -> None:
         if name in self.domain.responses:
             self._utter(tracker, new, outgoing, message, Utter(name))
             return
@@ -217,36 +249,68 @@ class Processor:
 
     def _transition(self, tracker: Tracker, new: list[Event], event: str) -> None:
         result = self.flow.step(tracker.flow_state, tracker.flow_history, event)
-        ev = FlowTransitioned(flow_event=event, source=result.source, state=result.state, history=result.history)
+        ev = FlowTransitioned(
+            flow_event=event, source=result.source, state=result.state, history=result.history
+        )
         tracker.apply(ev)
         new.append(ev)
 
     # -- output ---------------------------------------------------------------------------------------
-    def _utter(self, tracker: Tracker, new: list[Event], outgoing: list[OutgoingMessage],
-               message: UserMessage, utter: Utter, safe: bool = False) -> None:
+    def _utter(
+        self,
+        tracker: Tracker,
+        new: list[Event],
+        outgoing: list[OutgoingMessage],
+        message: UserMessage,
+        utter: Utter,
+        safe: bool = False,
+    ) -> None:
         spec = self.domain.responses.get(utter.response)
         if spec is None:
             raise BotError(f"unknown response {utter.response!r}")
         phase = self.flow.phase(tracker.flow_state)
         if not safe and not phase.allows(utter.response):
             raise FlowError(f"phase {tracker.phase!r} may not send {utter.response!r}")
-        rotation = sum(1 for e in tracker.events if isinstance(e, BotUttered) and e.response == utter.response)
-        rendered = self.renderer.render(utter.response, channel=message.channel, slots=tracker.slots,
-                                        values=utter.values, rotation=rotation)
+        rotation = sum(
+            1 for e in tracker.events if isinstance(e, BotUttered) and e.response == utter.response
+        )
+        rendered = self.renderer.render(
+            utter.response,
+            channel=message.channel,
+            slots=tracker.slots,
+            values=utter.values,
+            rotation=rotation,
+        )
         text, provenance, paraphrased = rendered.text, "template", False
         if self.paraphraser is not None and phase.paraphrase and spec.paraphrase:
             candidate = self.paraphraser.paraphrase(utter.response, rendered.text, rendered.values)
             if candidate != rendered.text:
                 text, provenance, paraphrased = candidate, "paraphrase", True
-        sent, blocked = self.gate.filter(text, channel=message.channel, provenance=(provenance, utter.response),
-                                         patient_specific=spec.patient_specific,
-                                         recent=tuple(tracker.recent_bot_texts))
-        ev = BotUttered(text=sent, response=utter.response, provenance=provenance, blocked=blocked,
-                        paraphrased=paraphrased)
+        sent, blocked = self.gate.filter(
+            text,
+            channel=message.channel,
+            provenance=(provenance, utter.response),
+            patient_specific=spec.patient_specific,
+            recent=tuple(tracker.recent_bot_texts),
+        )
+        ev = BotUttered(
+            text=sent,
+            response=utter.response,
+            provenance=provenance,
+            blocked=blocked,
+            paraphrased=paraphrased,
+        )
         tracker.apply(ev)
         new.append(ev)
-        outgoing.append(OutgoingMessage(message.reply_to or message.sender_id, sent, utter.response,
-                                        rendered.buttons if not blocked else (), blocked))
+        outgoing.append(
+            OutgoingMessage(
+                message.reply_to or message.sender_id,
+                sent,
+                utter.response,
+                rendered.buttons if not blocked else (),
+                blocked,
+            )
+        )
 
     def _stored(self, sender_id: str, ev: Event) -> dict[str, Any]:
         data = ev.as_dict()

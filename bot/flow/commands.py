@@ -12,9 +12,8 @@ from pathlib import Path
 
 
 def diagram_command(args: argparse.Namespace) -> int:
-    from flows.clinic import PHASES, ClinicFlow
-
     from bot.flow.runtime import Flow
+    from flows.clinic import PHASES, ClinicFlow
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -33,10 +32,21 @@ def write_png(flow: object, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    leaves = ["greeting", "consent", "intake", "booking", "confirmation", "follow_up", "handoff", "opted_out",
-              "closed"]
-    pos = {name: (math.cos(2 * math.pi * i / len(leaves)), math.sin(2 * math.pi * i / len(leaves)))
-           for i, name in enumerate(leaves)}
+    leaves = [
+        "greeting",
+        "consent",
+        "intake",
+        "booking",
+        "confirmation",
+        "follow_up",
+        "handoff",
+        "opted_out",
+        "closed",
+    ]
+    pos = {
+        name: (math.cos(2 * math.pi * i / len(leaves)), math.sin(2 * math.pi * i / len(leaves)))
+        for i, name in enumerate(leaves)
+    }
     edges: dict[tuple[str, str], list[str]] = {}
     for leaf in leaves:
         for event, target in flow._outgoing(leaf):  # type: ignore[attr-defined]
@@ -46,15 +56,37 @@ def write_png(flow: object, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(12, 12))
     for (src, dst), events in edges.items():
         (x1, y1), (x2, y2) = pos[src], pos[dst]
-        ax.annotate("", xy=(x2, y2), xytext=(x1, y1),
-                    arrowprops={"arrowstyle": "->", "color": "#888", "shrinkA": 28, "shrinkB": 28,
-                                "connectionstyle": "arc3,rad=0.12"})
-        ax.text((x1 + x2) / 2, (y1 + y2) / 2, "\n".join(sorted(set(events)))[:60], fontsize=6, ha="center",
-                color="#444")
+        ax.annotate(
+            "",
+            xy=(x2, y2),
+            xytext=(x1, y1),
+            arrowprops={
+                "arrowstyle": "->",
+                "color": "#888",
+                "shrinkA": 28,
+                "shrinkB": 28,
+                "connectionstyle": "arc3,rad=0.12",
+            },
+        )
+        ax.text(
+            (x1 + x2) / 2,
+            (y1 + y2) / 2,
+            "\n".join(sorted(set(events)))[:60],
+            fontsize=6,
+            ha="center",
+            color="#444",
+        )
     for name, (x, y) in pos.items():
         colour = "#dbeafe" if name not in ("handoff", "opted_out", "closed") else "#fde68a"
-        ax.text(x, y, name, ha="center", va="center", fontsize=11,
-                bbox={"boxstyle": "round,pad=0.6", "fc": colour, "ec": "#333"})
+        ax.text(
+            x,
+            y,
+            name,
+            ha="center",
+            va="center",
+            fontsize=11,
+            bbox={"boxstyle": "round,pad=0.6", "fc": colour, "ec": "#333"},
+        )
     ax.set_xlim(-1.4, 1.4)
     ax.set_ylim(-1.4, 1.4)
     ax.axis("off")

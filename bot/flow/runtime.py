@@ -7,7 +7,7 @@ exactly after a process restart: the machine is rebuilt on a model holding the s
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +36,7 @@ class StepResult:
     history: dict[str, tuple[str, ...]]
 
 
-def _walk(states: Collection[State]) -> Iterator[State]:
+def _walk(states: Iterable[State]) -> Iterator[State]:
     for state in states:
         yield state
         yield from _walk(getattr(state, "states", ()) or ())
@@ -51,10 +51,15 @@ class Flow:
         probe = chart(model=_Model())
         self.state_ids = frozenset(probe.states_map)
         self.initial = self._config(probe)
-        self.leaves = frozenset(s.id for s in _walk(chart.states) if not getattr(s, "states", None)
-                                and not isinstance(s, HistoryState))
-        self.events = frozenset(e.id for e in chart.events)
-        self.history_ids = frozenset(h.id for s in _walk(chart.states) for h in getattr(s, "history", ()) or ())
+        self.leaves = frozenset(
+            s.id
+            for s in _walk(chart.states)
+            if not getattr(s, "states", None) and not isinstance(s, HistoryState)
+        )
+        self.events = frozenset(e.id for e in chart.events)  # type: ignore[attr-defined]
+        self.history_ids = frozenset(
+            h.id for s in _walk(chart.states) for h in getattr(s, "history", ()) or ()
+        )
 
     @staticmethod
     def _config(machine: StateChart) -> tuple[str, ...]:

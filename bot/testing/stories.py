@@ -82,8 +82,14 @@ class StoryRunner:
         migrate(engine)
         self.engine = engine
         when = datetime.fromisoformat(now or os.environ.get("BOT_STORY_TIME") or DEFAULT_TIME)
-        self.state = build_app_state(project, tracker_store={"type": "memory"}, lock_store={"type": "memory"},
-                                     interpreter=interpreter, engine=engine, clock=lambda: when)
+        self.state = build_app_state(
+            project,
+            tracker_store={"type": "memory"},
+            lock_store={"type": "memory"},
+            interpreter=interpreter,
+            engine=engine,
+            clock=lambda: when,
+        )
         self._count = 0
 
     def close(self) -> None:
@@ -114,7 +120,9 @@ class StoryRunner:
                 if "intent" in user:
                     good = user["intent"] == intent
                     ok &= good
-                    lines.append(f"    intent: {user['intent']}" + ("" if good else f"  # predicted: {intent}"))
+                    lines.append(
+                        f"    intent: {user['intent']}" + ("" if good else f"  # predicted: {intent}")
+                    )
             else:
                 tracker = processor.tracker(sender)
             responses = [p for p in predicted if p.startswith("utter_")]
@@ -137,12 +145,14 @@ class StoryRunner:
                     lines.append(f"  - bot: {step['bot']!r}" + ("" if good else f"  # predicted: {texts!r}"))
                 elif "slot_was_set" in step:
                     for item in step["slot_was_set"]:
-                        name, value = (next(iter(item.items())) if isinstance(item, Mapping) else (item, None))
+                        name, value = next(iter(item.items())) if isinstance(item, Mapping) else (item, None)
                         actual = tracker.get_slot(name)
                         good = actual is not None if value is None else actual == value
                         ok &= good
-                        lines.append(f"  - slot_was_set: [{{{name}: {value!r}}}]"
-                                     + ("" if good else f"  # predicted: {actual!r}"))
+                        lines.append(
+                            f"  - slot_was_set: [{{{name}: {value!r}}}]"
+                            + ("" if good else f"  # predicted: {actual!r}")
+                        )
             if r_i < len(responses):
                 extra = responses[r_i:]
                 ok = False
@@ -162,7 +172,9 @@ def run_stories(path: Path, out: Path | None = None, interpreter: Any = None) ->
         failed = [r for r in results if not r.passed]
         body = "\n".join("\n".join(r.lines) for r in failed)
         (out / "failed_test_stories.yml").write_text(
-            "version: \"3.1\"\nstories:\n" + body + "\n" if failed else "# None of the test stories failed - all good!\n",
+            'version: "3.1"\nstories:\n' + body + "\n"
+            if failed
+            else "# None of the test stories failed - all good!\n",
             encoding="utf-8",
         )
     return results

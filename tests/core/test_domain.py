@@ -16,8 +16,11 @@ def _domain(**overrides: Any) -> dict[str, Any]:
         "intents": ["greet"],
         "entities": ["person"],
         "slots": {
-            "person": {"type": "text", "sensitivity": "personal", "mappings": [{"type": "from_entity",
-                                                                               "entity": "person"}]},
+            "person": {
+                "type": "text",
+                "sensitivity": "personal",
+                "mappings": [{"type": "from_entity", "entity": "person"}],
+            },
             "diagnosis": {"type": "text", "sensitivity": "clinical"},
         },
         "responses": {"utter_hi": [{"text": "Hola {person}"}]},
@@ -28,10 +31,30 @@ def _domain(**overrides: Any) -> dict[str, Any]:
 
 def test_project_domain_loads_and_declares_every_fixed_intent() -> None:
     domain = load_domain(ROOT / "domain.yml")
-    fixed = {"greet", "goodbye", "thanks", "affirm", "deny", "book_appointment", "reschedule_appointment",
-             "cancel_appointment", "check_appointment", "inform", "ask_hours", "ask_location", "ask_services",
-             "ask_prices", "ask_clinical_info", "request_portal", "request_human", "opt_out", "emergency",
-             "bot_challenge", "out_of_scope", "arco_request"}
+    fixed = {
+        "greet",
+        "goodbye",
+        "thanks",
+        "affirm",
+        "deny",
+        "book_appointment",
+        "reschedule_appointment",
+        "cancel_appointment",
+        "check_appointment",
+        "inform",
+        "ask_hours",
+        "ask_location",
+        "ask_services",
+        "ask_prices",
+        "ask_clinical_info",
+        "request_portal",
+        "request_human",
+        "opt_out",
+        "emergency",
+        "bot_challenge",
+        "out_of_scope",
+        "arco_request",
+    }
     assert fixed <= set(domain.intents)
     assert all(s.sensitivity in ("public", "personal", "clinical") for s in domain.slots.values())
 
@@ -39,8 +62,12 @@ def test_project_domain_loads_and_declares_every_fixed_intent() -> None:
 def test_clinical_redirect_is_never_paraphrased() -> None:
     domain = load_domain(ROOT / "domain.yml")
     assert domain.responses["utter_clinical_redirect"].paraphrase is False
-    assert domain.responses["utter_clinical_redirect"].variations[0].text.startswith(
-        "Por su seguridad y privacidad médica, solo puedo compartir esa información en consulta o en su portal"
+    assert (
+        domain.responses["utter_clinical_redirect"]
+        .variations[0]
+        .text.startswith(
+            "Por su seguridad y privacidad médica, solo puedo compartir esa información en consulta"
+        )
     )
 
 
@@ -65,9 +92,22 @@ def test_a_clinical_slot_is_allowed_only_in_a_portal_variation() -> None:
         ({"responses": {"utter_x": []}}, "non-empty"),
         ({"slots": {"a": {"type": "text"}}}, "sensitivity"),
         ({"slots": {"a": {"type": "weird", "sensitivity": "public"}}}, "unknown type"),
-        ({"slots": {"a": {"type": "text", "sensitivity": "public",
-                          "mappings": [{"type": "from_entity", "entity": "ghost"}]}}}, "undeclared entity"),
-        ({"responses": {"utter_x": {"paraphrase": True, "variations": [{"text": "a"}], "oops": 1}}}, "unknown keys"),
+        (
+            {
+                "slots": {
+                    "a": {
+                        "type": "text",
+                        "sensitivity": "public",
+                        "mappings": [{"type": "from_entity", "entity": "ghost"}],
+                    }
+                }
+            },
+            "undeclared entity",
+        ),
+        (
+            {"responses": {"utter_x": {"paraphrase": True, "variations": [{"text": "a"}], "oops": 1}}},
+            "unknown keys",
+        ),
     ],
 )
 def test_invalid_domains_fail_at_load_with_a_clear_message(change: dict[str, Any], message: str) -> None:

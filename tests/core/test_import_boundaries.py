@@ -6,8 +6,22 @@ import ast
 from pathlib import Path
 
 CORE = Path(__file__).resolve().parents[2] / "bot" / "core"
-FORBIDDEN = ("bot.channels", "bot.stores", "bot.server", "bot.app", "bot.compliance", "bot.guard",
-             "starlette", "uvicorn", "httpx", "redis", "sqlalchemy", "psycopg", "twilio", "anthropic")
+FORBIDDEN = (
+    "bot.channels",
+    "bot.stores",
+    "bot.server",
+    "bot.app",
+    "bot.compliance",
+    "bot.guard",
+    "starlette",
+    "uvicorn",
+    "httpx",
+    "redis",
+    "sqlalchemy",
+    "psycopg",
+    "twilio",
+    "anthropic",
+)
 
 
 def _imports(path: Path) -> set[str]:

@@ -22,8 +22,17 @@ def flow() -> Flow:
 
 def test_the_clinic_flow_passes_its_load_time_checks(flow: Flow) -> None:
     flow.check(load_domain(ROOT / "domain.yml"), list(registry()))
-    assert flow.leaves == {"greeting", "consent", "intake", "booking", "confirmation", "follow_up", "handoff",
-                           "opted_out", "closed"}
+    assert flow.leaves == {
+        "greeting",
+        "consent",
+        "intake",
+        "booking",
+        "confirmation",
+        "follow_up",
+        "handoff",
+        "opted_out",
+        "closed",
+    }
 
 
 def test_charts_are_strict() -> None:
@@ -45,8 +54,13 @@ def test_handoff_is_reachable_from_every_assistant_phase_and_resumes_there(flow:
         "intake": ["consent_requested", "consent_given"],
         "booking": ["consent_requested", "consent_given", "details_complete"],
         "confirmation": ["consent_requested", "consent_given", "details_complete", "slot_chosen"],
-        "follow_up": ["consent_requested", "consent_given", "details_complete", "slot_chosen",
-                      "booking_confirmed"],
+        "follow_up": [
+            "consent_requested",
+            "consent_given",
+            "details_complete",
+            "slot_chosen",
+            "booking_confirmed",
+        ],
     }
     for phase, events in paths.items():
         state, history = flow.initial, {}

@@ -38,8 +38,10 @@ def test_rest_webhook_answers_in_rasa_shape(client: TestClient) -> None:
 
 
 def test_model_parse_is_rasa_compatible(client: TestClient) -> None:
-    body = client.post("/model/parse", json={"text": "quiero una cita mañana a las 10",
-                                             "reference_time": "2026-11-25T10:00:00-06:00"}).json()
+    body = client.post(
+        "/model/parse",
+        json={"text": "quiero una cita mañana a las 10", "reference_time": "2026-11-25T10:00:00-06:00"},
+    ).json()
     assert body["intent"]["name"] == "book_appointment"
     assert {"text", "intent", "intent_ranking", "entities"} <= set(body)
     times = [e for e in body["entities"] if e["entity"] == "time"]
@@ -61,11 +63,14 @@ def test_model_parse_is_rasa_compatible(client: TestClient) -> None:
         (b"{" + b" " * 70000 + b"}", 413),
     ],
 )
-def test_malformed_requests_get_4xx_and_leave_the_conversation_intact(client: TestClient, body: bytes,
-                                                                       status: int) -> None:
+def test_malformed_requests_get_4xx_and_leave_the_conversation_intact(
+    client: TestClient, body: bytes, status: int
+) -> None:
     say(client, "hola", sender="a")
     before = client.app.state.processor.tracker("a").events  # type: ignore[attr-defined]
-    response = client.post("/webhooks/rest/webhook", content=body, headers={"content-type": "application/json"})
+    response = client.post(
+        "/webhooks/rest/webhook", content=body, headers={"content-type": "application/json"}
+    )
     assert response.status_code == status
     assert "error" in response.json()
     after = client.app.state.processor.tracker("a").events  # type: ignore[attr-defined]
@@ -73,8 +78,16 @@ def test_malformed_requests_get_4xx_and_leave_the_conversation_intact(client: Te
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(payload=st.one_of(st.binary(max_size=300), st.dictionaries(st.text(max_size=8), st.one_of(
-    st.none(), st.integers(), st.text(max_size=50), st.lists(st.integers(), max_size=3)), max_size=4)))
+@given(
+    payload=st.one_of(
+        st.binary(max_size=300),
+        st.dictionaries(
+            st.text(max_size=8),
+            st.one_of(st.none(), st.integers(), st.text(max_size=50), st.lists(st.integers(), max_size=3)),
+            max_size=4,
+        ),
+    )
+)
 def test_fuzzed_bodies_never_500(client: TestClient, payload: Any) -> None:
     if isinstance(payload, bytes):
         response = client.post("/webhooks/rest/webhook", content=payload)
@@ -89,10 +102,14 @@ def test_handoff_silences_the_bot_until_an_agent_hands_back(client: TestClient) 
     assert say(client, "hola? sigue ahi?", sender) == []
     denied = client.post(f"/agent/conversations/{sender}/handback")
     assert denied.status_code == 401
-    back = client.post(f"/agent/conversations/{sender}/handback", headers={"authorization": "Bearer agent-secret"})
+    back = client.post(
+        f"/agent/conversations/{sender}/handback", headers={"authorization": "Bearer agent-secret"}
+    )
     assert back.status_code == 200 and back.json()
     assert say(client, "que horario tienen?", sender)
-    again = client.post(f"/agent/conversations/{sender}/handback", headers={"authorization": "Bearer agent-secret"})
+    again = client.post(
+        f"/agent/conversations/{sender}/handback", headers={"authorization": "Bearer agent-secret"}
+    )
     assert again.status_code == 409
 
 
@@ -107,14 +124,21 @@ def test_conversation_resumes_after_a_restart(app_state: Any, interpreter: Any, 
     assert p.tracker("r1").phase == "intake"
     from bot.app import build_app_state
 
-    fresh = build_app_state(tracker_store=store, lock_store={"type": "memory"}, interpreter=interpreter,
-                            engine=app_state.services.appointments.engine, clock=p.clock)
+    fresh = build_app_state(
+        tracker_store=store,
+        lock_store={"type": "memory"},
+        interpreter=interpreter,
+        engine=app_state.services.appointments.engine,
+        clock=p.clock,
+    )
     replies = fresh.processor.handle(UserMessage(sender_id="r1", text="Laura Méndez"))
     assert [r.response for r in replies] == ["utter_ask_time"]
     assert fresh.processor.tracker("r1").phase == "booking"
 
 
-def test_logs_never_carry_message_bodies_or_sender_ids(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+def test_logs_never_carry_message_bodies_or_sender_ids(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     secret = "Zacarías Quiñones 5550001234"
     say(client, f"me llamo {secret}", sender="+525550001234")
