@@ -86,7 +86,7 @@ class GateAdapter:
 
 
 def clinic_globals(clinic: Any) -> dict[str, str]:
-    services = [s for s in clinic.services]
+    services = clinic.services
     return {
         "clinic_name": clinic.name,
         "clinic_address": clinic.address,

@@ -24,7 +24,6 @@ from bot.core.events import (
     FallbackTriggered,
     FlowTransitioned,
     SessionStarted,
-    SlotSet,
     UserUttered,
 )
 from bot.core.slots import extract_slots
@@ -325,6 +324,3 @@ class Processor:
                 data["text"] = self.unseal_text(sender_id, data["text"])
         return Tracker.from_dicts(sender_id, dicts)
 
-
-def set_slot(name: str, value: Any) -> SlotSet:
-    return SlotSet(name=name, value=value)
