@@ -20,8 +20,9 @@ from typing import Any, Literal
 import yaml
 
 from bot.errors import ConfigError
-from bot.guard.detector import CATEGORIES, Detector, Span
+from bot.guard.detector import CATEGORIES, Detector, Join, Span
 from bot.guard.lexicon import CompiledLexicon, compile_lexicon
+from bot.guard.normalise import Views, cached_views, join_views, tail_views, views
 from bot.guard.policy import DisclosurePolicy, load_clinic_services, load_policy
 
 __all__ = [
@@ -117,7 +118,8 @@ class DisclosureGate:
             return Verdict(True, (), ())
         if len(text) > self.policy.max_message_chars:
             return Verdict(False, (OVERSIZE,), ())
-        return _verdict(self._detector.detect(text, patient_specific=patient_specific))
+        found = self._detector.detect_views(cached_views(text), patient_specific=patient_specific)
+        return _verdict(found.spans)
 
     def filter(
         self,
@@ -176,21 +178,42 @@ class DisclosureGate:
         if len(text) > self.policy.max_message_chars:
             return Verdict(False, (OVERSIZE,), ())
         patient_specific = bool(patient_specific)
-        spans = self._detector.detect(text, patient_specific=patient_specific)
+        detector = self._detector
         window = self.policy.recent_window
         previous = list(recent)[-window:] if window else []
         if any(not isinstance(p, str) for p in previous):
             raise TypeError("recent must hold the previous outbound texts (str)")
-        if previous:
-            head = _tail(" ".join(previous), RECENT_TAIL_CHARS) + " "
-            offset = len(head)
-            seen = {(s.start, s.end, s.category) for s in spans}
-            joined = self._detector.detect(head + text, patient_specific=patient_specific, focus_start=offset)
-            for s in joined:
-                moved = Span(max(s.start - offset, 0), s.end - offset, s.category, s.term)
-                if (moved.start, moved.end, moved.category) not in seen:
-                    spans.append(moved)
-                    seen.add((moved.start, moved.end, moved.category))
+        own = cached_views(text)
+        if not previous:
+            return _verdict(detector.detect_views(own, patient_specific=patient_specific).spans)
+        # The message read together with the tail of the previous ones, so that a cue and a result word,
+        # an analyte and its value or a word split in two across messages are caught. One scan of the
+        # joined views serves both readings unless a match crosses the join.
+        head, head_views = _head(tuple(previous))
+        offset = len(head) + 1
+        both = join_views(head_views, own)
+        alone: list[Span] | None = None
+        if both is None:  # a spaced-out run may cross the join: read the joined text afresh
+            joined = detector.detect(f"{head} {text}", patient_specific=patient_specific, focus_start=offset)
+        else:
+            at = Join(len(head_views.words), len(head_views.plain), len(head_views.squashed()))
+            found = detector.detect_views(
+                both, patient_specific=patient_specific, focus_start=offset, join=at
+            )
+            joined = found.spans
+            if found.own is not None:
+                if not joined:  # nothing crossed and nothing found: the message alone has nothing either
+                    return Verdict(True, (), ())
+                alone = [Span(s.start - offset, s.end - offset, s.category, s.term) for s in found.own]
+        if alone is None:
+            alone = detector.detect_views(own, patient_specific=patient_specific).spans
+        spans = alone
+        seen = {(s.start, s.end, s.category) for s in spans}
+        for s in joined:
+            moved = Span(max(s.start - offset, 0), s.end - offset, s.category, s.term)
+            if (moved.start, moved.end, moved.category) not in seen:
+                spans.append(moved)
+                seen.add((moved.start, moved.end, moved.category))
         return _verdict(spans)
 
     def _report(self, verdict: Verdict, digest: str, channel: object, provenance: object) -> None:
@@ -213,6 +236,31 @@ class DisclosureGate:
             self._on_block(payload)
         except Exception as e:
             logger.error("disclosure.on_block_failed error=%s text_sha256=%s", type(e).__name__, digest)
+
+
+@lru_cache(maxsize=1024)
+def _head(previous: tuple[str, ...]) -> tuple[str, Views]:
+    """The tail of the previous messages (``_tail`` of them joined by spaces) and its views, cut out of
+    and joined from the cached views of each message (each was normalised when it went through the gate)
+    instead of normalising the tail again; a fresh ``views()`` of the tail when a message is not in the
+    cache or a cut or a join cannot be exact. Cached per tuple of messages."""
+    joined = " ".join(previous)
+    head = _tail(joined, RECENT_TAIL_CHARS)
+    cut = len(joined) - len(head)
+    result: Views | None = None
+    start = 0
+    for message in previous:
+        end = start + len(message)
+        if end > cut or (end == cut == start):
+            known = cached_views.peek(message)
+            part = None if known is None else tail_views(known, max(cut - start, 0))
+            result = part if result is None or part is None else join_views(result, part)
+            if part is None or result is None:  # not seen before (another worker sent it) or not exact
+                return head, views(head)
+        start = end + 1
+    if result is None or result.original != head:  # belt and braces: never scan a different text
+        return head, views(head)
+    return head, result
 
 
 def _tail(text: str, size: int) -> str:

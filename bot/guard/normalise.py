@@ -20,13 +20,15 @@ C-level regex scans; the per-character path only runs when characters must be dr
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
-__all__ = ["OffsetMap", "Views", "canonical_term", "fold_plain", "views"]
+__all__ = ["OffsetMap", "Views", "cached_views", "canonical_term", "fold_plain", "join_views", "views"]
 
 # Lookalike letters from other scripts that survive NFKD and case folding.
 _HOMOGLYPHS = {
@@ -60,6 +62,7 @@ _DELETIONS = re.compile(
 )
 _SPACED_SEP = re.compile(r"[^a-z]+")
 _NON_ALPHA = re.compile(r"[^a-z]+")
+_LETTERS = re.compile(r"[a-z]+")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _SEPARATORS = re.compile(r"[^a-z0-9*]+")
 
@@ -85,6 +88,13 @@ class OffsetMap:
         return self._parent.to_original(j) if self._parent is not None else j
 
 
+def _unsquash(index: list[list[int]], i: int) -> int:
+    """The words-view index of squashed-view index ``i``."""
+    squashed_starts, word_starts = index
+    k = bisect_right(squashed_starts, i) - 1
+    return word_starts[k] + (i - squashed_starts[k])
+
+
 def _map(offsets: OffsetMap | None, index: int) -> int:
     return offsets.to_original(index) if offsets is not None else index
 
@@ -99,7 +109,7 @@ class Views:
     words: str
     words_map: OffsetMap | None
     spaced_runs: tuple[tuple[int, int], ...]
-    _squashed: tuple[str, list[int]] | None = field(default=None, repr=False)
+    _squashed: tuple[str, list[list[int]]] | None = field(default=None, repr=False)
 
     def plain_span(self, start: int, end: int) -> tuple[int, int]:
         return self._span(self.plain_map, start, end)
@@ -117,9 +127,16 @@ class Views:
         """Map a squashed-view span to the original (builds the index lazily: only on a match)."""
         text, index = self._squashed or (self.squashed(), [])
         if not index:
-            index = [i for i, ch in enumerate(self.words) if "a" <= ch <= "z"]
+            # One entry per run of letters: (its start in the squashed view, its start in words).
+            runs = [(m.start(), m.end()) for m in _LETTERS.finditer(self.words)]
+            squashed_starts: list[int] = []
+            at = 0
+            for a, b in runs:
+                squashed_starts.append(at)
+                at += b - a
+            index = [squashed_starts, [a for a, _ in runs]]
             self._squashed = (text, index)
-        return self.words_span(index[start], index[end - 1] + 1)
+        return self.words_span(_unsquash(index, start), _unsquash(index, end - 1) + 1)
 
     def _span(self, offsets: OffsetMap | None, start: int, end: int) -> tuple[int, int]:
         if end <= start:
@@ -232,6 +249,160 @@ def views(text: str) -> Views:
         removed_inside = sum(b - a for a, b in ranges[first:last])
         runs.append((start - removed_before, end - removed_before - removed_inside))
     return Views(text, plain, plain_map, words, words_map, tuple(runs))
+
+
+class ViewsCache:
+    """views() of texts the gate sees again and again: each outbound message (read again as part of the
+    recent messages), repeated templates. Bounded LRU, thread-safe; holds outbound texts only (already in
+    the tracker), never inbound patient text."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._data: OrderedDict[str, Views] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> Views:
+        with self._lock:
+            found = self._data.get(text)
+            if found is not None:
+                self._data.move_to_end(text)
+                return found
+        made = views(text)
+        with self._lock:
+            self._data[text] = made
+            if len(self._data) > self._size:
+                self._data.popitem(last=False)
+        return made
+
+    def peek(self, text: str) -> Views | None:
+        """The cached views of ``text``, or ``None`` (never computes)."""
+        with self._lock:
+            return self._data.get(text)
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+cached_views = ViewsCache()
+
+# A spaced-out run ("d i a g") could cross the space that joins two texts when the first ends with a
+# one-letter word and the second starts with one; then the joined text gets its own views.
+_SPACED_END = re.compile(r"(?<![a-z0-9])[a-z][\s.\-_*·/|,'~]{0,2}\Z")
+_SPACED_START = re.compile(r"[\s.\-_*·/|,'~]{0,2}[a-z](?![a-z0-9])")
+
+
+def _segments(offsets: OffsetMap | None) -> tuple[list[int], list[int]]:
+    return ([0], [0]) if offsets is None else (offsets._derived, offsets._source)
+
+
+def _concat(
+    a: OffsetMap | None, a_len: int, a_source_len: int, b: OffsetMap | None, parent: OffsetMap | None
+) -> OffsetMap | None:
+    """The map of ``a_view + " " + b_view`` onto ``a_source + " " + b_source``."""
+    if a is None and b is None and parent is None:
+        return None
+    da, sa = _segments(a)
+    db, sb = _segments(b)
+    derived = [*da, a_len, *(d + a_len + 1 for d in db)]
+    source = [*sa, a_source_len, *(s + a_source_len + 1 for s in sb)]
+    return OffsetMap(derived, source, parent)
+
+
+def _local_words_map(v: Views) -> OffsetMap | None:
+    """The words -> plain part of ``v.words_map`` (``None`` when words and plain have equal indices)."""
+    return None if v.words_map is v.plain_map else v.words_map
+
+
+def join_views(a: Views, b: Views) -> Views | None:
+    """The views of ``a.original + " " + b.original`` assembled from the views of the two parts.
+
+    Folding is per character, leetspeak per token and the deletions never cross a space, except a
+    spaced-out run of one-letter words: when one could cross the join this returns ``None`` and the
+    caller builds ``views()`` of the joined text instead. Otherwise the result is what the detector would
+    see in each part alone, side by side, so the second part's matches are the same as its own.
+    """
+    if _SPACED_END.search(a.plain[-6:]) and _SPACED_START.match(b.plain):
+        return None
+    if a.plain_map is None and b.plain_map is None:
+        plain_map = None
+    else:
+        plain_map = _concat(a.plain_map, len(a.plain), len(a.original), b.plain_map, None)
+    local_a, local_b = _local_words_map(a), _local_words_map(b)
+    if local_a is None and local_b is None:
+        words_map = plain_map
+    else:
+        words_map = _concat(local_a, len(a.words), len(a.plain), local_b, plain_map)
+    shift = len(a.words) + 1
+    return Views(
+        f"{a.original} {b.original}",
+        f"{a.plain} {b.plain}",
+        plain_map,
+        f"{a.words} {b.words}",
+        words_map,
+        (*a.spaced_runs, *((s + shift, e + shift) for s, e in b.spaced_runs)),
+        (a.squashed() + b.squashed(), []),  # letters only: the join's space disappears
+    )
+
+
+def _from_source(offsets: OffsetMap | None, index: int) -> int | None:
+    """The derived index that one level of ``offsets`` maps onto source ``index`` (None if deleted)."""
+    if offsets is None:
+        return index
+    derived, source = offsets._derived, offsets._source
+    k = bisect_right(source, index) - 1
+    if k < 0:
+        return None
+    at = derived[k] + (index - source[k])
+    if k + 1 < len(derived) and at >= derived[k + 1]:
+        return None
+    return at
+
+
+def _slice_map(
+    offsets: OffsetMap | None, at: int, source_at: int, parent: OffsetMap | None
+) -> OffsetMap | None:
+    """The map of ``view[at:]`` onto ``source[source_at:]``."""
+    if offsets is None and parent is None:
+        return None
+    derived, source = _segments(offsets)
+    k = max(bisect_right(derived, at) - 1, 0)
+    return OffsetMap(
+        [0, *(d - at for d in derived[k + 1:])],
+        [source[k] + (at - derived[k]) - source_at, *(s - source_at for s in source[k + 1:])],
+        parent,
+    )
+
+
+def tail_views(v: Views, start: int) -> Views | None:
+    """The views of ``v.original[start:]`` cut out of ``v`` (``start`` right after a space), or ``None``
+    when the normalisation of ``v`` crosses the cut (a spaced-out run through that space, or leetspeak
+    undone because of a token before it); the caller then builds ``views()`` of the tail instead."""
+    if start == 0:
+        return v
+    if not 0 < start <= len(v.original) or v.original[start - 1] != " ":
+        return None
+    space = _from_source(v.plain_map, start - 1)
+    if space is None or v.plain[space:space + 1] != " ":
+        return None
+    local = _local_words_map(v)
+    word_space = _from_source(local, space)
+    if word_space is None or v.words[word_space:word_space + 1] != " ":
+        return None
+    plain = v.plain[space + 1:]
+    if not _LEET_HINT.search(plain) and _LEET_HINT.search(v.plain, 0, space + 1):
+        return None
+    plain_map = None if v.plain_map is None else _slice_map(v.plain_map, space + 1, start, None)
+    cut = word_space + 1
+    words_map = plain_map if local is None else _slice_map(local, cut, space + 1, plain_map)
+    return Views(
+        v.original[start:],
+        plain,
+        plain_map,
+        v.words[cut:],
+        words_map,
+        tuple((a - cut, b - cut) for a, b in v.spaced_runs if a >= cut),
+    )
 
 
 def canonical_term(term: str) -> str:

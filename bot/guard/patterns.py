@@ -14,25 +14,61 @@ from functools import cache
 
 __all__ = ["ValuePatterns", "value_patterns"]
 
-_ANALYTES = (
-    r"glucosa|glucemia|glicemia|azucar(?: en (?:la )?sangre)?|hemoglobina (?:glucosilada|glicosilada|a1c)"
-    r"|hba1c|hb a1c|a1c|hemoglobina|hb|hgb|colesterol(?: total| ldl| hdl| bueno| malo)?|ldl|hdl"
-    r"|trigliceridos|creatinina|urea|bun|acido urico|tsh|t3|t4(?: libre)?|psa|ape"
-    r"|antigeno prostatico(?: especifico)?|leucocitos|linfocitos(?: cd4)?|neutrofilos|plaquetas|hematocrito"
-    r"|eritrocitos|globulos (?:blancos|rojos)|sodio|potasio|cloro|calcio|magnesio|fosforo|ferritina"
-    r"|hierro(?: serico)?|vitamina d|vitamina b12|b12|alt|ast|tgo|tgp|ggt|bilirrubina(?: total| directa"
-    r"| indirecta)?|albumina|insulina|cortisol|estradiol|progesterona|testosterona|prolactina|fsh|lh"
-    r"|beta hcg|hcg|fraccion beta|pcr|proteina c reactiva|vsg|inr|carga viral|cd4|microalbuminuria"
-    r"|depuracion de creatinina|fosfatasa alcalina|amilasa|lipasa|troponina|dimero d|tfg"
-    r"|filtrado glomerular|egfr|glucose|blood sugar|sugar|hemoglobin|cholesterol|triglycerides|creatinine"
-    r"|potassium|sodium|platelets|white (?:blood )?cells?|wbc|rbc|viral load|ferritin|vitamin d"
-    r"|cd4 count|uric acid"
+_ANALYTE_WORDS = (
+    "glucosa", "glucemia", "glicemia", "azucar", "azucar en sangre", "azucar en la sangre",
+    "hemoglobina glucosilada", "hemoglobina glicosilada", "hemoglobina a1c", "hba1c", "hb a1c", "a1c",
+    "hemoglobina", "hb", "hgb", "colesterol", "colesterol total", "colesterol ldl", "colesterol hdl",
+    "colesterol bueno", "colesterol malo", "ldl", "hdl", "trigliceridos", "creatinina", "urea", "bun",
+    "acido urico", "tsh", "t3", "t4", "t4 libre", "psa", "ape", "antigeno prostatico",
+    "antigeno prostatico especifico", "leucocitos", "linfocitos", "linfocitos cd4", "neutrofilos",
+    "plaquetas", "hematocrito", "eritrocitos", "globulos blancos", "globulos rojos", "sodio", "potasio",
+    "cloro", "calcio", "magnesio", "fosforo", "ferritina", "hierro", "hierro serico", "vitamina d",
+    "vitamina b12", "b12", "alt", "ast", "tgo", "tgp", "ggt", "bilirrubina", "bilirrubina total",
+    "bilirrubina directa", "bilirrubina indirecta", "albumina", "insulina", "cortisol", "estradiol",
+    "progesterona", "testosterona", "prolactina", "fsh", "lh", "beta hcg", "hcg", "fraccion beta", "pcr",
+    "proteina c reactiva", "vsg", "inr", "carga viral", "cd4", "microalbuminuria",
+    "depuracion de creatinina", "fosfatasa alcalina", "amilasa", "lipasa", "troponina", "dimero d", "tfg",
+    "filtrado glomerular", "egfr", "glucose", "blood sugar", "sugar", "hemoglobin", "cholesterol",
+    "triglycerides", "creatinine", "potassium", "sodium", "platelets", "white cell", "white cells",
+    "white blood cell", "white blood cells", "wbc", "rbc", "viral load", "ferritin", "vitamin d",
+    "cd4 count", "uric acid",
 )
-_CONNECT = (
-    r"(?:\s*(?:[:=]|de|del|en|es|era|fue|salio|salieron|esta|estaba|quedo|resulto|dio|marco|is|was|of|at"
-    r"|came back(?: at)?|levels?|nivel(?:es)?|resultado|result|valor|value|reading|total|serica|serico"
-    r"|en ayunas|fasting|ahora|now|actual|current|a|al|hasta|up to|arriba de|above|below|debajo de)){0,4}\s*"
+_CONNECT_WORDS = (
+    ":", "=", "de", "del", "en", "es", "era", "fue", "salio", "salieron", "esta", "estaba", "quedo",
+    "resulto", "dio", "marco", "is", "was", "of", "at", "came back", "came back at", "level", "levels",
+    "nivel", "niveles", "resultado", "result", "valor", "value", "reading", "total", "serica", "serico",
+    "en ayunas", "fasting", "ahora", "now", "actual", "current", "a", "al", "hasta", "up to", "arriba de",
+    "above", "below", "debajo de",
 )
+
+
+_Node = dict[str, "_Node"]
+
+
+def _literal_trie(words: tuple[str, ...]) -> str:
+    """An alternation of literal ``words`` shaped as a prefix trie: ``re`` tries one branch per next
+    character instead of every word in turn (the same language as ``a|b|c``, much faster to fail)."""
+    root: _Node = {}
+    for word in words:
+        node = root
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return _emit(root)
+
+
+def _emit(node: _Node) -> str:
+    branches = [re.escape(ch) + _emit(child) for ch, child in sorted(node.items()) if ch]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if "" in node:
+        return f"(?:{body})?"
+    return body
+
+
+_ANALYTES = _literal_trie(_ANALYTE_WORDS)
+_CONNECT = rf"(?:\s*{_literal_trie(_CONNECT_WORDS)}){{0,4}}\s*"
 _NUMBER = r"\d+(?:[.,]\d+)?(?![\d:])(?!\s*(?:am|pm|a\.\s?m|p\.\s?m|hrs?|horas|h)\b)"
 _NUMBER_WORDS = (
     r"(?:cien|ciento|doscientos|trescientos|cuatrocientos|quinientos|mil|uno|dos|tres|cuatro|cinco|seis|siete"
@@ -50,6 +86,18 @@ _FORMS = (
     r"|cucharaditas?|inyecciones|inyeccion|parches?|sobres?|tabs?|caps?"
 )
 _COUNT = r"(?:\d+(?:[.,/]\d+)?|una?|dos|tres|cuatro|media|medio|one|two|three|half an?)"
+# The first word of every alternative below that does not start with a digit (analytes aside). A
+# pattern added to value_patterns() must start with a digit, an analyte or one of these words.
+_FIRST_WORDS = (
+    "presion", "tension", "t/a", "blood", "bp", "imc", "indice", "bmi", "body", "saturacion",
+    "oxigenacion", "spo2", "sat", "o2", "oxygen", "temperatura", "fiebre", "temperature", "fever", "peso",
+    "pesa", "weight", "cintura", "circunferencia", "frecuencia", "pulso", "heart", "fc", "estadio",
+    "stage", "etapa", "grado", "un", "dos", "tres", "cuatro", "media", "medio", "one", "two", "three",
+    "half", "cada", "every", "once", "twice", "antes", "despues", "con", "before", "after", "at", "al",
+)
+# Indices (in value_patterns) of the alternatives that can start with a digit / with a letter.
+_DIGIT_FIRST = (1, 2, 3, 10, 12, 13, 14)
+_WORD_FIRST = (0, 4, 5, 6, 7, 8, 9, 11, 13, 14)
 _HOURS = r"(?:\d+|dos|tres|cuatro|seis|ocho|doce|veinticuatro|four|six|eight|twelve)"
 
 
@@ -58,14 +106,44 @@ def _after(keywords: str, value: str) -> str:
 
 
 class ValuePatterns:
-    """All value/dose/posology patterns as one alternation (one scan); ``category`` names a match."""
+    """All value/dose/posology patterns as one alternation; ``category`` names a match.
 
-    def __init__(self, pattern: re.Pattern[str], categories: dict[str, str]) -> None:
+    Trying the whole alternation at every word start is what costs. Every alternative starts with a digit
+    or with one of a few words, so ``starts`` (one quick C-level scan) finds the positions where a match
+    can begin — and whether it begins with a digit — and only the alternatives that can start there are
+    tried, in their order: the same matches as ``pattern.finditer``.
+    """
+
+    def __init__(
+        self,
+        pattern: re.Pattern[str],
+        categories: dict[str, str],
+        starts: re.Pattern[str],
+        digit_first: re.Pattern[str],
+        word_first: re.Pattern[str],
+    ) -> None:
         self.pattern = pattern
+        self.starts = starts
         self._categories = categories
+        self._digit = digit_first.match
+        self._word = word_first.match
 
     def category(self, match: re.Match[str]) -> str:
         return self._categories[match.lastgroup or ""]
+
+    def finditer(self, plain: str) -> list[re.Match[str]]:
+        """Non-overlapping matches, left to right, exactly as ``self.pattern.finditer(plain)``."""
+        found: list[re.Match[str]] = []
+        end = 0
+        for candidate in self.starts.finditer(plain):
+            pos = candidate.start()
+            if pos < end:
+                continue
+            m = (self._digit if candidate.lastgroup == "digit" else self._word)(plain, pos)
+            if m is not None:
+                found.append(m)
+                end = m.end()
+        return found
 
 
 @cache
@@ -104,4 +182,14 @@ def value_patterns() -> ValuePatterns:
     ]
     groups = {f"g{i}": category for i, (category, _) in enumerate(raw)}
     body = "|".join(f"(?P<g{i}>{pattern})" for i, (_, pattern) in enumerate(raw))
-    return ValuePatterns(re.compile(rf"(?<![a-z0-9])(?:{body})"), groups)
+    # Where a match can start: a digit, or the first word of an alternative that starts with a word.
+    firsts = {w.split()[0] for w in _ANALYTE_WORDS} | set(_FIRST_WORDS)
+    starts = re.compile(rf"(?<![a-z0-9])(?:(?P<digit>(?=\d))|(?=(?:{_literal_trie(tuple(sorted(firsts)))})))")
+
+    def only(indices: tuple[int, ...]) -> re.Pattern[str]:
+        alternatives = "|".join(f"(?P<g{i}>{raw[i][1]})" for i in indices)
+        return re.compile(rf"(?<![a-z0-9])(?:{alternatives})")
+
+    return ValuePatterns(
+        re.compile(rf"(?<![a-z0-9])(?:{body})"), groups, starts, only(_DIGIT_FIRST), only(_WORD_FIRST)
+    )

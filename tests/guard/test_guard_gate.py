@@ -127,6 +127,7 @@ def test_fail_closed_when_the_detector_raises(monkeypatch: pytest.MonkeyPatch) -
         raise RuntimeError("detector exploded while reading Su cita es el lunes")
 
     monkeypatch.setattr(gate._detector, "detect", boom)
+    monkeypatch.setattr(gate._detector, "detect_views", boom)
     text = "Su cita es el lunes."
     result = gate.filter(text, channel="whatsapp", provenance=AGENT)
     assert result.blocked and result.text == CLINICAL_REDIRECT
