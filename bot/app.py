@@ -6,6 +6,8 @@ stops the process with a clear message instead of failing on the first patient's
 
 from __future__ import annotations
 
+import contextlib
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,10 +19,14 @@ import yaml
 from bot import settings
 from bot.core.domain import Domain, load_domain
 from bot.core.events import HandoffEnded
-from bot.core.processor import OutgoingMessage, Processor
+from bot.core.processor import AgentReply, OutgoingMessage, Processor
 from bot.errors import ConfigError
 from bot.flow.runtime import Flow
 from bot.nlg.templates import TemplateRenderer
+
+# A sender id that is a phone number (Twilio's ``whatsapp:+521…``, ``+52…``, bare digits); anything else
+# (a REST sender such as ``conv-12``) is not read as one, so two such ids never share a patient.
+_PHONE_LIKE = re.compile(r"^(?:whatsapp:)?\+?[0-9][0-9 ().-]{6,24}$")
 
 
 @dataclass
@@ -43,10 +49,11 @@ class ClinicServices:
         if ref is None:
             from bot.compliance.crypto import canonical_phone
 
-            try:
-                key = canonical_phone(sender_id)
-            except Exception:
-                key = f"sender:{sender_id}"
+            # not a phone: the sender id itself, bracketed so surrounding spaces stay distinct
+            key = f"sender:[{sender_id}]"
+            if _PHONE_LIKE.match(sender_id.strip()):
+                with contextlib.suppress(Exception):
+                    key = canonical_phone(sender_id)
             ref = str(self.keyring.patient_ref(key))
             with self._lock:
                 if len(self._refs) > 100_000:
@@ -83,6 +90,31 @@ class GateAdapter:
             return result.text, result.blocked
         except Exception:
             return CLINICAL_REDIRECT, True
+
+    def filter_detailed(
+        self,
+        text: str,
+        *,
+        channel: str,
+        provenance: tuple[str, str],
+        patient_specific: bool,
+        recent: Sequence[str],
+    ) -> tuple[str, bool, tuple[str, ...]]:
+        """Like :meth:`filter`, with the categories that blocked the text (for the agent's answer)."""
+        from bot.guard.gate import CLINICAL_REDIRECT, Provenance
+
+        try:
+            result = self.gate.filter(
+                text,
+                channel=channel,
+                provenance=Provenance(*provenance),  # type: ignore[arg-type]
+                patient_specific=patient_specific,
+                recent=recent,
+            )
+            categories = tuple(result.verdict.categories) if result.blocked else ()
+            return result.text, result.blocked, categories
+        except Exception:
+            return CLINICAL_REDIRECT, True, ("gate_error",)
 
 
 def clinic_globals(clinic: Any) -> dict[str, str]:
@@ -145,6 +177,19 @@ class AppState:
             utters=[Utter("utter_handoff_back")],
         )
 
+    def agent_say(self, sender_id: str, agent: str, text: str) -> AgentReply:
+        """A person in the shared inbox writes to the patient: through the gate, recorded encrypted.
+
+        LookupError (NotInHandoffError) when the conversation is not in handoff.
+        """
+        reply = self.processor.agent_message(sender_id, agent, text)
+        ref = self.services.patient_ref(sender_id)
+        self.services.audit.append(
+            f"staff:{agent}", "agent.message", f"patient:{ref}",
+            {"blocked": reply.blocked, "categories": list(reply.categories)},
+        )  # fmt: skip
+        return reply
+
     def close(self) -> None:
         for closer in self.closers:
             closer()
@@ -174,8 +219,10 @@ def build_app_state(
     from bot.compliance.audit import AuditLog
     from bot.compliance.config import load as load_compliance
     from bot.compliance.consent import ConsentRegistry
+    from bot.compliance.crypto import PatientCipher
     from bot.compliance.keyring import Keyring
     from bot.compliance.signing import signing_key_from_env
+    from bot.compliance.transcripts import PseudonymousLockStore, SealedTrackerStore, raw_store
     from bot.guard.gate import load_gate
     from bot.nlg.paraphrase import Paraphraser
     from bot.nlg.providers import make_provider
@@ -199,10 +246,12 @@ def build_app_state(
     engine = engine or db.get_engine()
     audit = AuditLog(engine, signing_key_from_env())
     keyring = Keyring.from_env(str(engine.url.render_as_string(hide_password=False)))
+    cipher = PatientCipher(engine, keyring, audit)
+    cipher.warm_up()
     services = ClinicServices(
         clinic=clinic,
-        appointments=AppointmentRepository(engine, clinic),
-        consent=ConsentRegistry(engine, audit),
+        appointments=AppointmentRepository(engine, clinic, cipher=cipher),
+        consent=ConsentRegistry(engine, audit, cipher=cipher),
         audit=audit,
         arco=ArcoService(engine, audit, load_compliance()),
         keyring=keyring,
@@ -216,10 +265,18 @@ def build_app_state(
     paraphraser = None
     if provider is not None:
         paraphraser = Paraphraser(provider, gate_check=lambda text: not gate.check(text).categories)
-    trackers = create_tracker_store(
-        tracker_store if tracker_store is not None else endpoints.get("tracker_store")
+    # At rest, conversations are keyed by the patient reference and every event is encrypted under the
+    # patient's data key (bot.compliance.transcripts); locks are keyed the same way.
+    backend = create_tracker_store(
+        raw_store(tracker_store) if tracker_store is not None else endpoints.get("tracker_store")
     )
-    locks = create_lock_store(lock_store if lock_store is not None else endpoints.get("lock_store"))
+    trackers = SealedTrackerStore(backend, cipher, services.patient_ref)
+    services.patient_ref("+525500000000")  # loads the phone-number metadata now, not on a first message
+    services.arco.transcripts = backend  # ARCO erasure deletes the patient's conversation too
+    locks = PseudonymousLockStore(
+        create_lock_store(raw_store(lock_store) if lock_store is not None else endpoints.get("lock_store")),
+        services.patient_ref,
+    )
     processor = Processor(
         domain=domain,
         flow=flow,

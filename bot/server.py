@@ -1,4 +1,4 @@
-"""The HTTP API (Starlette): Rasa-compatible parse and REST webhook, health, agent hand-back.
+"""The HTTP API (Starlette): Rasa-compatible parse and REST webhook, health, the agent's inbox routes.
 
 ``bot run`` serves it with uvicorn. Building the app does no I/O; the lifespan loads the model, domain,
 flow and stores once, and a configuration error stops start-up with a clear message.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import hmac
 import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -53,6 +54,52 @@ async def hand_back(request: Request) -> JSONResponse:
     return JSONResponse([{"recipient_id": r.recipient_id, "text": r.text} for r in replies])
 
 
+MAX_AGENT_TEXT = 1600  # one WhatsApp message
+_AGENT_ID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+
+
+async def agent_message(request: Request) -> JSONResponse:
+    """A person in the shared inbox writes to a patient whose conversation is in handoff.
+
+    ``{"agent": id, "text": str}``. The text passes the disclosure gate like any bot message; when it is
+    blocked the patient gets the portal redirect instead and the answer says so, with the categories.
+    The text is never logged nor echoed back.
+    """
+    if not _agent_authorised(request):
+        return JSONResponse({"error": "agent token missing or invalid (BOT_AGENT_TOKEN)"}, status_code=401)
+    from bot.channels.rest import read_json
+
+    data, error = await read_json(request)
+    if error is not None:
+        return error
+    if not isinstance(data, dict):
+        return JSONResponse({"error": 'expected a JSON object {"agent": str, "text": str}'}, status_code=400)
+    agent, text = data.get("agent"), data.get("text")
+    if not isinstance(agent, str) or not _AGENT_ID.match(agent):
+        return JSONResponse(
+            {"error": "`agent` must be an id of 1-64 letters, digits, _ . @ -"}, status_code=400
+        )
+    if not isinstance(text, str) or not text.strip():
+        return JSONResponse({"error": "`text` must be a non-empty string"}, status_code=400)
+    if len(text) > MAX_AGENT_TEXT:
+        return JSONResponse({"error": f"`text` longer than {MAX_AGENT_TEXT} characters"}, status_code=413)
+    sender = request.path_params["sender_id"]
+    app_state = request.app.state.app_state
+    try:
+        reply = await run_in_threadpool(app_state.agent_say, sender, agent, text)
+    except LookupError as e:
+        return JSONResponse({"error": str(e)}, status_code=409)
+    body: dict[str, Any] = {
+        "recipient_id": reply.message.recipient_id,
+        "text": reply.message.text,
+        "blocked": reply.blocked,
+    }
+    if reply.blocked:
+        body["categories"] = list(reply.categories)
+        body["note"] = "the message was not sent: the patient received the portal redirect instead"
+    return JSONResponse(body)
+
+
 def create_app(state: Any = None) -> Starlette:
     """The ASGI app. Pass a ready ``AppState`` (tests) or let the lifespan build one from the project."""
 
@@ -79,6 +126,7 @@ def create_app(state: Any = None) -> Starlette:
         Route("/model/parse", model_parse, methods=["POST"]),
         Route("/webhooks/rest/webhook", rest_webhook, methods=["POST"]),
         Route("/agent/conversations/{sender_id}/handback", hand_back, methods=["POST"]),
+        Route("/agent/conversations/{sender_id}/messages", agent_message, methods=["POST"]),
     ]
     extra = _optional_routes()
     return Starlette(routes=routes + extra, lifespan=lifespan)

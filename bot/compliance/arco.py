@@ -5,7 +5,9 @@ received (Mon–Fri, minus clinic.yml holidays). Staff close it. An accepted can
 anything at once: the patient's data are *blocked* (:meth:`ArcoService.is_blocked`; the assistant stops
 processing them) until ``blocked_until`` and kept until ``retain_until`` — the later of the blocking
 period and the legal retention of the clinical record (5 years from the last medical act). After that,
-:meth:`ArcoService.process_due` (run by ``bot retention run``) crypto-shreds the patient's data key.
+:meth:`ArcoService.process_due` (run by ``bot retention run``) deletes the patient's conversation from the
+tracker store and their appointments, and crypto-shreds the patient's data key (which makes anything left
+elsewhere — backups, consent evidence — unreadable). Each step is audited.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.compliance.audit import AuditLog, AuditWriter
 from bot.compliance.config import ComplianceConfig
-from bot.compliance.crypto import shred_patient_key
+from bot.compliance.crypto import forget_everywhere, shred_patient_key
 from bot.compliance.guard import utc_now
 from bot.compliance.tables import arco_requests
+from bot.compliance.transcripts import erase_transcript
 from bot.errors import ComplianceError
 
 KINDS = ("access", "rectification", "cancellation", "opposition")
@@ -88,11 +91,13 @@ class ArcoService:
         audit: AuditLog,
         config: ComplianceConfig,
         clock: Callable[[], datetime] = utc_now,
+        transcripts: Any = None,
     ) -> None:
         self.engine = engine
         self.audit = audit
         self.config = config
         self._clock = clock
+        self.transcripts = transcripts  # the tracker store (keyed by patient reference), if any
 
     def open(self, patient_ref: str, kind: str, channel: str) -> ArcoRequest:
         if kind not in KINDS:
@@ -215,7 +220,8 @@ class ArcoService:
         return self.get(request_id)
 
     def process_due(self, now: datetime, dry_run: bool = False) -> builtins.list[ArcoRequest]:
-        """Blocked cancellations whose retention has ended: shred the patient's key, mark deleted."""
+        """Blocked cancellations whose retention has ended: delete the transcript and appointments, shred
+        the data key, mark deleted — each step audited."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(arco_requests).where(
@@ -225,9 +231,24 @@ class ArcoService:
         due = [_from_row(r) for r in rows]
         if dry_run:
             return due
+        has_appointments = inspect(self.engine).has_table("appointments")
         for req in due:
+            # The transcript first: if anything below fails, the request stays due and is retried.
+            records = erase_transcript(self.transcripts, req.patient_ref) if self.transcripts else None
 
-            def work(w: AuditWriter, r: ArcoRequest = req) -> None:
+            def work(w: AuditWriter, r: ArcoRequest = req, records: int | None = records) -> None:
+                if records is not None:
+                    w.append(
+                        "system:retention", "transcript.deleted", f"patient:{r.patient_ref}",
+                        {"records": records, "reason": "arco.cancellation", "arco": r.id},
+                    )  # fmt: skip
+                if has_appointments:
+                    appts = table("appointments", column("patient_ref"))
+                    rows = w.conn.execute(appts.delete().where(appts.c.patient_ref == r.patient_ref)).rowcount
+                    w.append(
+                        "system:retention", "appointments.deleted", f"patient:{r.patient_ref}",
+                        {"rows": int(rows or 0), "reason": "arco.cancellation", "arco": r.id},
+                    )  # fmt: skip
                 shred_patient_key(w, r.patient_ref, "system:retention", "arco.cancellation")
                 w.conn.execute(
                     update(arco_requests)
@@ -237,4 +258,5 @@ class ArcoService:
                 w.append("system:retention", "arco.deleted", f"arco:{r.id}", {"kind": r.kind})
 
             self.audit.transact(work)
+            forget_everywhere(req.patient_ref)  # again after commit: no cache re-read the old key
         return due

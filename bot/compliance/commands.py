@@ -93,9 +93,18 @@ def consent_show_command(args: argparse.Namespace) -> int:
 
 def retention_run_command(args: argparse.Namespace) -> int:
     from bot.compliance import config, retention
+    from bot.stores.endpoints import load_endpoints
+    from bot.stores.factory import create_tracker_store
 
     engine = _engine()
-    report = retention.run(engine, AuditLog(engine), config.load(), utc_now(), bool(args.dry_run))
+    # the tracker store the assistant actually uses (endpoints.yml): SQL, Redis or memory
+    transcripts = create_tracker_store(load_endpoints().get("tracker_store"))
+    try:
+        report = retention.run(
+            engine, AuditLog(engine), config.load(), utc_now(), bool(args.dry_run), transcripts=transcripts
+        )
+    finally:
+        transcripts.close()
     print("\n".join(report.lines()))
     return 0
 

@@ -1,10 +1,13 @@
 """``bot retention run``: delete what has expired under compliance.yml, auditing each deletion.
 
 Tables are the ones compliance.yml lists (tracker_events, appointments by default); a table that does
-not exist is skipped and reported. The timestamp column may be a DateTime (naive = UTC), a number
-(Unix seconds) or ISO 8601 text. Blocked ARCO cancellations whose retention has ended are shredded
-too. The clinical record is not touched here: it lives in the portal's schema, which the assistant's
-role cannot read; its 5-year floor is enforced when the configuration is loaded.
+not exist is skipped and reported. When the actual tracker store is given (``bot retention run`` builds it
+from endpoints.yml: SQL, Redis or memory), the ``tracker_events`` rule is applied through that store —
+per conversation, one audit entry each — instead of to a table of that name in the compliance database.
+The timestamp column may be a DateTime (naive = UTC), a number (Unix seconds) or ISO 8601 text. Blocked
+ARCO cancellations whose retention has ended are erased too (transcript, appointments, data key). The
+clinical record is not touched here: it lives in the portal's schema, which the assistant's role cannot
+read; its 5-year floor is enforced when the configuration is loaded.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from bot.compliance.arco import ArcoService
 from bot.compliance.audit import AuditLog, AuditWriter
 from bot.compliance.config import ComplianceConfig, TableRule
 from bot.compliance.guard import iso_ts
+from bot.compliance.transcripts import ExpiringStore, raw_store
+
+TRANSCRIPTS_TABLE = "tracker_events"
 
 
 @dataclass(frozen=True)
@@ -111,11 +117,47 @@ def _expire_table(
     return TableReport(rule.table, rule.keep, months, cutoff, expired, audit.transact(work))
 
 
-def run(engine: Engine, audit: AuditLog, config: ComplianceConfig, now: datetime, dry_run: bool) -> Report:
+def _expire_transcripts(
+    store: Any, audit: AuditLog, rule: TableRule, months: int, now: datetime, dry_run: bool
+) -> TableReport:
+    name = f"{TRANSCRIPTS_TABLE} (tracker store)"
+    backend = raw_store(store)
+    if not isinstance(backend, ExpiringStore):
+        return TableReport(name, rule.keep, months, None, skipped="the tracker store cannot expire events")
+    cutoff = subtract_months(now, months)
+    before = cutoff.timestamp()
+    expired = backend.expired(before)
+    total = sum(expired.values())
+    if dry_run or not expired:
+        return TableReport(name, rule.keep, months, cutoff, total)
+    deleted = 0
+    for key in sorted(expired):
+        n = backend.prune(key, before)
+        deleted += n
+        audit.append(
+            "system:retention", "retention.deleted", f"conversation:{key}"[:128],
+            {"records": n, "before": iso_ts(cutoff), "period": rule.keep, "months": months},
+        )  # fmt: skip
+    return TableReport(name, rule.keep, months, cutoff, total, deleted)
+
+
+def run(
+    engine: Engine,
+    audit: AuditLog,
+    config: ComplianceConfig,
+    now: datetime,
+    dry_run: bool,
+    transcripts: Any = None,
+) -> Report:
+    """Apply every retention rule; ``transcripts`` is the tracker store (its keys are patient refs)."""
     report = Report(now, dry_run)
     for rule in config.tables:
-        report.tables.append(_expire_table(engine, audit, rule, config.months_for(rule), now, dry_run))
+        months = config.months_for(rule)
+        if transcripts is not None and rule.table == TRANSCRIPTS_TABLE:
+            report.tables.append(_expire_transcripts(transcripts, audit, rule, months, now, dry_run))
+        else:
+            report.tables.append(_expire_table(engine, audit, rule, months, now, dry_run))
     if inspect(engine).has_table("arco_requests"):
-        due = ArcoService(engine, audit, config, clock=lambda: now).process_due(now, dry_run)
-        report.arco_deleted = [r.id for r in due]
+        arco = ArcoService(engine, audit, config, clock=lambda: now, transcripts=transcripts)
+        report.arco_deleted = [r.id for r in arco.process_due(now, dry_run)]
     return report

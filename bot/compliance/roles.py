@@ -26,6 +26,10 @@ from bot.compliance.tables import APPEND_ONLY, metadata
 from bot.settings import normalise_database_url
 
 MUTABLE = ("patient_keys", "arco_requests")
+#: The assistant's operational tables (appointments, the SQL tracker store), granted when they exist:
+#: ``tracker_events`` is created by the tracker store at start-up, so grants are re-applied by migrations
+#: and by ``python -m bot.compliance.roles --apply`` — run it again after the first start.
+OPERATIONAL = ("appointments", "appointment_slots", "tracker_events")
 
 
 def create_roles_sql(assistant: str, portal: str, login: bool = True) -> list[str]:
@@ -48,6 +52,11 @@ def assistant_grants_sql(
             f"GRANT SELECT, INSERT ON {schema}.{name} TO {role}",
         ]
     statements += [f"GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.{name} TO {role}" for name in MUTABLE]
+    statements += [
+        f"DO $$ BEGIN IF to_regclass('{schema}.{name}') IS NOT NULL THEN "
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.{name} TO {role}; END IF; END $$"
+        for name in OPERATIONAL
+    ]
     statements.append(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}")
     return statements + assistant_revokes_sql(role, clinical_schema)
 

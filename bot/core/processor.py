@@ -3,6 +3,8 @@
 lock -> tracker from store -> NLU parse -> slots -> policies (in priority order) -> chart transition ->
 actions -> responses rendered (template or whitelisted paraphrase) -> disclosure gate -> events appended.
 Stores, the interpreter, the gate and the paraphraser are handed in; nothing here imports them.
+Encryption at rest is the tracker store's business: the composition root hands in a store that seals
+every event under the patient's key (bot.compliance.transcripts), so plaintext events never leave here.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from bot.core.dialogue import Action, Decision, FlowEvent, Policy, Services, Tur
 from bot.core.domain import Domain
 from bot.core.events import (
     ActionExecuted,
+    AgentUttered,
     BotUttered,
     ErrorOccurred,
     Event,
@@ -54,6 +57,19 @@ class OutgoingMessage:
     blocked: bool = False
 
 
+class NotInHandoffError(BotError, LookupError):
+    """An agent wrote into a conversation the assistant is handling (not handed to a person)."""
+
+
+@dataclass(frozen=True)
+class AgentReply:
+    """What became of an agent's message: the message sent (the redirect if the gate blocked it)."""
+
+    message: OutgoingMessage
+    blocked: bool
+    categories: tuple[str, ...] = ()
+
+
 class TrackerStorePort(Protocol):
     def load(self, sender_id: str) -> list[dict[str, Any]]: ...
     def append(self, sender_id: str, events: Sequence[Mapping[str, Any]]) -> None: ...
@@ -77,6 +93,18 @@ class GatePort(Protocol):
         patient_specific: bool,
         recent: Sequence[str],
     ) -> tuple[str, bool]: ...
+
+
+class DetailedGatePort(Protocol):
+    def filter_detailed(
+        self,
+        text: str,
+        *,
+        channel: str,
+        provenance: tuple[str, str],
+        patient_specific: bool,
+        recent: Sequence[str],
+    ) -> tuple[str, bool, tuple[str, ...]]: ...
 
 
 class ParaphrasePort(Protocol):
@@ -112,14 +140,18 @@ class Processor:
     services: Services
     paraphraser: ParaphrasePort | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    # hooks to encrypt message bodies before they are stored (compliance) — identity by default
-    seal_text: Callable[[str, str], str] = field(default=lambda sender, text: text)
-    unseal_text: Callable[[str, str], str] = field(default=lambda sender, text: text)
 
     # -- public API -----------------------------------------------------------------------------------
     def handle(self, message: UserMessage) -> list[OutgoingMessage]:
         with self.lock_store.lock(message.sender_id):
-            tracker = self._load(message.sender_id)
+            try:
+                tracker = self._load(message.sender_id)
+            except BotError as e:  # unreadable conversation (store down, tampered data): a safe reply
+                log.error(
+                    "dialogue.load_failed",
+                    extra={"sender": sender_hash(message.sender_id), "error": type(e).__name__},
+                )
+                return self._safe_reply(message)
             new_events: list[Event] = []
             outgoing: list[OutgoingMessage] = []
             try:
@@ -130,9 +162,7 @@ class Processor:
                 tracker.apply(err)
                 new_events.append(err)
                 self._utter(tracker, new_events, outgoing, message, Utter(SAFE_ERROR_RESPONSE), safe=True)
-            self.tracker_store.append(
-                message.sender_id, [self._stored(message.sender_id, ev) for ev in new_events]
-            )
+            self.tracker_store.append(message.sender_id, [ev.as_dict() for ev in new_events])
             return outgoing
 
     def tracker(self, sender_id: str) -> Tracker:
@@ -159,8 +189,45 @@ class Processor:
             msg = UserMessage(sender_id=sender_id, text="", channel=channel)
             for utter in utters:
                 self._utter(tracker, new_events, outgoing, msg, utter)
-            self.tracker_store.append(sender_id, [self._stored(sender_id, ev) for ev in new_events])
+            self.tracker_store.append(sender_id, [ev.as_dict() for ev in new_events])
             return outgoing
+
+    def agent_message(self, sender_id: str, agent: str, text: str) -> AgentReply:
+        """A human agent writes to the patient: the text passes the disclosure gate like any other.
+
+        Provenance ``("agent", agent)``, patient-specific, checked together with the recent outbound
+        texts; a blocked text is replaced by the clinical redirect. The event records what was sent.
+        Only while the conversation is in handoff (:class:`NotInHandoffError` otherwise).
+        """
+        with self.lock_store.lock(sender_id):
+            tracker = self._load(sender_id)
+            if not tracker.in_handoff:
+                raise NotInHandoffError("this conversation is not waiting for a person")
+            channel = self._channel_of(tracker)
+            args: dict[str, Any] = {
+                "channel": channel,
+                "provenance": ("agent", agent),
+                "patient_specific": True,
+                "recent": tuple(tracker.recent_bot_texts),
+            }
+            detailed = getattr(self.gate, "filter_detailed", None)
+            categories: tuple[str, ...] = ()
+            if detailed is not None:
+                sent, blocked, categories = detailed(text, **args)
+            else:
+                sent, blocked = self.gate.filter(text, **args)
+            ev = AgentUttered(text=sent, agent=agent, blocked=blocked)
+            tracker.apply(ev)
+            self.tracker_store.append(sender_id, [ev.as_dict()])
+            out = OutgoingMessage(sender_id, sent, None, (), blocked)
+            return AgentReply(out, blocked, tuple(categories))
+
+    @staticmethod
+    def _channel_of(tracker: Tracker) -> str:
+        for ev in reversed(tracker.events):
+            if isinstance(ev, UserUttered):
+                return ev.channel
+        return "whatsapp"  # unknown: assume the strictest channel
 
     # -- one turn -------------------------------------------------------------------------------------
     def _turn(
@@ -311,16 +378,17 @@ class Processor:
             )
         )
 
-    def _stored(self, sender_id: str, ev: Event) -> dict[str, Any]:
-        data = ev.as_dict()
-        if isinstance(ev, UserUttered | BotUttered) and data.get("text"):
-            data["text"] = self.seal_text(sender_id, data["text"])
-        return data
+    def _safe_reply(self, message: UserMessage) -> list[OutgoingMessage]:
+        """The safe error response through the gate, for a conversation that cannot be loaded."""
+        tracker = Tracker(message.sender_id)
+        tracker.flow_state = tuple(self.flow.initial)
+        outgoing: list[OutgoingMessage] = []
+        try:
+            self._utter(tracker, [], outgoing, message, Utter(SAFE_ERROR_RESPONSE), safe=True)
+        except Exception:
+            log.exception("dialogue.safe_reply_failed", extra={"sender": sender_hash(message.sender_id)})
+            return []
+        return outgoing
 
     def _load(self, sender_id: str) -> Tracker:
-        dicts = self.tracker_store.load(sender_id)
-        for data in dicts:
-            if data.get("event") in ("user", "bot") and data.get("text"):
-                data["text"] = self.unseal_text(sender_id, data["text"])
-        return Tracker.from_dicts(sender_id, dicts)
-
+        return Tracker.from_dicts(sender_id, self.tracker_store.load(sender_id))

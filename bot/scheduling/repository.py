@@ -9,6 +9,10 @@ aborted" afterwards).
 Ownership: a patient (``patient_ref``, an opaque keyed hash computed elsewhere) sees and changes only their
 own appointments; any other id looks exactly like a missing one (:class:`AppointmentNotFoundError`).
 Logs carry appointment ids and physician ids only — never names, refs or services.
+
+At rest, ``patient_name`` and ``for_relation`` are encrypted under the patient's data key when the
+repository is given a ``cipher`` (the assistant always gives one; see :mod:`bot.compliance.crypto`).
+After the key is destroyed (crypto-shredding) they read back as :data:`SHREDDED`.
 """
 
 from __future__ import annotations
@@ -18,12 +22,12 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, Row, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from bot.errors import SlotUnavailableError, StoreError
+from bot.errors import ComplianceError, SlotUnavailableError, StoreError
 from bot.scheduling.availability import check_slot, require_aware, slot_starts
 from bot.scheduling.clinic import Clinic
 from bot.scheduling.models import Appointment, AppointmentNotFoundError, AppointmentStatus
@@ -50,12 +54,22 @@ def _is_slot_conflict(error: IntegrityError) -> bool:
     return "UNIQUE constraint failed" in message and "appointment_slots.physician_id" in message
 
 
-def _appointment(row: Row[Any]) -> Appointment:
+#: What an encrypted field reads as once the patient's key is destroyed.
+SHREDDED = ""
+
+
+class FieldCipher(Protocol):
+    def encrypt(self, patient_ref: str, plaintext: str) -> str: ...
+    def decrypt(self, patient_ref: str, token: str) -> str: ...
+    def is_token(self, value: str) -> bool: ...
+
+
+def _appointment(row: Row[Any], cipher: FieldCipher | None = None) -> Appointment:
     return Appointment(
         id=row.id,
         patient_ref=row.patient_ref,
-        patient_name=row.patient_name,
-        for_relation=row.for_relation,
+        patient_name=_open(cipher, row.patient_ref, row.patient_name) or "",
+        for_relation=_open(cipher, row.patient_ref, row.for_relation),
         service_id=row.service_id,
         physician_id=row.physician_id,
         starts_at=row.starts_at,
@@ -68,11 +82,36 @@ def _appointment(row: Row[Any]) -> Appointment:
     )
 
 
+def _open(cipher: FieldCipher | None, ref: str, value: str | None) -> str | None:
+    if value is None or cipher is None or not cipher.is_token(value):
+        return value  # no cipher, or a row written before encryption
+    try:
+        return cipher.decrypt(ref, value)
+    except ComplianceError:
+        return SHREDDED
+
+
 class AppointmentRepository:
-    def __init__(self, engine: Engine, clinic: Clinic, *, clock: Callable[[], datetime] = _utc_now):
+    def __init__(
+        self,
+        engine: Engine,
+        clinic: Clinic,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        cipher: FieldCipher | None = None,
+    ):
         self.engine = engine
         self.clinic = clinic
         self._clock = clock
+        self.cipher = cipher
+
+    def _seal(self, patient_ref: str, value: str | None) -> str | None:
+        if value is None or self.cipher is None:
+            return value
+        return self.cipher.encrypt(patient_ref, value)
+
+    def _row(self, row: Row[Any]) -> Appointment:
+        return _appointment(row, self.cipher)
 
     def _now(self, now: datetime | None) -> datetime:
         return require_aware(now if now is not None else self._clock(), "now").astimezone(UTC)
@@ -96,8 +135,8 @@ class AppointmentRepository:
         values: dict[str, object] = {
             "id": appointment_id,
             "patient_ref": patient_ref,
-            "patient_name": patient_name,
-            "for_relation": for_relation,
+            "patient_name": self._seal(patient_ref, patient_name),
+            "for_relation": self._seal(patient_ref, for_relation),
             "service_id": service_id,
             "physician_id": physician_id,
             "starts_at": slot.start.astimezone(UTC),
@@ -157,8 +196,8 @@ class AppointmentRepository:
                 {
                     "id": new_id,
                     "patient_ref": old.patient_ref,
-                    "patient_name": old.patient_name,
-                    "for_relation": old.for_relation,
+                    "patient_name": self._seal(old.patient_ref, old.patient_name),
+                    "for_relation": self._seal(old.patient_ref, old.for_relation),
                     "service_id": old.service_id,
                     "physician_id": pid,
                     "starts_at": slot.start.astimezone(UTC),
@@ -240,7 +279,7 @@ class AppointmentRepository:
             .where(appointments.c.starts_at >= now)
             .order_by(appointments.c.starts_at)
         )
-        return [_appointment(row) for row in self._read(query)]
+        return [self._row(row) for row in self._read(query)]
 
     def taken(self, physician_ids: Iterable[str], start: datetime, end: datetime) -> list[Taken]:
         """(physician_id, starts_at, ends_at) of appointments occupying time in [start, end).
@@ -268,7 +307,7 @@ class AppointmentRepository:
             .where(appointments.c.starts_at <= now + within)
             .order_by(appointments.c.starts_at)
         )
-        return [_appointment(row) for row in self._read(query)]
+        return [self._row(row) for row in self._read(query)]
 
     # -- internals -----------------------------------------------------------------------------------
 
@@ -308,7 +347,7 @@ class AppointmentRepository:
         ).first()
         if row is None or row.status != AppointmentStatus.BOOKED.value or row.starts_at <= now:
             raise AppointmentNotFoundError("no upcoming appointment with that id for this patient")
-        return _appointment(row)
+        return self._row(row)
 
     def _read(self, query: Any) -> list[Row[Any]]:
         try:
@@ -319,7 +358,7 @@ class AppointmentRepository:
 
     def _find(self, appointment_id: str) -> Appointment | None:
         rows = self._read(select(appointments).where(appointments.c.id == appointment_id))
-        return _appointment(rows[0]) if rows else None
+        return self._row(rows[0]) if rows else None
 
     def _get(self, appointment_id: str) -> Appointment:
         appointment = self._find(appointment_id)

@@ -57,8 +57,8 @@ appointments = Table(
     metadata,
     Column("id", String(36), primary_key=True),
     Column("patient_ref", String(128), nullable=False),
-    Column("patient_name", Text, nullable=False),
-    Column("for_relation", String(64), nullable=True),
+    Column("patient_name", Text, nullable=False),  # encrypted token (migration 0004)
+    Column("for_relation", Text, nullable=True),  # encrypted token (migration 0004)
     Column("service_id", String(64), nullable=False),
     Column("physician_id", String(64), nullable=False),
     Column("starts_at", UTCDateTime, nullable=False),
@@ -70,7 +70,7 @@ appointments = Table(
     Column(
         "rescheduled_from",
         String(36),
-        ForeignKey("appointments.id", name="fk_appointments_rescheduled_from"),
+        ForeignKey("appointments.id", ondelete="SET NULL", name="fk_appointments_rescheduled_from"),
         nullable=True,
     ),
     CheckConstraint(f"status IN {STATUSES!r}", name="ck_appointments_status"),

@@ -54,3 +54,10 @@ def decode_event(text: str | bytes) -> dict[str, Any]:
 def sender_hash(sender_id: str) -> str:
     """A short, stable pseudonym for logs: sender ids (phone numbers) are never logged in clear."""
     return hashlib.blake2b(sender_id.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def event_older(event: Mapping[str, Any], before: float) -> bool:
+    """True if the event's ``timestamp`` (Unix seconds) is older than ``before``; events without one
+    never expire by age (they go with their conversation)."""
+    ts = event.get("timestamp")
+    return isinstance(ts, int | float) and not isinstance(ts, bool) and ts < before

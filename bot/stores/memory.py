@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from bot.errors import LockTimeoutError, StoreError
-from bot.stores.codec import check_sender_id, decode_event, encode_events, sender_hash
+from bot.stores.codec import check_sender_id, decode_event, encode_events, event_older, sender_hash
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,28 @@ class InMemoryTrackerStore:
     def senders(self) -> list[str]:
         with self._lock:
             return sorted(self._events)
+
+    def expired(self, before: float) -> dict[str, int]:
+        """Per conversation, how many events have a ``timestamp`` older than ``before`` (retention)."""
+        with self._lock:
+            items = {k: list(v) for k, v in self._events.items()}
+        counts = {
+            k: sum(1 for text in v if event_older(decode_event(text), before)) for k, v in items.items()
+        }
+        return {k: n for k, n in counts.items() if n}
+
+    def prune(self, sender_id: str, before: float) -> int:
+        """Delete the conversation's events older than ``before``; how many were deleted."""
+        check_sender_id(sender_id)
+        with self._lock:
+            stored = self._events.get(sender_id, [])
+            kept = [text for text in stored if not event_older(decode_event(text), before)]
+            removed = len(stored) - len(kept)
+            if kept:
+                self._events[sender_id] = kept
+            else:
+                self._events.pop(sender_id, None)
+        return removed
 
     def close(self) -> None:
         """Nothing to release; the events stay readable until the object is dropped."""

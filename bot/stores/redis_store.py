@@ -67,6 +67,23 @@ return 0
 """
 )
 
+# KEYS: conversation list   ARGV: cutoff (Unix seconds), '1' to delete.  Returns how many leading
+# events are older than the cutoff (and deletes them when asked): one atomic step, safe with RPUSH.
+_PRUNE = """
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+local cutoff = tonumber(ARGV[1])
+local n = 0
+for _, item in ipairs(items) do
+  local ok, ev = pcall(cjson.decode, item)
+  if not ok or type(ev) ~= 'table' or type(ev['timestamp']) ~= 'number' or ev['timestamp'] >= cutoff then
+    break
+  end
+  n = n + 1
+end
+if ARGV[2] == '1' and n > 0 then redis.call('LTRIM', KEYS[1], n, -1) end
+return n
+"""
+
 # KEYS: q, d   ARGV: token.  Returns 1 if our token was still queued (and is now gone).
 _RELEASE = """
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -122,6 +139,7 @@ class RedisTrackerStore:
         self.key_prefix = key_prefix
         self.record_exp = record_exp
         self._client = connect(url, what="tracker_store")
+        self._prune = self._client.register_script(_PRUNE)
 
     def _key(self, sender_id: str) -> str:
         return self.key_prefix + check_sender_id(sender_id)
@@ -162,6 +180,29 @@ class RedisTrackerStore:
             return sorted({key.decode("utf-8")[start:] for key in keys})
         except redis.RedisError as e:
             raise StoreError(f"cannot list conversations in Redis: {type(e).__name__}") from e
+
+    def expired(self, before: float) -> dict[str, int]:
+        """Per conversation, how many leading events have a ``timestamp`` older than ``before``.
+
+        Events are appended in time order, so a conversation expires from its head; an event without a
+        numeric timestamp stops the count (it goes with the conversation).
+        """
+        counts: dict[str, int] = {}
+        for sender_id in self.senders():
+            try:
+                n = int(self._prune(keys=[self._key(sender_id)], args=[repr(float(before)), "0"]))
+            except redis.RedisError as e:
+                raise self._error("count expired events of", sender_id, e) from e
+            if n:
+                counts[sender_id] = n
+        return counts
+
+    def prune(self, sender_id: str, before: float) -> int:
+        """Delete the conversation's leading events older than ``before`` (atomic, Lua)."""
+        try:
+            return int(self._prune(keys=[self._key(sender_id)], args=[repr(float(before)), "1"]))
+        except redis.RedisError as e:
+            raise self._error("prune", sender_id, e) from e
 
     def close(self) -> None:
         self._client.close()

@@ -190,6 +190,35 @@ class SQLTrackerStore:
         except SQLAlchemyError as e:
             raise StoreError(f"cannot list conversations in {self._safe_url}: {type(e).__name__}") from e
 
+    def expired(self, before: float) -> dict[str, int]:
+        """Per conversation, how many events were appended before ``before`` (Unix seconds)."""
+        cutoff = datetime.fromtimestamp(before, UTC)
+        query = (
+            select(tracker_events.c.sender_id, func.count())
+            .where(tracker_events.c.created_at < cutoff)
+            .group_by(tracker_events.c.sender_id)
+        )
+        try:
+            with self._engine.connect() as conn:
+                return {row[0]: int(row[1]) for row in conn.execute(query)}
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot count expired events in {self._safe_url}: {type(e).__name__}") from e
+
+    def prune(self, sender_id: str, before: float) -> int:
+        """Delete the conversation's events appended before ``before``; how many were deleted."""
+        check_sender_id(sender_id)
+        cutoff = datetime.fromtimestamp(before, UTC)
+        try:
+            with self._engine.connect().execution_options(bot_write=True) as conn, conn.begin():
+                result = conn.execute(
+                    delete(tracker_events)
+                    .where(tracker_events.c.sender_id == sender_id)
+                    .where(tracker_events.c.created_at < cutoff)
+                )
+                return int(result.rowcount or 0)
+        except SQLAlchemyError as e:
+            raise self._error("prune", sender_id, e) from e
+
     def close(self) -> None:
         self._engine.dispose()
 

@@ -142,3 +142,19 @@ def test_sqlite_has_no_clinical_tables(sqlite_engine: Engine) -> None:
         for name in names:
             for row in conn.execute(text(f"SELECT * FROM {name}")):
                 assert not any(contains_canary(str(v)) for v in row)
+
+
+def test_assistant_role_works_its_operational_tables_when_they_exist(rls: Setup) -> None:
+    """Appointments and the SQL tracker store: full DML for the assistant, granted once they exist."""
+    with rls.admin.begin() as conn:
+        conn.execute(text(f"SET LOCAL search_path = {rls.schema}"))
+        conn.execute(text("CREATE TABLE appointments (id text PRIMARY KEY, patient_name text)"))
+        conn.execute(text("CREATE TABLE tracker_events (sender_id text, seq int, event text)"))
+        assistant = rls.assistant.url.username or ""
+        for statement in roles.assistant_grants_sql(assistant, rls.schema, rls.clinical):
+            conn.execute(text(statement))  # appointment_slots does not exist: skipped, no error
+    with rls.assistant.begin() as conn:
+        conn.execute(text("INSERT INTO appointments VALUES ('a1', 'v1.x.y')"))
+        conn.execute(text("INSERT INTO tracker_events VALUES ('ref', 1, '{}')"))
+        conn.execute(text("DELETE FROM appointments WHERE id = 'a1'"))
+        conn.execute(text("DELETE FROM tracker_events"))

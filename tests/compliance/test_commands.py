@@ -86,3 +86,28 @@ def test_verify_reports_a_broken_chain(project: Path, capsys: pytest.CaptureFixt
         conn.exec_driver_sql("UPDATE audit_log SET action = 'z' WHERE seq = 1")
     assert main(["audit", "verify"]) == 1
     assert "first broken entry: seq 1" in capsys.readouterr().out
+
+
+def test_retention_run_expires_transcripts_in_the_configured_tracker_store(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import text
+
+    from bot.stores.sql import SQLTrackerStore
+
+    engine = db.get_engine()
+    store = SQLTrackerStore()  # what endpoints.yml names: the embedded SQLite
+    ref = Keyring.from_env().patient_ref(PHONE)
+    store.append(ref, [{"event": "sealed", "timestamp": 1.0, "token": "v1.x.y"}] * 3)
+    with store.engine.begin() as conn:
+        old = datetime.now(UTC) - timedelta(days=400)
+        conn.execute(text("UPDATE tracker_events SET created_at = :t WHERE seq <= 2"), {"t": old})
+    assert main(["retention", "run"]) == 0
+    out = capsys.readouterr().out
+    assert "tracker_events (tracker store)" in out and "2 expired, 2 deleted" in out
+    assert len(store.load(ref)) == 1
+    entries = [e for e in AuditLog(engine).entries() if e.action == "retention.deleted"]
+    assert [(e.subject, e.details["records"]) for e in entries] == [(f"conversation:{ref}", 2)]
+    store.close()

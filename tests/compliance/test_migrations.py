@@ -1,4 +1,4 @@
-"""The Alembic chain (0001 → 0002_compliance → 0003_clinical_rls) on SQLite and PostgreSQL."""
+"""The Alembic chain (0001 → 0002_compliance → 0003_clinical_rls → 0004) on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from bot.compliance.tables import metadata
 from bot.db import make_engine, migrate
 
 VERSIONS = Path(__file__).resolve().parents[2] / "bot" / "migrations" / "versions"
+HEAD = "0004_appointment_privacy"
 
 
 def _check(engine: Engine) -> None:
@@ -23,7 +24,7 @@ def _check(engine: Engine) -> None:
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_log"))
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003_clinical_rls"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
     migrate(engine)  # idempotent
 
 
