@@ -1,7 +1,8 @@
 """``bot flow diagram``: the clinic flow as Mermaid (python-statemachine's renderer) and as a PNG.
 
 The PNG is drawn with matplotlib (no Graphviz binary needed): phases on a circle, transitions as
-labelled arrows, the compound ``assistant`` phases shaded.
+labelled arrows, the compound ``assistant`` phases shaded. matplotlib is an optional extra (``plot``,
+included in ``dev``): the running assistant does not need it, so it is imported only here, lazily.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
+
+from bot.errors import ConfigError
 
 
 def diagram_command(args: argparse.Namespace) -> int:
@@ -21,9 +24,20 @@ def diagram_command(args: argparse.Namespace) -> int:
     mermaid = f"{machine:mermaid}"
     out.with_suffix(".mmd").write_text(mermaid, encoding="utf-8")
     flow = Flow(ClinicFlow, PHASES)
+    _require_matplotlib(out.with_suffix(".mmd"))
     write_png(flow, out.with_suffix(".png"))
     print(f"wrote {out.with_suffix('.mmd')} and {out.with_suffix('.png')}")
     return 0
+
+
+def _require_matplotlib(written: Path) -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as e:
+        raise ConfigError(
+            f"wrote {written}, but the PNG needs matplotlib, which is not installed: "
+            "pip install 'clinic-bot[plot]' (or 'make install', which installs the dev extra)"
+        ) from e
 
 
 def write_png(flow: object, path: Path) -> None:

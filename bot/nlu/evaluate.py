@@ -1,9 +1,12 @@
 """``bot test nlu``: Rasa's result files for a test set or for stratified K-fold cross-validation.
 
 Written to the output directory: ``intent_report.json`` (scikit-learn's classification report as a
-dict), ``intent_errors.json`` (Rasa's format) and ``intent_confusion_matrix.png``. As in Rasa, the
-prediction includes the FallbackClassifier, so ``nlu_fallback`` counts as an error; the summary also
-gives the classifier's own figures (top intent before fallback) to tell the two apart.
+dict), ``intent_errors.json`` (Rasa's format) and ``intent_confusion_matrix.png`` (needs the ``plot``
+extra, matplotlib; skipped with a notice without it). As in Rasa, the prediction includes the
+FallbackClassifier, so ``nlu_fallback`` counts as an error (it lowers the recall of the true intent),
+and, as in Rasa's ``get_evaluation_metrics``, the report's classes are the intents of the test examples
+only: a predicted-only label such as ``nlu_fallback`` is not averaged in as an extra class with F1 0.
+The summary also gives the classifier's own figures (top intent before fallback) to tell the two apart.
 """
 
 from __future__ import annotations
@@ -103,24 +106,46 @@ def cross_validate(config: PipelineConfig, data: TrainingData, folds: int, seed:
 
 
 def report(predictions: Predictions) -> dict[str, Any]:
-    from sklearn.metrics import classification_report
+    """Rasa's intent report: classes are the true intents; ``accuracy`` and ``micro avg`` both present."""
+    from sklearn.metrics import accuracy_score, classification_report
 
-    return dict(
-        classification_report(predictions.truth, predictions.predicted, output_dict=True, zero_division=0)
-    )
+    truth, predicted = predictions.truth, predictions.predicted
+    labels = sorted(set(truth))
+    if not labels:
+        return {}
+    result = dict(classification_report(truth, predicted, labels=labels, output_dict=True, zero_division=0))
+    # Rasa's make_classification_report_complete: with explicit labels scikit-learn gives either
+    # "accuracy" (every prediction is one of the labels) or "micro avg" (some are not, e.g. nlu_fallback).
+    if "accuracy" in result and "micro avg" not in result:
+        accuracy = float(result["accuracy"])
+        result["micro avg"] = {
+            "precision": accuracy,
+            "recall": accuracy,
+            "f1-score": accuracy,
+            "support": result["macro avg"]["support"],
+        }
+    else:
+        result["accuracy"] = float(accuracy_score(truth, predicted))
+    return result
 
 
 def summarise(predictions: Predictions, intent_report: dict[str, Any]) -> Summary:
     from sklearn.metrics import f1_score
 
     truth = predictions.truth
+    labels = sorted(set(truth))
     errors = sum(t != p for t, p in zip(truth, predictions.predicted, strict=True))
     total = max(len(truth), 1)
+    classifier_f1 = (
+        f1_score(truth, predictions.classifier, labels=labels, average="macro", zero_division=0)
+        if labels
+        else 0.0
+    )
     return Summary(
         accuracy=float(intent_report.get("accuracy", 0.0)),
-        macro_f1=float(intent_report["macro avg"]["f1-score"]),
-        weighted_f1=float(intent_report["weighted avg"]["f1-score"]),
-        classifier_macro_f1=float(f1_score(truth, predictions.classifier, average="macro", zero_division=0)),
+        macro_f1=float(intent_report.get("macro avg", {}).get("f1-score", 0.0)),
+        weighted_f1=float(intent_report.get("weighted avg", {}).get("f1-score", 0.0)),
+        classifier_macro_f1=float(classifier_f1),
         fallback_rate=sum(p == "nlu_fallback" for p in predictions.predicted) / total,
         examples=len(truth),
         errors=errors,
@@ -142,8 +167,12 @@ def error_list(predictions: Predictions) -> list[dict[str, Any]]:
     ]
 
 
-def plot_confusion_matrix(predictions: Predictions, path: Path, title: str) -> None:
-    import matplotlib
+def plot_confusion_matrix(predictions: Predictions, path: Path, title: str) -> bool:
+    """Write the PNG; False (nothing written) when matplotlib, the ``plot`` extra, is not installed."""
+    try:
+        import matplotlib
+    except ImportError:
+        return False
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -169,6 +198,7 @@ def plot_confusion_matrix(predictions: Predictions, path: Path, title: str) -> N
         fig.savefig(path, dpi=100)
     finally:
         plt.close(fig)
+    return True
 
 
 def write_results(predictions: Predictions, out_dir: Path, title: str) -> Summary:
@@ -180,5 +210,10 @@ def write_results(predictions: Predictions, out_dir: Path, title: str) -> Summar
     (out_dir / "intent_errors.json").write_text(
         json.dumps(error_list(predictions), indent=2, ensure_ascii=False), encoding="utf-8"
     )
-    plot_confusion_matrix(predictions, out_dir / "intent_confusion_matrix.png", title)
+    if not plot_confusion_matrix(predictions, out_dir / "intent_confusion_matrix.png", title):
+        print(
+            "note: intent_confusion_matrix.png not written: matplotlib is not installed "
+            "(pip install 'clinic-bot[plot]')",
+            flush=True,
+        )
     return summarise(predictions, intent_report)

@@ -177,3 +177,39 @@ def test_duckling_with_timeparse() -> None:
     assert entity["entity"] == "time"
     assert text[entity["start"] : entity["end"]] == entity["text"]
     assert isinstance(entity["value"], str | dict)
+
+
+def test_out_of_vocabulary_text_falls_back_whatever_the_confidence(data: TrainingData) -> None:
+    from bot.nlu.config import PipelineConfig
+    from bot.nlu.pipeline import Pipeline
+
+    entries = (
+        {"name": "WhitespaceTokenizer"},
+        {"name": "RegexFeaturizer", "case_sensitive": False},
+        {"name": "CountVectorsFeaturizer"},
+        {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 2, "max_ngram": 4},
+        {"name": "LogisticRegressionClassifier", "random_state": 42},
+        {"name": "FallbackClassifier", "threshold": 0.0, "ambiguity_threshold": 0.0},
+    )
+    pipeline = Pipeline(PipelineConfig("es", entries))
+    pipeline.train(data)
+    for gibberish in ("mmm", "zxcv bnm lkj", "😀😀", "...", "qwfp"):
+        result = pipeline.parse(gibberish)
+        assert result["intent"]["name"] == FALLBACK_INTENT, gibberish
+        assert result["intent_ranking"][1]["name"] != FALLBACK_INTENT  # the classifier's guess is kept
+    # misspelled or unseen wording of known words keeps most character n-grams: no rule fallback
+    for known in ("kiero cancelar mi sita", "holaa", "a q hora abren"):
+        assert pipeline.parse(known)["intent"]["name"] != FALLBACK_INTENT, known
+    # a regex/lookup match (here a 10-digit phone) is a known signal too
+    assert pipeline.parse("5550000199")["intent"]["name"] != FALLBACK_INTENT
+
+
+def test_coverage_needs_word_and_char_featurizers() -> None:
+    from bot.nlu.components.classifiers import out_of_vocabulary
+
+    assert not out_of_vocabulary(Message(text="x", coverage={"word": 0.0}))
+    assert not out_of_vocabulary(Message(text="x", coverage={"char_wb": 0.0}))
+    assert out_of_vocabulary(Message(text="x", coverage={"word": 0.0, "char_wb": 0.1}))
+    assert not out_of_vocabulary(Message(text="x", coverage={"word": 0.0, "char_wb": 0.6}))
+    assert not out_of_vocabulary(Message(text="x", coverage={"word": 0.5, "char_wb": 0.1}))
+    assert not out_of_vocabulary(Message(text="x", coverage={"word": 0.0, "char_wb": 0.1, "regex": 1.0}))

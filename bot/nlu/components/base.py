@@ -38,6 +38,10 @@ class Message:
     #: Token texts in featurisation form (see :func:`bot.nlu.text.normalise`), case preserved.
     norm_tokens: list[str] = field(default_factory=list)
     features: list[SparseFeatures] = field(default_factory=list)
+    #: Share of the message's n-grams found in each featurizer's vocabulary, keyed by analyzer
+    #: (``word``, ``char``, ``char_wb``; ``regex`` is 1.0 when a regex/lookup matched). Read by the
+    #: FallbackClassifier's out-of-vocabulary rule.
+    coverage: dict[str, float] = field(default_factory=dict)
     intent: dict[str, Any] | None = None
     intent_ranking: list[dict[str, Any]] = field(default_factory=list)
     entities: list[dict[str, Any]] = field(default_factory=list)

@@ -146,10 +146,33 @@ class LogisticRegressionClassifier(Component):
         self._intercept = np.asarray(arrays["intercept"], dtype=np.float64)
 
 
+#: Out-of-vocabulary rule: the largest share of known character n-grams (3+ characters) that still
+#: counts as unknown text.
+OOV_CHAR_COVERAGE = 0.25
+
+
+def out_of_vocabulary(message: Message) -> bool:
+    """True for text the training data gives no handle on: gibberish ("zxcv bnm lkj"), "mmm", emoji.
+
+    No word (or word n-gram) is in the vocabulary, no regex/lookup matched, and at most
+    :data:`OOV_CHAR_COVERAGE` of the character n-grams are known. Misspellings of known words keep
+    most of their character n-grams and are not affected. Needs a word featurizer and a character
+    featurizer in the pipeline; without them the rule never fires.
+    """
+    coverage = message.coverage
+    char = max(coverage.get("char_wb", -1.0), coverage.get("char", -1.0))
+    if "word" not in coverage or char < 0.0:
+        return False
+    return coverage["word"] == 0.0 and coverage.get("regex", 0.0) == 0.0 and char <= OOV_CHAR_COVERAGE
+
+
 class FallbackClassifier(Component):
     """Predicts ``nlu_fallback`` when the top intent is below ``threshold`` or too close to the second.
 
     As in Rasa, the fallback intent gets ``threshold`` as its confidence and is put first in the ranking.
+    In addition (deterministic, not a Rasa behaviour), a message that is entirely out of the training
+    vocabulary (:func:`out_of_vocabulary`) falls back whatever the classifier's confidence, so the
+    threshold can be tuned for real messages without letting gibberish through.
     """
 
     name = "FallbackClassifier"
@@ -163,6 +186,8 @@ class FallbackClassifier(Component):
 
     def should_fallback(self, message: Message) -> bool:
         if not message.intent or message.intent.get("name") is None:
+            return True
+        if out_of_vocabulary(message):
             return True
         if float(message.intent["confidence"]) < self.config["threshold"]:
             return True

@@ -55,6 +55,7 @@ class RegexFeaturizer(Component):
         folded = fold_accents(message.text[:ENTITY_CHAR_LIMIT])
         hits = {i: 1.0 for i, p in enumerate(self._compiled) if p.regex.search(folded)}
         message.features.append((len(self._compiled), hits))
+        message.coverage["regex"] = max(message.coverage.get("regex", 0.0), 1.0 if hits else 0.0)
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return {"sources": [list(s) for s in self._sources]}, {}
@@ -191,11 +192,21 @@ class CountVectorsFeaturizer(Component):
     def process(self, message: Message) -> None:
         counts: dict[int, float] = {}
         vocabulary = self._vocabulary
-        for gram in self._analyzer(message.norm_tokens):
+        analyzer = self._analyzer
+        # Coverage counts character n-grams of 3+ characters only: 2-grams match almost anything.
+        shortest = 3 if analyzer.analyzer != "word" and analyzer.max_n >= 3 else 0
+        seen = known = 0
+        for gram in analyzer(message.norm_tokens):
             index = vocabulary.get(gram)
+            if len(gram) >= shortest:
+                seen += 1
+                known += index is not None
             if index is not None:
                 counts[index] = counts.get(index, 0.0) + 1.0
         message.features.append((len(vocabulary), counts))
+        coverage = known / seen if seen else 0.0
+        key = analyzer.analyzer
+        message.coverage[key] = max(message.coverage.get(key, 0.0), coverage)
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return {"vocabulary": self._vocabulary}, {}
