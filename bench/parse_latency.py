@@ -6,7 +6,9 @@ Trains a fresh model into a temporary directory (the project's models/ is untouc
 times the pure in-process parse, then serves a Starlette app with just the parse route under uvicorn
 in a subprocess on a loopback port and sends sequential requests with one ``httpx.Client``. The HTTP
 part runs twice: the parse called directly on the event loop (what bot.nlu.http does) and through
-``run_in_threadpool``, to show why the direct call was chosen.
+``run_in_threadpool``, to show why the direct call was chosen. With ``--plain-uvicorn`` a third run
+serves with ``loop="asyncio", http="h11"``, what uvicorn uses without its ``[standard]`` extras
+(uvloop, httptools), to weigh those ~20 MB of the installed footprint (docs/nlu.md).
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve(archive: Path, port: int, threadpool: bool) -> None:
+def serve(archive: Path, port: int, threadpool: bool, plain: bool = False) -> None:
     import uvicorn
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
@@ -78,16 +80,19 @@ def serve(archive: Path, port: int, threadpool: bool) -> None:
     endpoint = pooled if threadpool else http.model_parse
     app = Starlette(routes=[Route("/model/parse", endpoint, methods=["POST"])])
     app.state.interpreter = load_archive(archive)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    options: dict[str, str] = {"loop": "asyncio", "http": "h11"} if plain else {}
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, **options)
 
 
-def http_figures(archive: Path, requests: int, threadpool: bool) -> None:
+def http_figures(archive: Path, requests: int, threadpool: bool, plain: bool = False) -> None:
     import httpx
 
     port = free_port()
     command = [sys.executable, __file__, "--serve", str(archive), "--port", str(port)]
     if threadpool:
         command.append("--threadpool")
+    if plain:
+        command.append("--plain-uvicorn")
     server = subprocess.Popen(command, cwd=ROOT)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0) as client:
@@ -115,6 +120,8 @@ def http_figures(archive: Path, requests: int, threadpool: bool) -> None:
         server.terminate()
         server.wait(timeout=10)
     label = "HTTP (run_in_threadpool)" if threadpool else "HTTP (direct, as served)"
+    if plain:
+        label = "HTTP (direct, asyncio+h11)"
     print(
         f"{label:28s} p50 {percentile(timings, 50):.3f} ms  p95 {percentile(timings, 95):.3f} ms  "
         f"p99 {percentile(timings, 99):.3f} ms  {requests / elapsed:.0f} req/s  (n={requests})"
@@ -129,9 +136,12 @@ def main() -> None:
     parser.add_argument("--serve", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--threadpool", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--plain-uvicorn", action="store_true", help="also serve with asyncio + h11 (no uvicorn[standard])"
+    )
     args = parser.parse_args()
     if args.serve:
-        serve(Path(args.serve), args.port, args.threadpool)
+        serve(Path(args.serve), args.port, args.threadpool, args.plain_uvicorn)
         return
 
     from bot.nlu.model import load_archive
@@ -167,6 +177,8 @@ def main() -> None:
         )
         http_figures(result.archive, args.requests, threadpool=False)
         http_figures(result.archive, args.requests, threadpool=True)
+        if args.plain_uvicorn:
+            http_figures(result.archive, args.requests, threadpool=False, plain=True)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,9 @@ def parse_command(args: argparse.Namespace) -> int:
 
 def test_nlu_command(args: argparse.Namespace) -> int:
     from bot.nlu import evaluate
+    from bot.nlu.extras import require_training_extra
+
+    require_training_extra("`bot test nlu`")  # its report (and cross-validation) use scikit-learn
     from bot.nlu.config import load_config
     from bot.nlu.training_data import load_training_data
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from bot.errors import ConfigError
 from bot.nlu.config import PipelineConfig
+from bot.nlu.extras import require_training_extra
 from bot.nlu.pipeline import Pipeline
 from bot.nlu.training_data import Example, TrainingData
 
@@ -84,6 +85,7 @@ def predict(parse: Parse, examples: Sequence[Example]) -> Predictions:
 
 def cross_validate(config: PipelineConfig, data: TrainingData, folds: int, seed: int = 42) -> Predictions:
     """Stratified K-fold: train on K-1 folds, predict the held-out one; predictions of all folds."""
+    require_training_extra("cross-validation")
     from sklearn.model_selection import StratifiedKFold
 
     if folds < 2:
@@ -107,6 +109,7 @@ def cross_validate(config: PipelineConfig, data: TrainingData, folds: int, seed:
 
 def report(predictions: Predictions) -> dict[str, Any]:
     """Rasa's intent report: classes are the true intents; ``accuracy`` and ``micro avg`` both present."""
+    require_training_extra("the NLU test report")
     from sklearn.metrics import accuracy_score, classification_report
 
     truth, predicted = predictions.truth, predictions.predicted
@@ -130,6 +133,7 @@ def report(predictions: Predictions) -> dict[str, Any]:
 
 
 def summarise(predictions: Predictions, intent_report: dict[str, Any]) -> Summary:
+    require_training_extra("the NLU test report")
     from sklearn.metrics import f1_score
 
     truth = predictions.truth

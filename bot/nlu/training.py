@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.nlu import archive
 from bot.nlu.config import PipelineConfig, load_config
+from bot.nlu.extras import require_training_extra
 from bot.nlu.pipeline import Pipeline, Progress
 from bot.nlu.training_data import TrainingData, load_training_data
 from bot.settings import models_dir, project_dir
@@ -33,6 +34,7 @@ def default_paths(
 
 
 def train_pipeline(config: PipelineConfig, data: TrainingData, progress: Progress | None = None) -> Pipeline:
+    require_training_extra()
     pipeline = Pipeline(config)
     pipeline.train(data, progress)
     return pipeline

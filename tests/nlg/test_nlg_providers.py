@@ -159,3 +159,24 @@ def test_importing_the_paraphraser_does_not_load_any_sdk() -> None:
     code = "import sys, bot.nlg.paraphrase, bot.nlg.providers; print('anthropic' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("api_key", ["sk-test", ""])
+def test_anthropic_without_the_sdk_names_the_extra(monkeypatch: pytest.MonkeyPatch, api_key: str) -> None:
+    monkeypatch.setitem(sys.modules, "anthropic", None)  # import anthropic -> ImportError
+    with pytest.raises(ConfigError, match=r"pip install '\.\[anthropic\]'"):
+        make_provider({"provider": "anthropic", "api_key": api_key})
+
+
+def test_openai_compatible_and_none_never_import_the_anthropic_sdk() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['anthropic'] = None\n"  # as if the `anthropic` extra were not installed
+        "from bot.nlg.providers import make_provider\n"
+        "assert make_provider({'provider': 'none'}) is None\n"
+        "config = {'provider': 'openai-compatible', 'base_url': 'http://127.0.0.1:9', 'model': 'm'}\n"
+        "p = make_provider(config)\n"
+        "print(p.name, sys.modules['anthropic'])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["openai-compatible", "None"]

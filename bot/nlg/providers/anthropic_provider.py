@@ -15,6 +15,8 @@ from bot.nlg.providers.base import (
 )
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from anthropic.types import MessageParam
 
 DEFAULT_MODEL = "claude-haiku-4-5"
@@ -26,6 +28,18 @@ class _DropRequestDumps(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not (isinstance(record.msg, str) and record.msg.startswith("Request options"))
+
+
+def _sdk() -> ModuleType:
+    """The ``anthropic`` package, imported only here; a ConfigError naming the extra when it is missing."""
+    try:
+        import anthropic
+    except ImportError as e:
+        raise ConfigError(
+            "endpoints.yml llm.provider is 'anthropic' but the Anthropic SDK is not installed: "
+            "run `pip install '.[anthropic]'` (the `anthropic` extra), or use provider: none"
+        ) from e
+    return anthropic
 
 
 def _silence_request_dumps() -> None:
@@ -48,7 +62,7 @@ class AnthropicProvider:
         timeout: float = 4.0,
         max_retries: int = 0,
     ) -> None:
-        import anthropic  # imported here: only a configured Anthropic provider pays for the SDK
+        anthropic = _sdk()  # imported here: only a configured Anthropic provider pays for the SDK
 
         _silence_request_dumps()  # never log the prompt, even with ANTHROPIC_LOG=debug
         self.model = model
@@ -59,6 +73,7 @@ class AnthropicProvider:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> AnthropicProvider:
+        _sdk()  # a missing SDK first: it is what the operator has to fix before anything else
         api_key = config_str(config, "api_key")
         if api_key is None:
             raise ConfigError(

@@ -13,6 +13,7 @@ import numpy as np
 
 from bot.errors import ConfigError, TrainingDataError
 from bot.nlu.components.base import Component, Message
+from bot.nlu.extras import require_training_extra
 from bot.nlu.training_data import TrainingData
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -72,6 +73,7 @@ class LogisticRegressionClassifier(Component):
     def train(self, data: TrainingData, messages: list[Message]) -> None:
         import warnings
 
+        require_training_extra()
         from scipy.sparse import csr_matrix
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression

@@ -14,6 +14,7 @@ import numpy as np
 
 from bot.errors import ConfigError
 from bot.nlu.components.base import Component, Message
+from bot.nlu.extras import require_training_extra
 from bot.nlu.patterns import CompiledPattern, compile_patterns, pattern_sources
 from bot.nlu.text import ENTITY_CHAR_LIMIT, fold_accents
 from bot.nlu.training_data import TrainingData
@@ -175,6 +176,7 @@ class CountVectorsFeaturizer(Component):
         )
 
     def train(self, data: TrainingData, messages: list[Message]) -> None:
+        require_training_extra()
         from sklearn.feature_extraction.text import CountVectorizer
 
         vectorizer = CountVectorizer(
