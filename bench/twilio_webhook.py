@@ -1,112 +1,260 @@
-"""Benchmark: signed Twilio WhatsApp webhooks through uvicorn on loopback, replies to a fake Twilio.
+"""Benchmark: the real assistant behind signed Twilio WhatsApp webhooks, as deployed.
 
-Prints acknowledged messages/s, p50/p99 webhook latency (time to the empty TwiML), and the time until
-all replies reached the fake REST API. Uses a trivial processor so the channel itself is measured.
+``bot run --workers N`` (the real processor: NLU, policies, flow, disclosure gate, audit, encryption at
+rest) with Redis tracker + lock stores and PostgreSQL; a fake of Twilio's Messages API (aiohttp, on
+loopback, in this process's event loop) stands in for Twilio's network — the workers' twilio SDK posts
+every reply to it. C concurrent conversations (distinct synthetic patients), each sending its next
+message once the reply to the previous one reached the fake (a patient waits for the answer).
 
-    .venv/bin/python bench/twilio_webhook.py [N] [CONCURRENCY]
+Prints, separately:
+
+* webhook acknowledgement latency (signed POST → empty TwiML), p50/p99;
+* end-to-end latency (signed POST → the reply arrives at the fake Twilio REST API), p50/p99;
+* processed messages per second (replies delivered / wall time).
+
+``--mode burst`` instead fires every message at once without waiting for replies and reports the
+acknowledgement rate and how long the replies took to drain.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/0 \\
+        .venv/bin/python bench/twilio_webhook.py [--conversations 200] [--turns 5] [--workers 2]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import base64
 import os
-import socket
+import secrets
 import statistics
 import sys
 import tempfile
-import threading
 import time
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-TOKEN = "bench-token"
-
-
-class EchoProcessor:
-    def handle(self, message):  # type: ignore[no-untyped-def]
-        from bot.core.processor import OutgoingMessage
-
-        return [OutgoingMessage(message.reply_to or message.sender_id, "¡Hola! ¿En qué le ayudo?")]
+SCRIPT = ["hola", "¿cuál es su horario?", "¿dónde están ubicados?", "¿cuánto cuesta la consulta?", "gracias"]
 
 
-class State:
-    processor = EchoProcessor()
-    interpreter = None
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children that are still alive (Linux /proc)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pids += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
-    def hand_back(self, *_):  # type: ignore[no-untyped-def]
-        return []
 
-    def close(self) -> None:
-        pass
+def named_cpu_seconds(*names: str) -> float:
+    """CPU time of every process whose command name is one of ``names`` (e.g. postgres, redis-server)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.find("(") + 1:text.rfind(")")]
+        if name in names or any(name.startswith(n) for n in names):
+            fields = text.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
+
+
+class FakeTwilio:
+    """Twilio's ``POST /2010-04-01/Accounts/{sid}/Messages.json``; wakes whoever waits for a recipient."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[str, list[float]] = defaultdict(list)
+        self.waiters: dict[str, list[tuple[int, asyncio.Future[float]]]] = defaultdict(list)
+
+    async def messages(self, request: Any) -> Any:
+        from aiohttp import web
+
+        from tests.fakes.twilio_server import FakeTwilio as Shape
+
+        form = dict(await request.post())
+        to = str(form.get("To", ""))
+        now = time.perf_counter()
+        self.arrivals[to].append(now)
+        count = len(self.arrivals[to])
+        pending = self.waiters.get(to, [])
+        for _, future in [w for w in pending if w[0] <= count]:
+            if not future.done():
+                future.set_result(now)
+        self.waiters[to] = [w for w in pending if w[0] > count]
+        body = Shape.message(request.match_info["account"], {k: str(v) for k, v in form.items()})
+        return web.json_response(body, status=201)
+
+    def wait(self, to: str, n: int) -> asyncio.Future[float]:
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        if len(self.arrivals[to]) >= n:
+            future.set_result(self.arrivals[to][n - 1])
+        else:
+            self.waiters[to].append((n, future))
+        return future
+
+    async def start(self, port: int) -> Any:
+        from aiohttp import web
+
+        app = web.Application()
+        app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", self.messages)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        return runner
+
+
+async def drive(args: argparse.Namespace, url: str, fake: FakeTwilio) -> dict[str, Any]:
+    import aiohttp
+
+    from tests.channels.processes import ACCOUNT, FROM_BOT, TOKEN
+    from tests.fakes.twilio_server import sign
+
+    acks: list[float] = []
+    e2e: list[float] = []
+    errors = 0
+    block = secrets.randbelow(900) + 100  # fresh synthetic numbers (555 block) per run
+    connector = aiohttp.TCPConnector(limit=args.conversations * 2 + 10)
+
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as http:
+
+        async def post(address: str, body: str) -> float:
+            nonlocal errors
+            params = {"Body": body, "From": address, "To": FROM_BOT,
+                      "MessageSid": f"SM{secrets.token_hex(16)}", "AccountSid": ACCOUNT, "NumMedia": "0"}
+            headers = {"content-type": "application/x-www-form-urlencoded",
+                       "x-twilio-signature": sign(TOKEN, url, params)}
+            sent = time.perf_counter()
+            async with http.post(url, data=urlencode(params).encode(), headers=headers) as r:
+                await r.read()
+                acks.append(time.perf_counter() - sent)
+                if r.status != 200:
+                    errors += 1
+            return sent
+
+        async def conversation(c: int) -> None:
+            nonlocal errors
+            await asyncio.sleep(args.ramp * c / args.conversations)  # conversations start over --ramp s
+            address = f"whatsapp:+521555{block:03d}{c:04d}"
+            for turn in range(args.turns):
+                reply = fake.wait(address, turn + 1)
+                sent = await post(address, SCRIPT[turn % len(SCRIPT)])
+                try:
+                    e2e.append(await asyncio.wait_for(reply, 30) - sent)
+                except TimeoutError:
+                    errors += 1
+
+        results: dict[str, Any] = {}
+        start = time.perf_counter()
+        if args.mode == "closed":
+            await asyncio.gather(*(conversation(c) for c in range(args.conversations)))
+        else:
+            addresses = [f"whatsapp:+521555{block:03d}{c:04d}" for c in range(args.conversations)]
+            replies = [fake.wait(a, args.turns) for a in addresses]
+            sends = [post(a, SCRIPT[t % len(SCRIPT)]) for t in range(args.turns) for a in addresses]
+            await asyncio.gather(*sends)
+            results["acked_in"] = time.perf_counter() - start
+            await asyncio.wait_for(asyncio.gather(*replies), 120)
+            e2e.extend(t - start for a in addresses for t in fake.arrivals[a])
+        results.update(elapsed=time.perf_counter() - start, acks=acks, e2e=e2e, errors=errors)
+        return results
+
+
+async def bench(args: argparse.Namespace, url: str, fake_port: int, server_pid: int) -> dict[str, Any]:
+    fake = FakeTwilio()
+    runner = await fake.start(fake_port)
+    try:
+        warm = argparse.Namespace(**{**vars(args), "conversations": 8 * args.workers, "turns": 2,
+                                     "mode": "closed"})
+        await drive(warm, url, fake)  # every worker builds its channel, pools and caches
+        cpu, own = cpu_seconds(server_pid), time.process_time()
+        stores = named_cpu_seconds("postgres", "redis-server")
+        results = await drive(args, url, fake)
+        results["server_cpu"] = cpu_seconds(server_pid) - cpu
+        results["stores_cpu"] = named_cpu_seconds("postgres", "redis-server") - stores
+        results["bench_cpu"] = time.process_time() - own
+        return results
+    finally:
+        await runner.cleanup()
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 500
-    concurrency = int(sys.argv[2]) if len(sys.argv) > 2 else 16
-    os.environ.update(BOT_DATA_KEY=base64.b64encode(b"b" * 32).decode(), TWILIO_AUTH_TOKEN=TOKEN,
-                      TWILIO_ACCOUNT_SID="AC" + "0" * 32, TWILIO_WHATSAPP_FROM="whatsapp:+14155238886")
-    os.environ.pop("BOT_PUBLIC_URL", None)
-    import httpx
-    import uvicorn
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--conversations", type=int, default=200)
+    parser.add_argument("--turns", type=int, default=5, help="messages per conversation")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--mode", choices=("closed", "burst"), default="closed")
+    parser.add_argument("--ramp", type=float, default=1.0, help="seconds over which conversations start")
+    parser.add_argument("--threads", type=int, default=None, help="BOT_TWILIO_WORKER_THREADS per worker")
+    parser.add_argument("--keep-logs", action="store_true")
+    args = parser.parse_args()
+    database_url = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
+    redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    os.environ.setdefault("BOT_DATA_KEY", "YmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmI=")
 
     from bot import db
     from bot.channels.twilio_whatsapp import TwilioWhatsApp
-    from bot.server import create_app
-    from tests.fakes.twilio_server import FakeTwilio, sign
+    from tests.channels import processes
 
-    fake = FakeTwilio()
-    engine = db.make_engine(f"sqlite:///{tempfile.mkdtemp()}/bench.db")
-    app = create_app(State())
-    app.state.twilio_channel = TwilioWhatsApp(engine, http_client=fake.http_client())
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}/webhooks/twilio/whatsapp"
-
-    async def run() -> list[float]:
-        latencies: list[float] = []
-        sem = asyncio.Semaphore(concurrency)
-        async with httpx.AsyncClient(timeout=30) as client:
-            async def one(i: int) -> None:
-                params = {"Body": "hola", "From": f"whatsapp:+52155{i:08d}", "To": "whatsapp:+14155238886",
-                          "MessageSid": f"SM{i:032x}", "NumMedia": "0"}
-                headers = {"content-type": "application/x-www-form-urlencoded",
-                           "x-twilio-signature": sign(TOKEN, url, params)}
-                async with sem:
-                    t = time.perf_counter()
-                    r = await client.post(url, content=urlencode(params).encode(), headers=headers)
-                    latencies.append(time.perf_counter() - t)
-                    if r.status_code != 200:
-                        raise SystemExit(f"unexpected {r.status_code}")
-            await asyncio.gather(*(one(i) for i in range(n)))
-        return latencies
-
-    start = time.perf_counter()
-    latencies = asyncio.run(run())
-    acked = time.perf_counter() - start
-    while len(fake.messages) < n and time.perf_counter() - start < 120:
-        time.sleep(0.01)
-    done = time.perf_counter() - start
-    latencies.sort()
-    p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
-    print(f"messages: {n}  concurrency: {concurrency}")
-    print(f"acknowledged: {n / acked:.0f} msg/s  p50 {statistics.median(latencies) * 1000:.1f} ms  "
-          f"p99 {p99 * 1000:.1f} ms")
-    sent = len(fake.messages)
-    print(f"replies delivered to fake Twilio: {sent}/{n} in {done:.2f} s ({sent / done:.0f}/s)")
-    server.should_exit = True
-    thread.join(5)
-    fake.close()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-twilio-"))
+    (tmp / "var").mkdir()
+    fake_port = processes.free_port()
+    env = processes.base_env(tmp, redis_url=redis_url, database_url=database_url,
+                             twilio_base=f"http://127.0.0.1:{fake_port}", prefix=processes.new_prefix())
+    if args.threads:
+        env["BOT_TWILIO_WORKER_THREADS"] = str(args.threads)
+    engine = db.make_engine(database_url)
+    db.migrate(engine)
+    TwilioWhatsApp(engine, templates={}).close()  # the channel's tables, before the workers race for them
+    engine.dispose()
+    cluster = processes.start(env, [processes.free_port()], workers=args.workers, log_dir=tmp)
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    try:
+        res = asyncio.run(bench(args, cluster.url(0, "/webhooks/twilio/whatsapp"), fake_port,
+                                cluster.procs[0].pid))
+    finally:
+        cluster.stop()
+    acks, e2e, n = res["acks"], res["e2e"], args.conversations * args.turns
+    elapsed = float(res["elapsed"])
+    print(f"real processor; bot run --workers {args.workers}; Redis tracker+lock; PostgreSQL; "
+          f"fake Twilio REST on loopback; {os.cpu_count()} CPUs; mode {args.mode}")
+    print(f"work threads per worker: {env.get('BOT_TWILIO_WORKER_THREADS', '4 (default)')}; "
+          f"conversations start over {args.ramp:g} s (closed mode)")
+    print(f"conversations: {args.conversations}  messages: {n}  errors: {res['errors']}")
+    print(f"webhook ack:  p50 {pct(acks, 0.5):7.1f} ms  p99 {pct(acks, 0.99):7.1f} ms  "
+          f"max {max(acks) * 1000:7.1f} ms")
+    if e2e:
+        print(f"end to end:   p50 {pct(e2e, 0.5):7.1f} ms  p99 {pct(e2e, 0.99):7.1f} ms  "
+              f"(signed POST → reply at the fake Twilio; {len(e2e)}/{n} replies)")
+    if args.mode == "burst":
+        acked_in = float(res["acked_in"])
+        print(f"acknowledged: {n / acked_in:7.0f} msg/s ({n} in {acked_in:.2f} s)")
+    print(f"processed:    {len(e2e) / elapsed:7.0f} msg/s ({len(e2e)} replies in {elapsed:.2f} s, "
+          f"mean e2e {statistics.fmean(e2e) * 1000 if e2e else 0:.1f} ms)")
+    print(f"CPU per message: workers {float(res['server_cpu']) / n * 1000:.1f} ms, PostgreSQL+Redis "
+          f"{float(res['stores_cpu']) / n * 1000:.1f} ms, this load generator + fake Twilio "
+          f"{float(res['bench_cpu']) / n * 1000:.1f} ms; load average before the run: {load}")
+    if not args.keep_logs:
+        for log in tmp.glob("*.log"):
+            log.unlink()
 
 
 if __name__ == "__main__":

@@ -102,6 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resolution", default="resolved")
     p.set_defaults(func=_handler("bot.compliance.commands:arco_close_command"))
 
+    twilio = sub.add_parser("twilio", help="WhatsApp through Twilio: delivery states and retries")
+    twsub = twilio.add_subparsers(dest="twilio_command", required=True, metavar="WHAT")
+    p = twsub.add_parser("deliveries", help="a patient's outbound messages: state, attempts, codes")
+    p.add_argument("patient", help="the patient's number as WhatsApp sends it (whatsapp:+521…) or E.164")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=_handler("bot.channels.twilio_commands:deliveries_command"))
+    p = twsub.add_parser("retry", help="send the failed messages whose retry is due now")
+    p.set_defaults(func=_handler("bot.channels.twilio_commands:retry_command"))
+
     flow = sub.add_parser("flow", help="the conversation flow")
     fsub = flow.add_subparsers(dest="flow_command", required=True, metavar="WHAT")
     p = fsub.add_parser("diagram", help="write the flow as Mermaid and PNG")

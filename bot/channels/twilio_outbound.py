@@ -4,7 +4,12 @@
   outside it our code refuses (:class:`OutsideWindowError`) and only approved templates
   (``content_sid`` + ``content_variables``) may go out, through :meth:`TwilioSender.send_template`.
 - Texts longer than 1,600 characters are split on paragraph, line, sentence, then word boundaries.
+- Every message goes through the outbox (:mod:`bot.channels.twilio_outbox`): attempts are recorded, and a
+  transient failure (HTTP 5xx/429, network error, a retryable status callback) is retried with bounded
+  backoff by :meth:`TwilioSender.retry_due`; a permanent one raises :class:`DeliveryError`.
 - Calls block (the SDK uses ``requests``): call them from a worker thread, never inside ``async def``.
+- ``TWILIO_API_BASE_URL`` (tests, benchmarks, staging) sends the SDK's requests to another host instead of
+  ``https://api.twilio.com``.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.channels.twilio_outbox import Due, Outbox, retryable_http
 from bot.channels.twilio_store import TwilioLedger, canonical_sender, sender_hash
 from bot.errors import ChannelError, ConfigError
 
@@ -31,6 +37,10 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 
 class OutsideWindowError(ChannelError):
     """Free text refused: the 24-hour customer-service window is closed; send an approved template."""
+
+
+class DeliveryError(ChannelError):
+    """Twilio refused the message for a reason a retry cannot fix (recorded in the outbox as failed)."""
 
 
 def split_text(text: str, limit: int = MAX_CHARS) -> list[str]:
@@ -73,18 +83,36 @@ def _pieces(text: str, limit: int) -> list[tuple[str, str]]:
     return out
 
 
+def redirecting_http_client(base_url: str, timeout: float = 10) -> Any:
+    """A ``TwilioHttpClient`` that sends ``https://api.twilio.com`` requests to ``base_url`` instead."""
+    from twilio.http.http_client import TwilioHttpClient
+
+    base = base_url.rstrip("/")
+
+    class Redirecting(TwilioHttpClient):
+        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            for host in ("https://api.twilio.com", "https://api.us1.twilio.com"):
+                if url.startswith(host):
+                    url = base + url[len(host):]
+            return super().request(method, url, *args, **kwargs)
+
+    return Redirecting(timeout=timeout)
+
+
 class TwilioSender:
     """Sends through ``twilio.rest.Client``; credentials and sender from the environment by default."""
 
     def __init__(self, ledger: TwilioLedger, *, http_client: Any = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 env: Mapping[str, str] | None = None) -> None:
+                 env: Mapping[str, str] | None = None, outbox: Outbox | None = None) -> None:
         self.ledger = ledger
+        self.outbox = outbox or Outbox(ledger.engine)
         self.http_client = http_client
         self.clock = clock
         self.env = env if env is not None else os.environ
         self._client: Any = None
         self._lock = threading.Lock()
+        self._local = threading.local()
 
     # -- configuration ---------------------------------------------------------------------------------
     def client(self) -> Any:
@@ -97,7 +125,11 @@ class TwilioSender:
                 if not sid or not token:
                     raise ConfigError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be set to send WhatsApp "
                                       "messages through Twilio")
-                http = self.http_client or TwilioHttpClient(timeout=10, max_retries=2)
+                http = self.http_client
+                if http is None:
+                    base = self.env.get("TWILIO_API_BASE_URL")
+                    http = (redirecting_http_client(base) if base
+                            else TwilioHttpClient(timeout=10, max_retries=2))
                 self._client = Client(sid, token, http_client=http)
             return self._client
 
@@ -115,36 +147,137 @@ class TwilioSender:
         public = self.env.get("BOT_PUBLIC_URL")
         return {"status_callback": public.rstrip("/") + STATUS_PATH} if public else {}
 
+    @property
+    def _last_due(self) -> datetime | None:
+        """When the retry this thread's last failed call scheduled is due."""
+        return getattr(self._local, "due", None)
+
+    @_last_due.setter
+    def _last_due(self, value: datetime | None) -> None:
+        self._local.due = value
+
     # -- the window ------------------------------------------------------------------------------------
     def in_window(self, to: str) -> bool:
         last = self.ledger.last_inbound(sender_hash(canonical_sender(to)))
         return last is not None and self.clock() - last < WINDOW
 
     # -- sending ---------------------------------------------------------------------------------------
-    def send_text(self, to: str, text: str) -> list[str]:
-        """Free text to the exact address the patient wrote from; returns the message SIDs."""
+    def send_text(self, to: str, text: str, *, window_open: bool = False) -> list[str]:
+        """Free text to the exact address the patient wrote from; returns the SIDs Twilio accepted.
+
+        ``window_open``: the caller knows the patient just wrote (a reply), so the window query is skipped.
+        A chunk whose call failed transiently is left for :meth:`retry_due`, and the chunks after it wait
+        behind it (their order is kept); a permanent failure raises :class:`DeliveryError`.
+        """
         key = sender_hash(canonical_sender(to))
-        if not self.in_window(to):
+        if not window_open and not self.in_window(to):
             log.warning("twilio.outbound.refused_outside_window", extra={"sender": key[:12]})
             raise OutsideWindowError("the 24-hour WhatsApp window is closed; "
                                      "only approved templates may be sent")
-        sids = []
-        for chunk in split_text(text):
-            message = self.client().messages.create(to=to, body=chunk, **self._origin(), **self._callback())
-            sids.append(str(message.sid))
-            log.info("twilio.outbound.sent", extra={"sender": key[:12], "message_sid": message.sid,
-                                                   "chars": len(chunk)})
-        return sids
+        return self._send_all(key, [("text", {"to": to, "body": chunk}) for chunk in split_text(text)])
 
     def send_template(self, to: str, content_sid: str, variables: Mapping[str, str] | None = None) -> str:
         """An approved template (allowed at any time); ``variables`` become Twilio's ``content_variables``."""
-        kwargs: dict[str, Any] = {"to": to, "content_sid": content_sid, **self._origin(), **self._callback()}
+        payload: dict[str, Any] = {"to": to, "content_sid": content_sid}
         if variables:
-            kwargs["content_variables"] = json.dumps({str(k): str(v) for k, v in variables.items()})
-        message = self.client().messages.create(**kwargs)
-        log.info("twilio.outbound.template_sent", extra={"sender": sender_hash(canonical_sender(to))[:12],
-                                                         "message_sid": message.sid})
-        return str(message.sid)
+            payload["variables"] = {str(k): str(v) for k, v in variables.items()}
+        sids = self._send_all(sender_hash(canonical_sender(to)), [("template", payload)])
+        return sids[0] if sids else ""
+
+    def _send_all(self, key: str, items: list[tuple[str, dict[str, Any]]]) -> list[str]:
+        sids: list[str] = []
+        waiting: datetime | None = None
+        for kind, payload in items:
+            if waiting is not None:
+                self.outbox.create(key, kind, payload, self.clock(), state="retry", due=waiting)
+                continue
+            sid = self._attempt(None, key, kind, payload)
+            if sid is None:
+                waiting = self._last_due
+            else:
+                sids.append(sid)
+        return sids
+
+    def _kwargs(self, kind: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"to": payload["to"], **self._origin(), **self._callback()}
+        if kind == "template":
+            kwargs["content_sid"] = payload["content_sid"]
+            if payload.get("variables"):
+                kwargs["content_variables"] = json.dumps(payload["variables"], ensure_ascii=False)
+        else:
+            kwargs["body"] = payload["body"]
+        return kwargs
+
+    def _attempt(self, outbound_id: int | None, key: str, kind: str,
+                 payload: Mapping[str, Any]) -> str | None:
+        """One REST call (``outbound_id`` None: the first, not yet in the outbox).
+
+        The SID if Twilio accepted it; None if a retry was scheduled (its time in ``_last_due``); else
+        raises :class:`DeliveryError`.
+        """
+        import requests
+        from twilio.base.exceptions import TwilioRestException
+
+        kwargs = self._kwargs(kind, payload)
+        try:
+            message = self.client().messages.create(**kwargs)
+        except TwilioRestException as e:
+            code, retry = str(e.code or e.status), retryable_http(e.status)
+        except requests.RequestException as e:
+            code, retry = type(e).__name__[:16], True
+        else:
+            sid, now = str(message.sid), self.clock()
+            if outbound_id is None:
+                self.outbox.record_sent(key, kind, dict(payload), sid, now)
+            else:
+                self.outbox.accepted(outbound_id, sid, now)
+            log.info("twilio.outbound.sent", extra={"sender": key[:12], "message_sid": sid, "kind": kind,
+                                                    "chars": len(str(kwargs.get("body", "")))})
+            return sid
+        now = self.clock()
+        if outbound_id is None:
+            outbound_id = self.outbox.create(key, kind, dict(payload), now)
+        scheduled = self.outbox.call_failed(outbound_id, code, retry, now)
+        log.warning("twilio.outbound.call_failed", extra={"sender": key[:12], "outbound_id": outbound_id,
+                                                          "error_code": code, "retry": scheduled})
+        if scheduled:
+            self._last_due = self.outbox.next_due_of(outbound_id)
+            return None
+        raise DeliveryError(f"Twilio refused outbound message {outbound_id} (code {code})")
+
+    def retry_due(self) -> int:
+        """Send every retry that is due (any worker may call it; each message is claimed once)."""
+        now = self.clock()
+        self.outbox.purge(now)
+        done = 0
+        waiting: dict[str, datetime] = {}
+        for due in self.outbox.due(now):
+            if due.sender_hash in waiting:  # an earlier message of this patient failed again: keep order
+                self.outbox.defer(due.id, waiting[due.sender_hash], now)
+                continue
+            if due.kind == "text" and not self.in_window(due.payload["to"]):
+                self.outbox.give_up(due.id, now, "outside_window")
+                log.warning("twilio.outbound.retry_outside_window", extra={"outbound_id": due.id})
+                continue
+            done += self._retry_one(due, waiting)
+        return done
+
+    def _retry_one(self, due: Due, waiting: dict[str, datetime]) -> int:
+        try:
+            sid = self._attempt(due.id, due.sender_hash, due.kind, due.payload)
+        except DeliveryError:
+            return 0
+        except Exception:  # configuration and the like: the row stays claimed as failed
+            log.exception("twilio.outbound.retry_crashed", extra={"outbound_id": due.id})
+            self.outbox.give_up(due.id, self.clock(), "crash")
+            return 0
+        if sid is None:
+            if self._last_due is not None:
+                waiting[due.sender_hash] = self._last_due
+            return 0
+        log.info("twilio.outbound.retried", extra={"outbound_id": due.id, "attempt": due.attempts + 1})
+        return 1
 
 
-__all__ = ["MAX_CHARS", "OutsideWindowError", "TwilioSender", "split_text"]
+__all__ = ["MAX_CHARS", "DeliveryError", "OutsideWindowError", "TwilioSender", "redirecting_http_client",
+           "split_text"]

@@ -2,8 +2,16 @@
 
 One inbound message: size/encoding checks → ``X-Twilio-Signature`` (``RequestValidator``, against
 ``BOT_PUBLIC_URL`` + path when set — behind a proxy the arrival URL is not what Twilio signed) → the
-MessageSid is recorded (a retry of a known SID is acknowledged and dropped) → empty TwiML at once → the
-dialogue runs and replies go out through the REST API in a background task, far inside Twilio's 15 s.
+MessageSid is recorded with the patient's next arrival number (a retry of a known SID is acknowledged and
+dropped) → empty TwiML at once → the dialogue runs and replies go out through the REST API in a background
+task, far inside Twilio's 15 s.
+
+Order: a message whose patient still has an earlier message in progress (in any worker process) waits
+for it before the dialogue sees it — arrival order, not thread scheduling, decides. An earlier message
+left unfinished for ``BOT_TWILIO_ORDER_TIMEOUT`` seconds (default 30: a dead worker) no longer blocks.
+
+Quick replies: see :mod:`bot.channels.twilio_replies`. Delivery statuses and retries: see
+:mod:`bot.channels.twilio_outbox`; ``GET /agent/conversations/{sender}/deliveries`` shows them to agents.
 
 Media rule: attachments are never downloaded, stored or shown to the dialogue. The patient gets a fixed
 acknowledgement and a person follows up; a caption sent with media is not processed either.
@@ -14,67 +22,142 @@ TWILIO_MESSAGING_SERVICE_SID, BOT_PUBLIC_URL (optional).
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import hmac
 import logging
 import os
 import threading
-from collections.abc import Callable
-from datetime import UTC, datetime
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.channels.twilio_http import EMPTY_TWIML, authenticated_form, error, twiml, valid_sid
 from bot.channels.twilio_outbound import OutsideWindowError, TwilioSender, split_text
-from bot.channels.twilio_store import STATUSES, TwilioLedger, canonical_sender, sender_hash
-from bot.core.processor import UserMessage
+from bot.channels.twilio_replies import (
+    ContentTemplate,
+    button_payload,
+    choice,
+    numbered,
+    templates_from_endpoints,
+)
+from bot.channels.twilio_store import (
+    STATUSES,
+    Recorded,
+    TwilioLedger,
+    canonical_sender,
+    channel_engine,
+    sender_hash,
+)
+from bot.core.processor import OutgoingMessage, UserMessage
 
 log = logging.getLogger("bot.channels.twilio")
 
 CHANNEL = "twilio_whatsapp"
 INBOUND_PATH = "/webhooks/twilio/whatsapp"
 STATUS_PATH = "/webhooks/twilio/status"
-EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
-MAX_BODY = 64 * 1024
-MAX_FIELDS = 200
+DELIVERIES_PATH = "/agent/conversations/{sender_id}/deliveries"
 MAX_TEXT = 4096
-MAX_SID = 64
+ORDER_POLL = 0.01  # seconds between checks while an earlier message of the same patient is in progress
 MEDIA_ACK = ("Recibimos su archivo. Por su privacidad no lo revisamos por este medio; una persona del equipo "
              "le dará seguimiento.")
 
-__all__ = ["MEDIA_ACK", "TwilioWhatsApp", "canonical_sender", "routes", "split_text"]
+__all__ = ["EMPTY_TWIML", "MEDIA_ACK", "TwilioWhatsApp", "canonical_sender", "routes", "split_text"]
 
 
 class TwilioWhatsApp:
-    """The channel's state: the ledger (dedupe, window, statuses) and the sender. One per app."""
+    """The channel's state: the ledger (dedupe, order, window), the outbox and sender, the templates."""
 
     def __init__(self, engine: Any = None, *, http_client: Any = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 templates: Mapping[str, ContentTemplate] | None = None,
+                 order_timeout: float | None = None) -> None:
         if engine is None:
             from bot import db
 
             engine = db.get_engine()
-        self.ledger = TwilioLedger(engine)
+        own = channel_engine(engine)
+        self._own_engine = own if own is not engine else None
+        self.ledger = TwilioLedger(own)
         self.clock = clock
         self.sender = TwilioSender(self.ledger, http_client=http_client, clock=clock)
+        self.templates = dict(templates) if templates is not None else templates_from_endpoints()
+        self.order_timeout = (order_timeout if order_timeout is not None
+                              else float(os.environ.get("BOT_TWILIO_ORDER_TIMEOUT", "30")))
+        self.processor: Any = None  # set by the first webhook; used to recover unfinished messages
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._retrier: threading.Thread | None = None
+        # Own thread pools: acknowledging (one insert) never queues behind dialogue work, and the dialogue
+        # (CPU-bound Python) runs on a few threads instead of competing for the GIL on dozens.
+        threads = int(os.environ.get("BOT_TWILIO_WORKER_THREADS", "4"))
+        self._ack_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="twilio-ack")
+        self._work_pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="twilio-work")
+
+    async def acknowledge(self, func: Callable[..., Any], *args: Any) -> Any:
+        """Run a short ledger call on the acknowledgement pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._ack_pool, functools.partial(func, *args))
+
+    async def in_background(self, func: Callable[..., Any], *args: Any) -> None:
+        """Run dialogue work (after Twilio was answered) on the work pool."""
+        await asyncio.get_running_loop().run_in_executor(self._work_pool, functools.partial(func, *args))
 
     # -- background work (runs in a worker thread) ------------------------------------------------------
-    def process(self, processor: Any, message: UserMessage) -> None:
+    def process(self, processor: Any, message: UserMessage, recorded: Recorded | None = None) -> None:
         """Run the dialogue and send its replies; never raises (it runs after Twilio was answered)."""
         sid = message.message_id or ""
-        who = sender_hash(message.sender_id)[:12]
+        key = sender_hash(message.sender_id)
         try:
+            if recorded is not None and recorded.behind:
+                self._wait_turn(key, recorded.seq)
             replies = processor.handle(message)
+            offered: list[str] = []
             for reply in replies:
                 if reply.text:
-                    self.sender.send_text(message.reply_to or reply.recipient_id, reply.text)
+                    offered = self.send_reply(message.reply_to or reply.recipient_id, reply,
+                                              window_open=recorded is not None)
+            if offered or (recorded is not None and recorded.choices):
+                self.ledger.set_choices(key, offered or None, self.clock())
             self.ledger.mark(sid, "processed")
             log.info("twilio.inbound.processed",
-                     extra={"sender": who, "message_sid": sid, "replies": len(replies)})
+                     extra={"sender": key[:12], "message_sid": sid, "replies": len(replies)})
         except Exception as e:
-            self._failed(sid, who, e)
+            self._failed(sid, key[:12], e)
+
+    def send_reply(self, to: str, reply: OutgoingMessage, *, window_open: bool = False) -> list[str]:
+        """One reply: a content template when its response has one and buttons, else (numbered) text.
+
+        ``window_open``: the reply answers a message the patient sent just now.
+
+        Returns the payloads of the buttons offered (empty when none).
+        """
+        buttons = list(reply.buttons)
+        template = self.templates.get(reply.response or "") if buttons and not reply.blocked else None
+        values = template.values(reply.text, buttons) if template is not None else None
+        if template is not None and values is not None:
+            self.sender.send_template(to, template.content_sid, values)
+            return numbered(reply.text, buttons)[1]
+        text, payloads = numbered(reply.text, buttons) if buttons else (reply.text, [])
+        self.sender.send_text(to, text, window_open=window_open)
+        return payloads
+
+    def _wait_turn(self, key: str, seq: int) -> None:
+        """Wait until this patient's earlier messages are done (or older than ``order_timeout``: dead)."""
+        deadline = time.monotonic() + self.order_timeout
+        while time.monotonic() < deadline:
+            since = self.clock() - timedelta(seconds=self.order_timeout)
+            if not self.ledger.open_before(key, seq, since):
+                return
+            time.sleep(ORDER_POLL)
+        log.warning("twilio.inbound.order_timeout", extra={"sender": key[:12], "seq": seq})
 
     def acknowledge_media(self, message: UserMessage, count: int) -> None:
         sid = message.message_id or ""
@@ -96,6 +179,73 @@ class TwilioWhatsApp:
         except Exception:
             log.exception("twilio.ledger.mark_failed", extra={"message_sid": sid})
 
+    # -- retries ------------------------------------------------------------------------------------------
+    def recover(self, processor: Any) -> int:
+        """Process the messages a dead worker acknowledged but never finished (oldest first).
+
+        A message counts as abandoned once it is ``order_timeout`` seconds old and still unfinished;
+        each is claimed by exactly one worker. It may be answered after newer messages of the same
+        patient (those stopped waiting for it), but it is not lost.
+        """
+        done = 0
+        for sid in self.ledger.stale(self.clock() - timedelta(seconds=self.order_timeout)):
+            kept = self.ledger.claim(sid)
+            if kept is None:
+                continue
+            address = str(kept["from"])
+            canonical = canonical_sender(address)
+            key = sender_hash(canonical)
+            body = str(kept.get("body") or "")
+            text = kept.get("tapped") or choice(body, self.ledger.choices(key, self.clock())) or body
+            message = UserMessage(sender_id=canonical, text=str(text), channel=CHANNEL, message_id=sid,
+                                  reply_to=address)
+            log.warning("twilio.inbound.recovered", extra={"sender": key[:12], "message_sid": sid})
+            if int(kept.get("media") or 0) > 0:
+                self.acknowledge_media(message, int(kept["media"]))
+            else:
+                self.process(processor, message)
+            done += 1
+        return done
+
+    def record_status(self, sid: str, status: str, code: str | None) -> str | None:
+        """Record a status callback and apply it to the outbound message; returns its delivery state."""
+        now = self.clock()
+        self.ledger.record_status(sid, status, code, now)
+        return self.sender.outbox.on_status(sid, status, code, now)
+
+    def deliveries(self, address: str) -> list[dict[str, Any]]:
+        return self.sender.outbox.deliveries(sender_hash(canonical_sender(address)))
+
+    def start_retrier(self, interval: float = 2.0) -> None:
+        """A daemon thread sending due retries every ``interval`` seconds (or at once when woken)."""
+        if self._retrier is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                self._wake.wait(interval)
+                self._wake.clear()
+                try:
+                    self.sender.retry_due()
+                    if self.processor is not None:
+                        self.recover(self.processor)
+                except Exception:
+                    log.exception("twilio.retrier.failed")
+
+        self._retrier = threading.Thread(target=loop, name="twilio-retrier", daemon=True)
+        self._retrier.start()
+
+    def wake_retrier(self) -> None:
+        self._wake.set()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._ack_pool.shutdown(wait=False)
+        self._work_pool.shutdown(wait=True)
+        if self._own_engine is not None:
+            self._own_engine.dispose()
+
 
 _channel_lock = threading.Lock()
 
@@ -109,131 +259,68 @@ def _channel(request: Request) -> TwilioWhatsApp:
             channel = getattr(state, "twilio_channel", None)
             if channel is None:
                 channel = TwilioWhatsApp(getattr(state, "twilio_engine", None))
+                channel.start_retrier()
                 state.twilio_channel = channel
     return channel
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
-
-
-def _twiml(background: BackgroundTask | None = None) -> Response:
-    return Response(EMPTY_TWIML, media_type="text/xml", background=background)
-
-
-async def _authenticated_form(request: Request) -> tuple[dict[str, str], Response | None]:
-    """The form params once size, encoding and signature are checked; else the 4xx/503 to answer."""
-    token = os.environ.get("TWILIO_AUTH_TOKEN")
-    if not token:
-        log.error("twilio.config.missing_auth_token")
-        return {}, _error(503, "TWILIO_AUTH_TOKEN is not set: cannot authenticate Twilio webhooks")
-    length = request.headers.get("content-length")
-    if length and (not length.isdigit() or int(length) > MAX_BODY):
-        return {}, _error(413, f"body larger than {MAX_BODY} bytes")
-    body = b""
-    async for part in request.stream():
-        body += part
-        if len(body) > MAX_BODY:
-            return {}, _error(413, f"body larger than {MAX_BODY} bytes")
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if body and ctype != "application/x-www-form-urlencoded":
-        return {}, _error(415, "expected application/x-www-form-urlencoded")
-    try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False,
-                          encoding="utf-8", errors="strict", max_num_fields=MAX_FIELDS)
-    except UnicodeDecodeError:
-        return {}, _error(400, "body is not valid UTF-8 form data")
-    except ValueError:
-        return {}, _error(400, "malformed form body")
-    params: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in params:
-            prev = params[key]
-            params[key] = [*prev, value] if isinstance(prev, list) else [prev, value]
-        else:
-            params[key] = value
-    signature = request.headers.get("x-twilio-signature", "")
-    if not signature or not _valid_signature(token, _signed_url(request), params, signature):
-        log.warning("twilio.webhook.bad_signature", extra={"path": request.url.path})
-        return {}, _error(403, "invalid or missing X-Twilio-Signature")
-    if any(isinstance(v, list) for v in params.values()):
-        return {}, _error(400, "repeated form fields")
-    return params, None
-
-
-def _signed_url(request: Request) -> str:
-    public = os.environ.get("BOT_PUBLIC_URL")
-    if not public:
-        return str(request.url)
-    query = request.url.query
-    return public.rstrip("/") + request.url.path + (f"?{query}" if query else "")
-
-
-def _valid_signature(token: str, url: str, params: dict[str, Any], signature: str) -> bool:
-    from twilio.request_validator import RequestValidator
-
-    try:
-        return bool(RequestValidator(token).validate(url, params, signature))
-    except Exception:
-        return False
-
-
-def _sid(value: str | None) -> str | None:
-    if not value or len(value) > MAX_SID or not value.isascii() or not value.isalnum():
-        return None
-    return value
-
-
 async def inbound_webhook(request: Request) -> Response:
-    params, error = await _authenticated_form(request)
-    if error is not None:
-        return error
-    sid, sender_address = _sid(params.get("MessageSid")), params.get("From", "")
+    params, problem = await authenticated_form(request)
+    if problem is not None:
+        return problem
+    sid, sender_address = valid_sid(params.get("MessageSid")), params.get("From", "")
     if sid is None or not sender_address:
-        return _error(400, "From and MessageSid are required")
+        return error(400, "From and MessageSid are required")
     try:
         canonical = canonical_sender(sender_address)
     except ValueError:
-        return _error(400, "From is not a phone number")
+        return error(400, "From is not a phone number")
     num_media = params.get("NumMedia", "0") or "0"
     if not num_media.isdigit() or len(num_media) > 3:
-        return _error(400, "NumMedia must be a small non-negative integer")
+        return error(400, "NumMedia must be a small non-negative integer")
     text = params.get("Body", "")
-    payload = params.get("ButtonPayload", "")
-    if payload.startswith("/"):  # a quick-reply button carrying a Rasa-style payload
-        text = payload
+    tapped = button_payload(params)  # a quick-reply button: its payload is what the dialogue gets
     if len(text) > MAX_TEXT:
-        return _error(413, f"Body longer than {MAX_TEXT} characters")
+        return error(413, f"Body longer than {MAX_TEXT} characters")
     channel = _channel(request)
     who = sender_hash(canonical)
-    recorded = await _run(channel.ledger.record_inbound, sid, who, channel.clock())
-    if not recorded:
+    if channel.processor is None:
+        channel.processor = request.app.state.processor  # for recovering messages a dead worker left
+    kept = {"from": sender_address, "body": text, "tapped": tapped, "media": int(num_media)}
+    recorded = await channel.acknowledge(channel.ledger.record_inbound, sid, who, channel.clock(), kept)
+    if recorded is None:
         log.info("twilio.inbound.duplicate", extra={"sender": who[:12], "message_sid": sid})
-        return _twiml()
+        return twiml()
+    text = tapped or choice(text, recorded.choices) or text  # "2" answers option 2 of numbered buttons
     message = UserMessage(sender_id=canonical, text=text, channel=CHANNEL, message_id=sid,
                           reply_to=sender_address)
     log.info("twilio.inbound.accepted",
              extra={"sender": who[:12], "message_sid": sid, "media": int(num_media)})
     if int(num_media) > 0:  # media is never downloaded, stored or given to the dialogue (see module doc)
-        return _twiml(BackgroundTask(channel.acknowledge_media, message, int(num_media)))
-    return _twiml(BackgroundTask(channel.process, request.app.state.processor, message))
+        media = int(num_media)
+        return twiml(BackgroundTask(channel.in_background, channel.acknowledge_media, message, media))
+    return twiml(BackgroundTask(channel.in_background, channel.process, request.app.state.processor, message,
+                                 recorded))
 
 
 async def status_webhook(request: Request) -> Response:
-    params, error = await _authenticated_form(request)
-    if error is not None:
-        return error
-    sid = _sid(params.get("MessageSid") or params.get("SmsSid"))
+    params, problem = await authenticated_form(request)
+    if problem is not None:
+        return problem
+    sid = valid_sid(params.get("MessageSid") or params.get("SmsSid"))
     status = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
     if sid is None or status not in STATUSES:
-        return _error(400, "MessageSid and a known MessageStatus are required")
+        return error(400, "MessageSid and a known MessageStatus are required")
     code = params.get("ErrorCode") or None
     if code is not None and (len(code) > 16 or not code.isalnum()):
-        return _error(400, "ErrorCode must be a short code")
+        return error(400, "ErrorCode must be a short code")
     channel = _channel(request)
-    await _run(channel.ledger.record_status, sid, status, code, channel.clock())
-    log.info("twilio.status.recorded", extra={"message_sid": sid, "status": status, "error_code": code})
-    return _twiml()
+    state = await _run(channel.record_status, sid, status, code)
+    log.info("twilio.status.recorded",
+             extra={"message_sid": sid, "status": status, "error_code": code, "delivery": state})
+    if state == "retry":
+        channel.wake_retrier()
+    return twiml()
 
 
 async def _run(func: Callable[..., Any], *args: Any) -> Any:
@@ -242,8 +329,25 @@ async def _run(func: Callable[..., Any], *args: Any) -> Any:
     return await run_in_threadpool(func, *args)
 
 
+async def deliveries(request: Request) -> Response:
+    """Delivery states of a conversation's outbound WhatsApp messages, for agents (no bodies, no numbers)."""
+    token = os.environ.get("BOT_AGENT_TOKEN", "")
+    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if not token or not hmac.compare_digest(given.encode(), token.encode()):
+        return error(401, "agent token missing or invalid (BOT_AGENT_TOKEN)")
+    address = request.path_params["sender_id"]
+    try:
+        canonical = canonical_sender(address)
+    except ValueError:
+        return error(404, "not a WhatsApp conversation (expected a phone number)")
+    channel = _channel(request)
+    rows = await _run(channel.deliveries, canonical)
+    return JSONResponse({"conversation": sender_hash(canonical)[:12], "deliveries": rows})
+
+
 def routes() -> list[Route]:
     return [
         Route(INBOUND_PATH, inbound_webhook, methods=["POST"]),
         Route(STATUS_PATH, status_webhook, methods=["POST"]),
+        Route(DELIVERIES_PATH, deliveries, methods=["GET"]),
     ]

@@ -91,6 +91,31 @@ def _parse_slot(name: str, raw: Any) -> SlotSpec:
     return SlotSpec(name, stype, sensitivity, tuple(mappings), raw.get("initial_value"))
 
 
+MAX_BUTTONS = 10  # Twilio quick replies: 10 in approved templates, 3 in-session (the channel checks)
+MAX_BUTTON_TITLE = 20  # WhatsApp's limit for a quick-reply button title
+MAX_BUTTON_PAYLOAD = 256
+
+
+def _parse_buttons(name: str, raw: Any) -> tuple[Mapping[str, str], ...]:
+    """Rasa's ``buttons: [{title, payload}]``; the payload is what the dialogue receives when tapped."""
+    if raw is None:
+        return ()
+    where = f"response {name!r}"
+    if not isinstance(raw, list) or not raw or len(raw) > MAX_BUTTONS:
+        raise _fail(where, f"buttons must be a list of 1 to {MAX_BUTTONS} {{title, payload}} mappings")
+    buttons = []
+    for button in raw:
+        if not isinstance(button, Mapping) or set(button) - {"title", "payload"}:
+            raise _fail(where, "every button is a mapping with `title` and `payload` only")
+        title, payload = button.get("title"), button.get("payload")
+        if not isinstance(title, str) or not title.strip() or len(title) > MAX_BUTTON_TITLE:
+            raise _fail(where, f"button titles are non-empty strings of at most {MAX_BUTTON_TITLE} characters")
+        if not isinstance(payload, str) or not payload.strip() or len(payload) > MAX_BUTTON_PAYLOAD:
+            raise _fail(where, f"button payloads are non-empty strings of at most {MAX_BUTTON_PAYLOAD} characters")
+        buttons.append({"title": title, "payload": payload})
+    return tuple(buttons)
+
+
 def _parse_response(name: str, raw: Any) -> ResponseSpec:
     flags: Mapping[str, Any] = {}
     if isinstance(raw, Mapping):  # our extended form: {paraphrase, patient_specific, variations}
@@ -101,7 +126,7 @@ def _parse_response(name: str, raw: Any) -> ResponseSpec:
     for item in raw:
         if not isinstance(item, Mapping) or not isinstance(item.get("text"), str) or not item["text"].strip():
             raise _fail(f"response {name!r}", "every variation needs a non-empty `text`")
-        buttons = tuple(item.get("buttons") or ())
+        buttons = _parse_buttons(name, item.get("buttons"))
         variations.append(Variation(item["text"], item.get("channel"), buttons))
     unknown = set(flags) - {"paraphrase", "patient_specific", "variations"}
     if unknown:

@@ -24,18 +24,24 @@ class Recorded:
     path: str
     form: dict[str, str]
     account: str
+    status: int = 0  # the HTTP status the fake answered
+    sid: str = ""  # the MessageSid it gave out (201 only)
 
 
 @dataclass
 class FakeTwilio:
     requests: list[Recorded] = field(default_factory=list)
-    fail_with: tuple[int, int] | None = None  # (http status, twilio error code)
+    fail_with: tuple[int, int] | None = None  # (http status, twilio error code) for every request
+    fail_next: list[tuple[int, int]] = field(default_factory=list)  # consumed one per request, then success
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's pooled session expects
+            disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
+
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 
@@ -46,14 +52,21 @@ class FakeTwilio:
                 account = base64.b64decode(auth).decode().split(":")[0] if auth else ""
                 parts = self.path.strip("/").split("/")
                 ok = len(parts) == 4 and parts[0] == "2010-04-01" and parts[3] == "Messages.json"
+                record = Recorded(self.path, form, account)
                 with fake._lock:
-                    fake.requests.append(Recorded(self.path, form, account))
+                    fake.requests.append(record)
                 if not ok:
+                    record.status = 404
                     return self._reply(404, {"code": 20404, "message": "not found", "status": 404})
-                if fake.fail_with:
-                    status, code = fake.fail_with
+                with fake._lock:
+                    failure = fake.fail_next.pop(0) if fake.fail_next else fake.fail_with
+                if failure:
+                    status, code = failure
+                    record.status = status
                     return self._reply(status, {"code": code, "message": "failed", "status": status})
-                self._reply(201, fake.message(parts[2], form))
+                created = fake.message(parts[2], form)
+                record.status, record.sid = 201, created["sid"]
+                self._reply(201, created)
 
             def _reply(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()
@@ -64,8 +77,10 @@ class FakeTwilio:
                 self.wfile.write(data)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
         self.thread.start()
 
     @staticmethod
@@ -85,20 +100,25 @@ class FakeTwilio:
 
     @property
     def messages(self) -> list[dict[str, str]]:
+        """Every Messages.json request, including the ones answered with an error."""
         with self._lock:
             return [r.form for r in self.requests if r.path.endswith("/Messages.json")]
 
+    @property
+    def sids(self) -> list[str]:
+        with self._lock:
+            return [r.sid for r in self.requests if r.sid]
+
+    @property
+    def accepted(self) -> list[dict[str, str]]:
+        """The messages the fake answered 201 (what Twilio would have queued)."""
+        with self._lock:
+            return [r.form for r in self.requests if r.path.endswith("/Messages.json") and r.status == 201]
+
     def http_client(self) -> TwilioHttpClient:
-        base = self.base_url
+        from bot.channels.twilio_outbound import redirecting_http_client
 
-        class Redirecting(TwilioHttpClient):
-            def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-                for host in ("https://api.twilio.com", "https://api.us1.twilio.com"):
-                    if url.startswith(host):
-                        url = base + url[len(host):]
-                return super().request(method, url, *args, **kwargs)
-
-        return Redirecting(timeout=5)
+        return redirecting_http_client(self.base_url, timeout=5)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         self.server.shutdown()
@@ -115,3 +135,4 @@ def signed_post(client: Any, token: str, path: str, params: dict[str, str],
     return client.post(path, content=urlencode(params).encode(),
                        headers={"content-type": "application/x-www-form-urlencoded",
                                 "x-twilio-signature": sign(token, base + path, params)})
+
