@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -34,6 +35,7 @@ KINDS = ("access", "rectification", "cancellation", "opposition")
 KIND_ES = {"access": "acceso", "rectification": "rectificación", "cancellation": "cancelación",
            "opposition": "oposición"}  # fmt: skip
 STATUSES = ("open", "blocked", "closed", "deleted")
+BLOCKED_TTL = 30.0  # seconds another process may take to see a newly blocked patient
 DENIED = frozenset({"denied", "rejected", "improcedente", "withdrawn"})
 _MONTHS_ES = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
               "octubre", "noviembre", "diciembre")  # fmt: skip
@@ -98,6 +100,7 @@ class ArcoService:
         self.config = config
         self._clock = clock
         self.transcripts = transcripts  # the tracker store (keyed by patient reference), if any
+        self._blocked: tuple[float, frozenset[str]] | None = None
 
     def open(self, patient_ref: str, kind: str, channel: str) -> ArcoRequest:
         if kind not in KINDS:
@@ -156,13 +159,21 @@ class ArcoService:
             return [_from_row(r) for r in conn.execute(query).all()]
 
     def is_blocked(self, patient_ref: str) -> bool:
-        with self.engine.connect() as conn:
-            found = conn.execute(
-                select(arco_requests.c.id).where(
-                    and_(arco_requests.c.patient_ref == patient_ref, arco_requests.c.status == "blocked")
-                )
-            ).first()
-        return found is not None
+        """Whether the patient's data are blocked (a cancellation in its blocking period).
+
+        Asked on every inbound message, so the (small) set of blocked references is read at most every
+        ``BLOCKED_TTL`` seconds per process; closing a request here refreshes it at once.
+        """
+        now = time.monotonic()
+        cached = self._blocked
+        if cached is None or now - cached[0] > BLOCKED_TTL:
+            with self.engine.connect() as conn:
+                refs: Any = conn.execute(
+                    select(arco_requests.c.patient_ref).where(arco_requests.c.status == "blocked")
+                ).scalars()
+                cached = (now, frozenset(refs))
+            self._blocked = cached
+        return patient_ref in cached[1]
 
     def last_medical_act(self, patient_ref: str, now: datetime) -> datetime | None:
         """Latest past appointment of the patient, if the appointments table can tell."""
@@ -217,6 +228,7 @@ class ArcoService:
             w.append(actor, "arco.closed", f"arco:{request_id}", details)
 
         self.audit.transact(work)
+        self._blocked = None
         return self.get(request_id)
 
     def process_due(self, now: datetime, dry_run: bool = False) -> builtins.list[ArcoRequest]:

@@ -20,8 +20,9 @@ from bot.errors import DomainError
 Sensitivity = Literal["public", "personal", "clinical"]
 SENSITIVITIES: tuple[str, ...] = ("public", "personal", "clinical")
 SLOT_TYPES = ("text", "bool", "float", "list", "categorical", "any")
-#: Channels that are not end-to-end under our control; only "portal" may carry clinical content.
-UNENCRYPTED_CHANNELS = frozenset({"whatsapp", "sms", "rest", "console", "twilio"})
+#: The only channels that may carry clinical content (an allow-list: every other channel name — whatsapp,
+#: twilio_whatsapp, sms, rest, console, or one added later — counts as unencrypted).
+CLINICAL_CHANNELS = frozenset({"portal"})
 
 
 @dataclass(frozen=True)
@@ -109,9 +110,9 @@ def _parse_buttons(name: str, raw: Any) -> tuple[Mapping[str, str], ...]:
             raise _fail(where, "every button is a mapping with `title` and `payload` only")
         title, payload = button.get("title"), button.get("payload")
         if not isinstance(title, str) or not title.strip() or len(title) > MAX_BUTTON_TITLE:
-            raise _fail(where, f"button titles are non-empty strings of at most {MAX_BUTTON_TITLE} characters")
+            raise _fail(where, f"button titles are non-empty strings of at most {MAX_BUTTON_TITLE} chars")
         if not isinstance(payload, str) or not payload.strip() or len(payload) > MAX_BUTTON_PAYLOAD:
-            raise _fail(where, f"button payloads are non-empty strings of at most {MAX_BUTTON_PAYLOAD} characters")
+            raise _fail(where, f"button payloads are non-empty strings of at most {MAX_BUTTON_PAYLOAD} chars")
         buttons.append({"title": title, "payload": payload})
     return tuple(buttons)
 
@@ -169,9 +170,7 @@ def validate_domain(domain: Domain) -> None:
                 if name not in domain.slots and name not in domain.variables:
                     raise _fail(f"response {response.name!r}", f"uses undeclared slot or variable {{{name}}}")
                 channel = variation.channel or "whatsapp"
-                if domain.sensitivity_of(name) == "clinical" and channel in UNENCRYPTED_CHANNELS | {
-                    "whatsapp"
-                }:
+                if domain.sensitivity_of(name) == "clinical" and channel not in CLINICAL_CHANNELS:
                     raise _fail(
                         f"response {response.name!r}",
                         f"uses clinical slot {{{name}}} and would be sent over {channel}; clinical data may "

@@ -37,6 +37,7 @@ from bot.nlg.templates import TemplateRenderer
 log = logging.getLogger("bot.processor")
 
 SAFE_ERROR_RESPONSE = "utter_error"
+DATA_BLOCKED_RESPONSE = "utter_data_blocked"
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,9 @@ class Processor:
 
     # -- public API -----------------------------------------------------------------------------------
     def handle(self, message: UserMessage) -> list[OutgoingMessage]:
+        if self._data_blocked(message.sender_id):
+            # ARCO cancellation in its blocking period: the message is not processed nor stored.
+            return self._fixed_reply(message, DATA_BLOCKED_RESPONSE)
         with self.lock_store.lock(message.sender_id):
             try:
                 tracker = self._load(message.sender_id)
@@ -380,15 +384,30 @@ class Processor:
 
     def _safe_reply(self, message: UserMessage) -> list[OutgoingMessage]:
         """The safe error response through the gate, for a conversation that cannot be loaded."""
+        return self._fixed_reply(message, SAFE_ERROR_RESPONSE)
+
+    def _fixed_reply(self, message: UserMessage, response: str) -> list[OutgoingMessage]:
+        """One registered response through the gate, outside any stored conversation."""
         tracker = Tracker(message.sender_id)
         tracker.flow_state = tuple(self.flow.initial)
         outgoing: list[OutgoingMessage] = []
         try:
-            self._utter(tracker, [], outgoing, message, Utter(SAFE_ERROR_RESPONSE), safe=True)
+            self._utter(tracker, [], outgoing, message, Utter(response), safe=True)
         except Exception:
             log.exception("dialogue.safe_reply_failed", extra={"sender": sender_hash(message.sender_id)})
             return []
         return outgoing
+
+    def _data_blocked(self, sender_id: str) -> bool:
+        """Whether the patient's data are blocked by an ARCO cancellation (then nothing is processed)."""
+        arco = getattr(self.services, "arco", None)
+        if arco is None or not hasattr(arco, "is_blocked"):
+            return False
+        try:
+            return bool(arco.is_blocked(self.services.patient_ref(sender_id)))
+        except Exception as e:  # the turn itself will meet the same outage and answer safely
+            log.error("dialogue.blocked_check_failed", extra={"error": type(e).__name__})
+            return False
 
     def _load(self, sender_id: str) -> Tracker:
         return Tracker.from_dicts(sender_id, self.tracker_store.load(sender_id))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -19,6 +21,37 @@ log = logging.getLogger(__name__)
 
 #: Called after each component is trained: (component name, seconds it took).
 Progress = Callable[[str, float], None]
+
+
+#: Rasa's button payloads: ``/intent`` or ``/intent{"entity": "value"}`` parse to that intent directly.
+_COMMAND = re.compile(r"^/([A-Za-z_][A-Za-z0-9_]{0,63})(\{.{0,500}\})?$", re.DOTALL)
+
+
+def command_result(text: str, intents: list[str]) -> dict[str, Any] | None:
+    """The parse of a Rasa-style ``/intent{...}`` payload, or None when ``text`` is not one.
+
+    Only intents the model knows; entity values must be strings (anything else: not a command, so the
+    text is classified as typed). A patient typing it gains nothing they could not say in words.
+    """
+    match = _COMMAND.match(text.strip())
+    if match is None or match.group(1) not in intents:
+        return None
+    entities: list[dict[str, Any]] = []
+    if match.group(2):
+        try:
+            values = json.loads(match.group(2))
+        except ValueError:
+            return None
+        if not isinstance(values, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and len(v) <= 200 for k, v in values.items()
+        ):
+            return None
+        entities = [
+            {"entity": k, "value": v, "start": 0, "end": len(text), "extractor": "RegexInterpreter"}
+            for k, v in values.items()
+        ]
+    intent = {"name": match.group(1), "confidence": 1.0}
+    return {"text": text, "intent": intent, "intent_ranking": [dict(intent)], "entities": entities}
 
 
 def empty_result(text: str) -> dict[str, Any]:
@@ -72,6 +105,10 @@ class Pipeline:
             text = "" if text is None else str(text)
         if not text.strip():
             return empty_result(text)
+        if text.lstrip().startswith("/"):
+            command = command_result(text, self.intents)
+            if command is not None:
+                return command
         try:
             message = self.process(text, reference_time)
         except Exception:

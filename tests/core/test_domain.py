@@ -80,6 +80,13 @@ def test_a_response_using_a_clinical_slot_cannot_be_registered_for_whatsapp() ->
         parse_domain(data)
 
 
+@pytest.mark.parametrize("channel", ["twilio_whatsapp", "sms", "rest", "console", "telegram", "Portal"])
+def test_every_channel_but_the_portal_counts_as_unencrypted(channel: str) -> None:
+    data = _domain(responses={"utter_dx": [{"text": "Dx {diagnosis}", "channel": channel}]})
+    with pytest.raises(DomainError, match="clinical slot"):
+        parse_domain(data)
+
+
 def test_a_clinical_slot_is_allowed_only_in_a_portal_variation() -> None:
     data = _domain(responses={"utter_dx": [{"text": "Dx {diagnosis}", "channel": "portal"}]})
     assert parse_domain(data).responses["utter_dx"].variations[0].channel == "portal"

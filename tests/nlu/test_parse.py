@@ -109,3 +109,23 @@ def test_parse_command(trained_archive: Any, capsys: pytest.CaptureFixture[str])
     assert parse_command(args) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["intent"]["name"] == "greet" and printed["text"] == "buenos días"
+
+
+def test_rasa_style_payloads_parse_to_their_intent(interpreter: Interpreter) -> None:
+    result = interpreter.parse("/greet")
+    check_structure(result, "/greet")
+    assert result["intent"] == {"name": "greet", "confidence": 1.0} and result["entities"] == []
+    text = '/book_appointment{"service": "cardiologia"}'
+    result = interpreter.parse(text)
+    check_structure(result, text)
+    assert result["intent"]["name"] == "book_appointment"
+    assert [(e["entity"], e["value"]) for e in result["entities"]] == [("service", "cardiologia")]
+
+
+@pytest.mark.parametrize(
+    "text", ["/no_such_intent", '/greet{"a": 1}', "/greet{not json}", "/greet extra words", "/"]
+)
+def test_malformed_payloads_are_classified_as_typed_text(interpreter: Interpreter, text: str) -> None:
+    result = interpreter.parse(text)
+    check_structure(result, text)
+    assert result["intent"]["confidence"] < 1.0 or result["intent"]["name"] == "nlu_fallback"
