@@ -160,8 +160,23 @@ class AppState:
     interpreter: Any
     services: ClinicServices
     closers: list[Any] = field(default_factory=list)
+    directory: Any = None  # bot.inbox.Directory: the agents' view of conversations
 
-    def hand_back(self, sender_id: str, agent: str) -> list[OutgoingMessage]:
+    def conversation(self, conversation_id: str) -> Any:
+        """The conversation behind an agent's opaque id (bot.inbox.Conversation); LookupError if none."""
+        found = self.directory.get(conversation_id) if self.directory is not None else None
+        if found is None:
+            raise LookupError("no such conversation (use the id from GET /agent/conversations)")
+        return found
+
+    def hand_back(
+        self, sender_id: str, agent: str, *, channel: str = "rest", notify: bool = True
+    ) -> list[OutgoingMessage]:
+        """The conversation returns to the assistant, which resumes the phase it left.
+
+        ``notify``: tell the patient (``utter_handoff_back``, rendered and gated for ``channel``); without
+        it nothing is sent (e.g. the WhatsApp window is closed).
+        """
         tracker = self.processor.tracker(sender_id)
         if not tracker.in_handoff:
             raise LookupError("this conversation is not waiting for a person")
@@ -174,7 +189,8 @@ class AppState:
             sender_id,
             [HandoffEnded(agent=agent)],
             flow_event="agent_resolved",
-            utters=[Utter("utter_handoff_back")],
+            utters=[Utter("utter_handoff_back")] if notify else [],
+            channel=channel,
         )
 
     def agent_say(self, sender_id: str, agent: str, text: str) -> AgentReply:
@@ -190,18 +206,67 @@ class AppState:
         )  # fmt: skip
         return reply
 
+    def transcript(self, conversation_id: str, agent: str) -> dict[str, Any]:
+        """The decrypted conversation for a member of staff; the access is audited first."""
+        from bot.inbox import transcript
+
+        conversation = self.conversation(conversation_id)
+        tracker = self.processor.tracker(conversation.sender_id)
+        items = transcript(tracker.events)
+        self.services.audit.append(
+            f"staff:{agent}", "transcript.viewed", f"patient:{conversation.id}", {"items": len(items)}
+        )
+        return {
+            "id": conversation.id,
+            "channel": conversation.channel,
+            "phase": tracker.phase,
+            "in_handoff": tracker.in_handoff,
+            "messages": items,
+        }
+
     def close(self) -> None:
         for closer in self.closers:
             closer()
 
 
+def check_fixed_texts(gate: Any, domain: Domain, extra: Mapping[str, str] | None = None) -> None:
+    """Fixed clinic texts sent without passing the gate at run time — button titles (appended to gated
+    replies or sent as template variables) and e.g. the media acknowledgement — are checked once, here:
+    one the gate would block stops start-up."""
+    problems: list[str] = []
+    texts = [
+        (f"domain.yml response {name}, button title", str(button.get("title", "")))
+        for name, spec in domain.responses.items()
+        for variation in spec.variations
+        for button in variation.buttons
+    ]
+    texts += list((extra or {}).items())
+    for where, text in texts:
+        categories = gate.check(text, channel="whatsapp").categories
+        if categories:
+            problems.append(f"{where} {text!r} ({', '.join(categories)})")
+    if problems:
+        raise ConfigError(
+            "fixed texts that the disclosure gate would block over WhatsApp: " + "; ".join(problems)
+        )
+
+
+def _media_ack() -> dict[str, str]:
+    try:
+        from bot.channels.twilio_replies import MEDIA_ACK
+    except ImportError:  # the Twilio channel is not installed
+        return {}
+    return {"the WhatsApp media acknowledgement": MEDIA_ACK}
+
+
 def prepare(project: Path | None = None) -> None:
     """Everything `bot run` must do once before serving: a model to load and a migrated database."""
     from bot import db
+    from bot.inbox import create_tables
     from bot.nlu.model import load_latest
 
     load_latest(settings.models_dir(), train_if_missing=True)
-    db.get_engine()
+    create_tables(db.get_engine())  # the agents' inbox table, once, before the workers start
 
 
 def build_app_state(
@@ -222,8 +287,9 @@ def build_app_state(
     from bot.compliance.crypto import PatientCipher
     from bot.compliance.keyring import Keyring
     from bot.compliance.signing import signing_key_from_env
-    from bot.compliance.transcripts import PseudonymousLockStore, SealedTrackerStore, raw_store
+    from bot.compliance.transcripts import PseudonymousLockStore, raw_store
     from bot.guard.gate import load_gate
+    from bot.inbox import Directory, ErasingBackend, IndexedTrackerStore
     from bot.nlg.paraphrase import Paraphraser
     from bot.nlg.providers import make_provider
     from bot.scheduling.clinic import load_clinic
@@ -261,6 +327,7 @@ def build_app_state(
         audit.append("gate", "disclosure.blocked", "outbound", dict(record))
 
     gate = load_gate(project, registered_responses=list(domain.responses), on_block=on_block)
+    check_fixed_texts(gate, domain, _media_ack())
     provider = make_provider(endpoints.get("llm"))
     paraphraser = None
     if provider is not None:
@@ -270,9 +337,11 @@ def build_app_state(
     backend = create_tracker_store(
         raw_store(tracker_store) if tracker_store is not None else endpoints.get("tracker_store")
     )
-    trackers = SealedTrackerStore(backend, cipher, services.patient_ref)
+    directory = Directory(engine, cipher, services.patient_ref)
+    trackers = IndexedTrackerStore(backend, cipher, services.patient_ref, directory)
     services.patient_ref("+525500000000")  # loads the phone-number metadata now, not on a first message
-    services.arco.transcripts = backend  # ARCO erasure deletes the patient's conversation too
+    # ARCO erasure deletes the patient's conversation too, and its line in the agents' inbox
+    services.arco.transcripts = ErasingBackend(backend, directory)
     locks = PseudonymousLockStore(
         create_lock_store(raw_store(lock_store) if lock_store is not None else endpoints.get("lock_store")),
         services.patient_ref,
@@ -295,4 +364,4 @@ def build_app_state(
     closers = [trackers.close, locks.close]
     if paraphraser is not None:
         closers.append(paraphraser.close)
-    return AppState(processor, interpreter, services, closers)
+    return AppState(processor, interpreter, services, closers, directory)

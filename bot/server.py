@@ -1,4 +1,4 @@
-"""The HTTP API (Starlette): Rasa-compatible parse and REST webhook, health, the agent's inbox routes.
+"""The HTTP API (Starlette): Rasa-compatible parse and REST webhook, health, the agents' inbox.
 
 ``bot run`` serves it with uvicorn. Building the app does no I/O; the lifespan loads the model, domain,
 flow and stores once, and a configuration error stops start-up with a clear message.
@@ -41,21 +41,145 @@ def _agent_authorised(request: Request) -> bool:
     return bool(token) and hmac.compare_digest(given.encode(), token.encode())  # type: ignore[union-attr]
 
 
-async def hand_back(request: Request) -> JSONResponse:
-    """An agent returns a conversation to the assistant (it resumes the phase it left)."""
-    if not _agent_authorised(request):
-        return JSONResponse({"error": "agent token missing or invalid (BOT_AGENT_TOKEN)"}, status_code=401)
-    sender = request.path_params["sender_id"]
-    state = request.app.state
-    try:
-        replies = await run_in_threadpool(state.hand_back, sender, request.headers.get("x-agent-id", "agent"))
-    except LookupError as e:
-        return JSONResponse({"error": str(e)}, status_code=409)
-    return JSONResponse([{"recipient_id": r.recipient_id, "text": r.text} for r in replies])
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
 
 
+_UNAUTHORISED = "agent token missing or invalid (BOT_AGENT_TOKEN)"
 MAX_AGENT_TEXT = 1600  # one WhatsApp message
 _AGENT_ID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+_AGENT_ID_RULE = "an agent id is 1-64 letters, digits, _ . @ -"
+WHATSAPP = "twilio_whatsapp"
+TEMPLATE_NEEDED = (
+    "the patient last wrote more than 24 hours ago: WhatsApp allows only an approved template now; "
+    "nothing was sent or recorded"
+)
+
+
+def _outlet(request: Request, channel: str | None) -> Any:
+    """The channel object that delivers to this conversation, or None (REST: the JSON answer is all)."""
+    if channel != WHATSAPP:
+        return None
+    from bot.channels import twilio_whatsapp
+
+    return twilio_whatsapp.channel_for(request)
+
+
+async def _resolve(request: Request) -> tuple[Any, JSONResponse | None]:
+    """The conversation behind ``{conversation_id}`` (the inbox's opaque id), or a 404."""
+    app_state = request.app.state.app_state
+    try:
+        return await run_in_threadpool(app_state.conversation, request.path_params["conversation_id"]), None
+    except LookupError as e:
+        return None, _error(404, str(e))
+
+
+def _delivery_error(e: Exception) -> JSONResponse | None:
+    """The JSON answer for a delivery problem, or None when ``e`` is not one."""
+    from bot.errors import ConfigError
+
+    try:
+        from bot.channels.twilio_outbound import DeliveryError, OutsideWindowError
+    except ImportError:  # pragma: no cover - the twilio extra is part of the install
+        return None
+    if isinstance(e, OutsideWindowError):
+        return _error(409, TEMPLATE_NEEDED, template_required=True)
+    if isinstance(e, DeliveryError):
+        return _error(502, "Twilio refused the message; it is recorded in the conversation but was not "
+                      "delivered (see the deliveries)", recorded=True)
+    if isinstance(e, ConfigError):
+        return _error(503, str(e))
+    return None
+
+
+async def list_conversations(request: Request) -> JSONResponse:
+    """``GET /agent/conversations?status=handoff``: who waits for a person (no bodies, no numbers)."""
+    if not _agent_authorised(request):
+        return _error(401, _UNAUTHORISED)
+    if request.query_params.get("status", "handoff") != "handoff":
+        return _error(400, "only status=handoff is supported")
+    from bot.inbox import listing
+
+    directory = getattr(request.app.state.app_state, "directory", None)
+    waiting = await run_in_threadpool(directory.waiting) if directory is not None else []
+    out = []
+    for conversation in waiting:
+        outlet = _outlet(request, conversation.channel)
+        last = None
+        if outlet is not None:
+            last = await run_in_threadpool(outlet.last_delivery, conversation.sender_id)
+        out.append(listing(conversation, last))
+    return JSONResponse({"conversations": out})
+
+
+async def get_conversation(request: Request) -> JSONResponse:
+    """``GET /agent/conversations/{id}``: the transcript, for staff; audited as ``staff:<X-Agent-Id>``."""
+    if not _agent_authorised(request):
+        return _error(401, _UNAUTHORISED)
+    agent = request.headers.get("x-agent-id", "")
+    if not _AGENT_ID.match(agent):
+        return _error(400, f"X-Agent-Id header required (the access is audited): {_AGENT_ID_RULE}")
+    app_state = request.app.state.app_state
+    try:
+        body = await run_in_threadpool(
+            app_state.transcript, request.path_params["conversation_id"], agent
+        )
+    except LookupError as e:
+        return _error(404, str(e))
+    return JSONResponse(body, headers={"cache-control": "no-store"})
+
+
+async def hand_back(request: Request) -> JSONResponse:
+    """An agent returns a conversation to the assistant, which resumes the phase it left and says so to
+    the patient on the conversation's channel. ``{"notify": false}`` returns it silently (e.g. after the
+    WhatsApp window closed). The agent id: ``X-Agent-Id`` header or ``{"agent": id}``."""
+    if not _agent_authorised(request):
+        return _error(401, _UNAUTHORISED)
+    from bot.channels.rest import read_json
+
+    data: Any = {}
+    if await request.body():
+        data, problem = await read_json(request)
+        if problem is not None:
+            return problem
+    if not isinstance(data, dict) or not isinstance(data.get("notify", True), bool):
+        return _error(400, 'expected a JSON object {"agent"?: str, "notify"?: bool}')
+    agent = data.get("agent") or request.headers.get("x-agent-id") or "agent"
+    if not isinstance(agent, str) or not _AGENT_ID.match(agent):
+        return _error(400, _AGENT_ID_RULE)
+    notify = bool(data.get("notify", True))
+    conversation, problem = await _resolve(request)
+    if problem is not None:
+        return problem
+    outlet = _outlet(request, conversation.channel)
+    app_state = request.app.state.app_state
+
+    def work() -> tuple[list[Any], list[dict[str, Any]] | None]:
+        if outlet is not None and notify:
+            outlet.check_window(conversation.address)
+        replies = app_state.hand_back(
+            conversation.sender_id, agent, channel=conversation.channel or "rest", notify=notify
+        )
+        delivery = outlet.deliver(conversation.address, replies) if outlet is not None and notify else None
+        return replies, delivery
+
+    try:
+        replies, delivery = await run_in_threadpool(work)
+    except LookupError as e:
+        return _error(409, str(e))
+    except Exception as e:
+        answer = _delivery_error(e)
+        if answer is None:
+            raise
+        return answer
+    body: dict[str, Any] = {
+        "conversation": conversation.id,
+        "channel": conversation.channel,
+        "replies": [{"text": r.text, **({"buttons": list(r.buttons)} if r.buttons else {})} for r in replies],
+    }
+    if delivery is not None:
+        body["delivery"] = delivery
+    return JSONResponse(body)
 
 
 async def agent_message(request: Request) -> JSONResponse:
@@ -63,40 +187,59 @@ async def agent_message(request: Request) -> JSONResponse:
 
     ``{"agent": id, "text": str}``. The text passes the disclosure gate like any bot message; when it is
     blocked the patient gets the portal redirect instead and the answer says so, with the categories.
-    The text is never logged nor echoed back.
+    WhatsApp conversations: delivered through the outbox to the address the patient last wrote from,
+    inside the 24-hour window only (409 ``template_required`` outside it, nothing recorded). The text is
+    never logged.
     """
     if not _agent_authorised(request):
-        return JSONResponse({"error": "agent token missing or invalid (BOT_AGENT_TOKEN)"}, status_code=401)
+        return _error(401, _UNAUTHORISED)
     from bot.channels.rest import read_json
 
     data, error = await read_json(request)
     if error is not None:
         return error
     if not isinstance(data, dict):
-        return JSONResponse({"error": 'expected a JSON object {"agent": str, "text": str}'}, status_code=400)
+        return _error(400, 'expected a JSON object {"agent": str, "text": str}')
     agent, text = data.get("agent"), data.get("text")
     if not isinstance(agent, str) or not _AGENT_ID.match(agent):
-        return JSONResponse(
-            {"error": "`agent` must be an id of 1-64 letters, digits, _ . @ -"}, status_code=400
-        )
+        return _error(400, f"`agent`: {_AGENT_ID_RULE}")
     if not isinstance(text, str) or not text.strip():
-        return JSONResponse({"error": "`text` must be a non-empty string"}, status_code=400)
+        return _error(400, "`text` must be a non-empty string")
     if len(text) > MAX_AGENT_TEXT:
-        return JSONResponse({"error": f"`text` longer than {MAX_AGENT_TEXT} characters"}, status_code=413)
-    sender = request.path_params["sender_id"]
+        return _error(413, f"`text` longer than {MAX_AGENT_TEXT} characters")
+    conversation, problem = await _resolve(request)
+    if problem is not None:
+        return problem
+    outlet = _outlet(request, conversation.channel)
     app_state = request.app.state.app_state
+
+    def work() -> tuple[Any, list[dict[str, Any]] | None]:
+        if outlet is not None:
+            outlet.check_window(conversation.address)  # before anything is recorded
+        reply = app_state.agent_say(conversation.sender_id, agent, text)
+        delivery = outlet.deliver(conversation.address, [reply.message]) if outlet is not None else None
+        return reply, delivery
+
     try:
-        reply = await run_in_threadpool(app_state.agent_say, sender, agent, text)
+        reply, delivery = await run_in_threadpool(work)
     except LookupError as e:
-        return JSONResponse({"error": str(e)}, status_code=409)
+        return _error(409, str(e))
+    except Exception as e:
+        answer = _delivery_error(e)
+        if answer is None:
+            raise
+        return answer
     body: dict[str, Any] = {
-        "recipient_id": reply.message.recipient_id,
+        "conversation": conversation.id,
+        "channel": conversation.channel,
         "text": reply.message.text,
         "blocked": reply.blocked,
     }
     if reply.blocked:
         body["categories"] = list(reply.categories)
         body["note"] = "the message was not sent: the patient received the portal redirect instead"
+    if delivery is not None:
+        body["delivery"] = delivery[0] if delivery else None
     return JSONResponse(body)
 
 
@@ -118,15 +261,24 @@ def create_app(state: Any = None) -> Starlette:
         try:
             yield
         finally:
+            # the channel first: its dialogue threads still use the processor and its stores
+            channel = getattr(app.state, "twilio_channel", None)
+            if channel is not None:
+                await run_in_threadpool(channel.close)
             if own:
                 app_state.close()
+                from bot import db
+
+                db.dispose_all()
 
     routes = [
         Route("/health", health, methods=["GET"]),
         Route("/model/parse", model_parse, methods=["POST"]),
         Route("/webhooks/rest/webhook", rest_webhook, methods=["POST"]),
-        Route("/agent/conversations/{sender_id}/handback", hand_back, methods=["POST"]),
-        Route("/agent/conversations/{sender_id}/messages", agent_message, methods=["POST"]),
+        Route("/agent/conversations", list_conversations, methods=["GET"]),
+        Route("/agent/conversations/{conversation_id}", get_conversation, methods=["GET"]),
+        Route("/agent/conversations/{conversation_id}/handback", hand_back, methods=["POST"]),
+        Route("/agent/conversations/{conversation_id}/messages", agent_message, methods=["POST"]),
     ]
     extra = _optional_routes()
     return Starlette(routes=routes + extra, lifespan=lifespan)

@@ -133,6 +133,11 @@ class TwilioSender:
                 self._client = Client(sid, token, http_client=http)
             return self._client
 
+    def ready(self) -> None:
+        """Raise :class:`ConfigError` now if sending is not configured (credentials, sender)."""
+        self.client()
+        self._origin()
+
     def _origin(self) -> dict[str, str]:
         service = self.env.get("TWILIO_MESSAGING_SERVICE_SID")
         sender = self.env.get("TWILIO_WHATSAPP_FROM")

@@ -31,6 +31,10 @@ _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 MAX_PAYLOAD = 256
 MAX_SESSION_BUTTONS = 3  # quick replies sent in-session without WhatsApp approval
 MAX_TEMPLATE_BODY = 1024  # characters of a quick-reply body
+#: Sent when a patient sends media (never downloaded nor shown to the dialogue). Fixed clinic text: it does
+#: not pass the gate at run time, so bot.app checks it with the gate at start-up.
+MEDIA_ACK = ("Recibimos su archivo. Por su privacidad no lo revisamos por este medio; una persona del equipo "
+             "le dará seguimiento.")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ TWILIO_MESSAGING_SERVICE_SID, BOT_PUBLIC_URL (optional).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hmac
 import logging
@@ -42,6 +43,7 @@ from starlette.routing import Route
 from bot.channels.twilio_http import EMPTY_TWIML, authenticated_form, error, twiml, valid_sid
 from bot.channels.twilio_outbound import OutsideWindowError, TwilioSender, split_text
 from bot.channels.twilio_replies import (
+    MEDIA_ACK,
     ContentTemplate,
     button_payload,
     choice,
@@ -66,10 +68,9 @@ STATUS_PATH = "/webhooks/twilio/status"
 DELIVERIES_PATH = "/agent/conversations/{sender_id}/deliveries"
 MAX_TEXT = 4096
 ORDER_POLL = 0.01  # seconds between checks while an earlier message of the same patient is in progress
-MEDIA_ACK = ("Recibimos su archivo. Por su privacidad no lo revisamos por este medio; una persona del equipo "
-             "le dará seguimiento.")
 
-__all__ = ["EMPTY_TWIML", "MEDIA_ACK", "TwilioWhatsApp", "canonical_sender", "routes", "split_text"]
+__all__ = ["EMPTY_TWIML", "MEDIA_ACK", "TwilioWhatsApp", "canonical_sender", "channel_for", "routes",
+           "split_text"]
 
 
 class TwilioWhatsApp:
@@ -92,6 +93,8 @@ class TwilioWhatsApp:
         self.order_timeout = (order_timeout if order_timeout is not None
                               else float(os.environ.get("BOT_TWILIO_ORDER_TIMEOUT", "30")))
         self.processor: Any = None  # set by the first webhook; used to recover unfinished messages
+        self.directory: Any = None  # bot.inbox.Directory, set by the first webhook: the agents' inbox
+        self._closed = False
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._retrier: threading.Thread | None = None
@@ -118,6 +121,8 @@ class TwilioWhatsApp:
         try:
             if recorded is not None and recorded.behind:
                 self._wait_turn(key, recorded.seq)
+            if self.directory is not None and message.reply_to:  # where agents' messages will go
+                self.directory.note_address(message.sender_id, message.reply_to)
             replies = processor.handle(message)
             offered: list[str] = []
             for reply in replies:
@@ -139,15 +144,53 @@ class TwilioWhatsApp:
 
         Returns the payloads of the buttons offered (empty when none).
         """
+        return self._send_reply(to, reply, window_open)[0]
+
+    def _send_reply(self, to: str, reply: OutgoingMessage,
+                    window_open: bool) -> tuple[list[str], list[str], int]:
+        """(payloads offered, SIDs Twilio accepted, messages sent): fewer SIDs means a retry is pending."""
         buttons = list(reply.buttons)
         template = self.templates.get(reply.response or "") if buttons and not reply.blocked else None
         values = template.values(reply.text, buttons) if template is not None else None
         if template is not None and values is not None:
-            self.sender.send_template(to, template.content_sid, values)
-            return numbered(reply.text, buttons)[1]
+            sid = self.sender.send_template(to, template.content_sid, values)
+            return numbered(reply.text, buttons)[1], [sid] if sid else [], 1
         text, payloads = numbered(reply.text, buttons) if buttons else (reply.text, [])
-        self.sender.send_text(to, text, window_open=window_open)
-        return payloads
+        sids = self.sender.send_text(to, text, window_open=window_open)
+        return payloads, sids, len(split_text(text))
+
+    # -- agents (a person in the shared inbox writes; the assistant hands back) ---------------------------
+    def check_window(self, address: str | None) -> None:
+        """Before anything is recorded: the patient's address is known, sending is configured and the
+        24-hour window is open (:class:`OutsideWindowError` otherwise: only a template may go out)."""
+        if not address:
+            raise LookupError("no WhatsApp address on record for this conversation yet; "
+                              "it is kept from the patient's next message")
+        self.sender.ready()  # configuration errors surface here, not after the message was recorded
+        if not self.sender.in_window(address):
+            raise OutsideWindowError("the 24-hour WhatsApp window is closed: the patient last wrote more "
+                                     "than 24 hours ago, so only an approved template may be sent")
+
+    def deliver(self, address: str, replies: list[OutgoingMessage]) -> list[dict[str, Any]]:
+        """Send messages recorded outside a patient turn (already gated) through the outbox, to the exact
+        address the patient last wrote from; one ``{"state", "message_sids"}`` per message."""
+        out: list[dict[str, Any]] = []
+        offered: list[str] = []
+        for reply in replies:
+            if not reply.text:
+                continue
+            offered, sids, expected = self._send_reply(address, reply, True)
+            out.append({"state": "accepted" if len(sids) >= expected else "retry", "message_sids": sids})
+        self.ledger.set_choices(sender_hash(canonical_sender(address)), offered or None, self.clock())
+        return out
+
+    def last_delivery(self, sender_id: str) -> dict[str, Any] | None:
+        """The latest outbound message's state (no body): for the agents' inbox listing."""
+        rows = self.sender.outbox.deliveries(sender_hash(canonical_sender(sender_id)), limit=1)
+        if not rows:
+            return None
+        row = rows[-1]
+        return {"state": row["state"], "error_code": row["error_code"], "at": row["updated_at"]}
 
     def _wait_turn(self, key: str, seq: int) -> None:
         """Wait until this patient's earlier messages are done (or older than ``order_timeout``: dead)."""
@@ -239,9 +282,15 @@ class TwilioWhatsApp:
         self._wake.set()
 
     def close(self) -> None:
+        """Stop the retrier, finish the dialogue work in progress, release the channel's connections."""
+        if self._closed:
+            return
+        self._closed = True
         self._stop.set()
         self._wake.set()
-        self._ack_pool.shutdown(wait=False)
+        if self._retrier is not None:
+            self._retrier.join(timeout=10)
+        self._ack_pool.shutdown(wait=True)
         self._work_pool.shutdown(wait=True)
         if self._own_engine is not None:
             self._own_engine.dispose()
@@ -250,7 +299,7 @@ class TwilioWhatsApp:
 _channel_lock = threading.Lock()
 
 
-def _channel(request: Request) -> TwilioWhatsApp:
+def channel_for(request: Request) -> TwilioWhatsApp:
     """``app.state.twilio_channel`` if the app (or a test) set one, else one built from the environment."""
     state = request.app.state
     channel = getattr(state, "twilio_channel", None)
@@ -282,10 +331,12 @@ async def inbound_webhook(request: Request) -> Response:
     tapped = button_payload(params)  # a quick-reply button: its payload is what the dialogue gets
     if len(text) > MAX_TEXT:
         return error(413, f"Body longer than {MAX_TEXT} characters")
-    channel = _channel(request)
+    channel = channel_for(request)
     who = sender_hash(canonical)
     if channel.processor is None:
         channel.processor = request.app.state.processor  # for recovering messages a dead worker left
+    if channel.directory is None:
+        channel.directory = getattr(getattr(request.app.state, "app_state", None), "directory", None)
     kept = {"from": sender_address, "body": text, "tapped": tapped, "media": int(num_media)}
     recorded = await channel.acknowledge(channel.ledger.record_inbound, sid, who, channel.clock(), kept)
     if recorded is None:
@@ -314,7 +365,7 @@ async def status_webhook(request: Request) -> Response:
     code = params.get("ErrorCode") or None
     if code is not None and (len(code) > 16 or not code.isalnum()):
         return error(400, "ErrorCode must be a short code")
-    channel = _channel(request)
+    channel = channel_for(request)
     state = await _run(channel.record_status, sid, status, code)
     log.info("twilio.status.recorded",
              extra={"message_sid": sid, "status": status, "error_code": code, "delivery": state})
@@ -336,11 +387,18 @@ async def deliveries(request: Request) -> Response:
     if not token or not hmac.compare_digest(given.encode(), token.encode()):
         return error(401, "agent token missing or invalid (BOT_AGENT_TOKEN)")
     address = request.path_params["sender_id"]
+    app_state = getattr(request.app.state, "app_state", None)
+    conversation = None
+    if app_state is not None and getattr(app_state, "directory", None) is not None:
+        with contextlib.suppress(LookupError):
+            conversation = await _run(app_state.conversation, address)
+    if conversation is not None:  # the inbox's opaque id (preferred: no phone number in the URL)
+        address = conversation.sender_id
     try:
         canonical = canonical_sender(address)
     except ValueError:
-        return error(404, "not a WhatsApp conversation (expected a phone number)")
-    channel = _channel(request)
+        return error(404, "not a WhatsApp conversation")
+    channel = channel_for(request)
     rows = await _run(channel.deliveries, canonical)
     return JSONResponse({"conversation": sender_hash(canonical)[:12], "deliveries": rows})
 

@@ -21,6 +21,8 @@ ACCOUNT = "AC" + "0" * 32
 FROM_BOT = "whatsapp:+14155238886"
 OPT_OUT_TEXT = "Usted se dio de baja de nuestros mensajes."
 LONG_TRIGGER = "mensaje largo"
+AGENT_TOKEN = "agent-token-for-tests"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class FakeProcessor:
@@ -84,12 +86,16 @@ def _state(engine: Any) -> tuple[Any, str | None]:
 
         class State:
             interpreter = None
+            directory = None
 
             def __init__(self) -> None:
                 self.processor = processor
 
-            def hand_back(self, *_: Any) -> list[OutgoingMessage]:
+            def hand_back(self, *_: Any, **__: Any) -> list[OutgoingMessage]:
                 return []
+
+            def conversation(self, _: str) -> Any:
+                raise LookupError("no such conversation")
 
             def close(self) -> None:
                 pass
@@ -122,5 +128,29 @@ def harness(engine: Any) -> Iterator[Harness]:
         with TestClient(app) as client:
             yield Harness(client, fake, channel, clock, state.processor, error is None, error)
     finally:
+        channel.close()  # the lifespan closed it already; closing twice is harmless
+        fake.close()
+        state.close()
+
+
+@pytest.fixture
+def agent_harness(engine: Any, interpreter: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    """Like ``harness`` but always the real assistant (the agents' inbox needs it), with BOT_AGENT_TOKEN."""
+    from bot.app import build_app_state
+    from bot.server import create_app
+
+    monkeypatch.setenv("BOT_AGENT_TOKEN", AGENT_TOKEN)
+    state = build_app_state(ROOT, tracker_store={"type": "memory"}, lock_store={"type": "memory"},
+                            interpreter=interpreter, engine=engine)
+    fake = FakeTwilio()
+    clock = Clock()
+    app = create_app(state)
+    channel = TwilioWhatsApp(engine, http_client=fake.http_client(), clock=clock)
+    app.state.twilio_channel = channel
+    try:
+        with TestClient(app) as client:
+            yield Harness(client, fake, channel, clock, state.processor, True, None, {"state": state})
+    finally:
+        channel.close()
         fake.close()
         state.close()

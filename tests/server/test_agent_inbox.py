@@ -1,4 +1,7 @@
-"""POST /agent/conversations/{sender}/messages: a person's text passes the disclosure gate too."""
+"""The agents' inbox over REST conversations: listing, transcript (audited), messages through the gate.
+
+Conversations are addressed by the inbox's opaque id (the patient reference), never by a phone number.
+"""
 
 from __future__ import annotations
 
@@ -35,23 +38,32 @@ def _say(client: TestClient, text: str) -> list[dict[str, Any]]:
     return list(response.json())
 
 
+def _id(client: TestClient) -> str:
+    state: Any = client.app.state.app_state  # type: ignore[attr-defined]
+    return str(state.services.patient_ref(SENDER))
+
+
 def _agent(client: TestClient, text: str, headers: dict[str, str] = AUTH, agent: str = "ana.r") -> Any:
     return client.post(
-        f"/agent/conversations/{SENDER}/messages", json={"agent": agent, "text": text}, headers=headers
+        f"/agent/conversations/{_id(client)}/messages", json={"agent": agent, "text": text}, headers=headers
     )
 
 
 def test_only_in_handoff_and_only_with_the_token(client: TestClient) -> None:
     assert _agent(client, LOGISTICS, headers={}).status_code == 401
     assert _agent(client, LOGISTICS, headers={"authorization": "Bearer wrong"}).status_code == 401
+    assert _agent(client, LOGISTICS).status_code == 404  # no conversation yet
     _say(client, "hola")
     assert _agent(client, LOGISTICS).status_code == 409  # the assistant is answering this one
     _say(client, "quiero hablar con una persona")
     assert _agent(client, "", headers=AUTH).status_code == 400
     assert _agent(client, LOGISTICS, agent="no spaces allowed").status_code == 400
     assert _agent(client, "x" * 1601).status_code == 413
-    bad = client.post(f"/agent/conversations/{SENDER}/messages", content=b"[]", headers=AUTH)
+    bad = client.post(f"/agent/conversations/{_id(client)}/messages", content=b"[]", headers=AUTH)
     assert bad.status_code == 400
+    by_phone = client.post(f"/agent/conversations/{SENDER}/messages", json={"agent": "ana", "text": "x"},
+                           headers=AUTH)
+    assert by_phone.status_code == 404  # phone numbers are not conversation ids
 
 
 def test_logistics_text_is_delivered_and_recorded(app_state: Any, client: TestClient) -> None:
@@ -59,7 +71,7 @@ def test_logistics_text_is_delivered_and_recorded(app_state: Any, client: TestCl
     response = _agent(client, LOGISTICS)
     assert response.status_code == 200
     body = response.json()
-    assert body == {"recipient_id": SENDER, "text": LOGISTICS, "blocked": False}
+    assert body == {"conversation": _id(client), "channel": "rest", "text": LOGISTICS, "blocked": False}
     last = app_state.processor.tracker(SENDER).events[-1].as_dict()
     assert last["event"] == "agent" and last["text"] == LOGISTICS and last["agent"] == "ana.r"
     assert not last["blocked"]
@@ -113,3 +125,73 @@ def test_sender_ids_map_to_distinct_or_shared_patients_as_they_should(app_state:
 def test_a_rest_sender_with_spaces_is_answered(client: TestClient) -> None:
     response = client.post("/webhooks/rest/webhook", json={"sender": " con espacios ", "message": "hola"})
     assert response.status_code == 200 and response.json()
+
+
+def test_the_inbox_lists_waiting_conversations_without_bodies_or_numbers(client: TestClient) -> None:
+    assert client.get("/agent/conversations").status_code == 401
+    _say(client, "hola")
+    assert client.get("/agent/conversations?status=handoff", headers=AUTH).json() == {"conversations": []}
+    _say(client, "quiero hablar con una persona")
+    _say(client, "me urge, es sobre mi cita")
+    listed = client.get("/agent/conversations?status=handoff", headers=AUTH)
+    assert listed.status_code == 200
+    [line] = listed.json()["conversations"]
+    assert line["id"] == _id(client) and line["channel"] == "rest" and line["phase"] == "handoff"
+    assert line["waiting_since"] and line["last_delivery"] is None
+    text = json.dumps(listed.json(), ensure_ascii=False)
+    for secret in ("5550006543", "persona", "urge", "cita"):
+        assert secret not in text
+    assert client.get("/agent/conversations?status=open", headers=AUTH).status_code == 400
+    assert client.post(f"/agent/conversations/{_id(client)}/handback", headers=AUTH).status_code == 200
+    assert client.get("/agent/conversations", headers=AUTH).json() == {"conversations": []}
+
+
+def test_reading_a_transcript_is_audited_as_staff_access(app_state: Any, client: TestClient) -> None:
+    _say(client, "hola")
+    _say(client, "quiero hablar con una persona")
+    assert _agent(client, LOGISTICS).status_code == 200
+    path = f"/agent/conversations/{_id(client)}"
+    assert client.get(path).status_code == 401
+    assert client.get(path, headers=AUTH).status_code == 400  # who reads must be known: X-Agent-Id
+    unknown = client.get(f"/agent/conversations/{'0' * 64}", headers={**AUTH, "x-agent-id": "ana.r"})
+    assert unknown.status_code == 404
+    before = [e for e in app_state.services.audit.entries() if e.action == "transcript.viewed"]
+    response = client.get(path, headers={**AUTH, "x-agent-id": "ana.r"})
+    assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body["id"] == _id(client) and body["in_handoff"] and body["phase"] == "handoff"
+    said = [(m.get("from") or m.get("event"), m.get("text")) for m in body["messages"]]
+    assert ("patient", "hola") in said and ("patient", "quiero hablar con una persona") in said
+    assert ("agent", LOGISTICS) in said and ("handoff_started", None) in said
+    assert any(who == "assistant" for who, _ in said)
+    viewed = [e for e in app_state.services.audit.entries() if e.action == "transcript.viewed"]
+    assert len(viewed) == len(before) + 1
+    assert viewed[-1].actor == "staff:ana.r" and viewed[-1].subject == f"patient:{_id(client)}"
+    assert "5550006543" not in json.dumps(body)
+
+
+def test_erasing_the_transcript_drops_the_inbox_line(app_state: Any, client: TestClient) -> None:
+    _say(client, "quiero hablar con una persona")
+    assert client.get("/agent/conversations", headers=AUTH).json()["conversations"]
+    app_state.services.arco.transcripts.delete(_id(client))  # what ARCO erasure calls
+    assert client.get("/agent/conversations", headers=AUTH).json() == {"conversations": []}
+    assert _agent(client, LOGISTICS).status_code == 404
+
+
+def test_an_ordinary_turn_writes_nothing_to_the_inbox(app_state: Any, client: TestClient) -> None:
+    directory = app_state.directory
+    writes: list[dict[str, Any]] = []
+    upsert = directory._upsert
+
+    def counting(ref: str, values: dict[str, Any]) -> bool:
+        writes.append(values)
+        return bool(upsert(ref, values))
+
+    directory._upsert = counting
+    _say(client, "hola")  # first message this process sees: the row is written (sealed sender id)
+    assert len(writes) == 1 and writes[0]["sender"].startswith("v1.")
+    _say(client, "¿qué horario tienen?")
+    _say(client, "¿dónde están?")
+    assert len(writes) == 1  # nothing the inbox shows changed
+    _say(client, "quiero hablar con una persona")
+    assert len(writes) == 2 and writes[1]["in_handoff"] is True and writes[1]["phase"] == "handoff"

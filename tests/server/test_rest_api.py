@@ -96,20 +96,22 @@ def test_fuzzed_bodies_never_500(client: TestClient, payload: Any) -> None:
     assert response.status_code < 500
 
 
-def test_handoff_silences_the_bot_until_an_agent_hands_back(client: TestClient) -> None:
+def test_handoff_silences_the_bot_until_an_agent_hands_back(app_state: Any, client: TestClient) -> None:
     sender = "paciente-handoff"
+    conversation = app_state.services.patient_ref(sender)  # the inbox's opaque id
     assert say(client, "quiero hablar con una persona", sender)
     assert say(client, "hola? sigue ahi?", sender) == []
-    denied = client.post(f"/agent/conversations/{sender}/handback")
+    denied = client.post(f"/agent/conversations/{conversation}/handback")
     assert denied.status_code == 401
-    back = client.post(
-        f"/agent/conversations/{sender}/handback", headers={"authorization": "Bearer agent-secret"}
-    )
-    assert back.status_code == 200 and back.json()
+    auth = {"authorization": "Bearer agent-secret"}
+    assert client.post(f"/agent/conversations/{sender}/handback", headers=auth).status_code == 404
+    back = client.post(f"/agent/conversations/{conversation}/handback", headers=auth)
+    assert back.status_code == 200
+    body = back.json()
+    assert body["conversation"] == conversation and body["channel"] == "rest" and "delivery" not in body
+    assert [r["text"] for r in body["replies"]] == ["Continúo con usted. ¿En qué más le puedo ayudar?"]
     assert say(client, "que horario tienen?", sender)
-    again = client.post(
-        f"/agent/conversations/{sender}/handback", headers={"authorization": "Bearer agent-secret"}
-    )
+    again = client.post(f"/agent/conversations/{conversation}/handback", headers=auth)
     assert again.status_code == 409
 
 
