@@ -12,6 +12,12 @@ Prints, separately:
 * end-to-end latency (signed POST → the reply arrives at the fake Twilio REST API), p50/p99;
 * processed messages per second (replies delivered / wall time).
 
+With no think time (the default) the closed loop saturates the workers: throughput is their capacity,
+and end-to-end latency is queueing (≈ conversations / throughput). ``--think S`` makes each patient wait
+S seconds on average (exponential) before the next message — the load offered is then about
+conversations / (S + latency), and end-to-end latency below saturation becomes visible.
+``--threads N`` sets ``BOT_TWILIO_WORKER_THREADS``.
+
 ``--mode burst`` instead fires every message at once without waiting for replies and reports the
 acknowledgement rate and how long the replies took to drain.
 
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import secrets
 import statistics
 import sys
@@ -154,6 +161,8 @@ async def drive(args: argparse.Namespace, url: str, fake: FakeTwilio) -> dict[st
             await asyncio.sleep(args.ramp * c / args.conversations)  # conversations start over --ramp s
             address = f"whatsapp:+521555{block:03d}{c:04d}"
             for turn in range(args.turns):
+                if turn and args.think > 0:  # the patient reads the answer and types (exponential)
+                    await asyncio.sleep(random.expovariate(1 / args.think))
                 reply = fake.wait(address, turn + 1)
                 sent = await post(address, SCRIPT[turn % len(SCRIPT)])
                 try:
@@ -185,10 +194,11 @@ async def bench(args: argparse.Namespace, url: str, fake_port: int, server_pid: 
                                      "mode": "closed"})
         await drive(warm, url, fake)  # every worker builds its channel, pools and caches
         cpu, own = cpu_seconds(server_pid), time.process_time()
-        stores = named_cpu_seconds("postgres", "redis-server")
+        pg, rd = named_cpu_seconds("postgres"), named_cpu_seconds("redis-server")
         results = await drive(args, url, fake)
         results["server_cpu"] = cpu_seconds(server_pid) - cpu
-        results["stores_cpu"] = named_cpu_seconds("postgres", "redis-server") - stores
+        results["pg_cpu"] = named_cpu_seconds("postgres") - pg
+        results["redis_cpu"] = named_cpu_seconds("redis-server") - rd
         results["bench_cpu"] = time.process_time() - own
         return results
     finally:
@@ -203,6 +213,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--mode", choices=("closed", "burst"), default="closed")
     parser.add_argument("--ramp", type=float, default=1.0, help="seconds over which conversations start")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="closed mode: mean seconds a patient waits after a reply before writing again "
+                             "(0: at once, the server is saturated; >0: offered load ≈ conversations / "
+                             "(think + end-to-end latency), for latency below saturation)")
     parser.add_argument("--threads", type=int, default=None, help="BOT_TWILIO_WORKER_THREADS per worker")
     parser.add_argument("--keep-logs", action="store_true")
     args = parser.parse_args()
@@ -211,7 +225,6 @@ def main() -> None:
     os.environ.setdefault("BOT_DATA_KEY", "YmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmI=")
 
     from bot import db
-    from bot.channels.twilio_whatsapp import TwilioWhatsApp
     from tests.channels import processes
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-twilio-"))
@@ -222,8 +235,7 @@ def main() -> None:
     if args.threads:
         env["BOT_TWILIO_WORKER_THREADS"] = str(args.threads)
     engine = db.make_engine(database_url)
-    db.migrate(engine)
-    TwilioWhatsApp(engine, templates={}).close()  # the channel's tables, before the workers race for them
+    db.migrate(engine)  # here, once: workers starting together on an unmigrated database would race
     engine.dispose()
     cluster = processes.start(env, [processes.free_port()], workers=args.workers, log_dir=tmp)
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -237,7 +249,7 @@ def main() -> None:
     print(f"real processor; bot run --workers {args.workers}; Redis tracker+lock; PostgreSQL; "
           f"fake Twilio REST on loopback; {os.cpu_count()} CPUs; mode {args.mode}")
     print(f"work threads per worker: {env.get('BOT_TWILIO_WORKER_THREADS', '4 (default)')}; "
-          f"conversations start over {args.ramp:g} s (closed mode)")
+          f"conversations start over {args.ramp:g} s; think time {args.think:g} s (closed mode)")
     print(f"conversations: {args.conversations}  messages: {n}  errors: {res['errors']}")
     print(f"webhook ack:  p50 {pct(acks, 0.5):7.1f} ms  p99 {pct(acks, 0.99):7.1f} ms  "
           f"max {max(acks) * 1000:7.1f} ms")
@@ -249,9 +261,15 @@ def main() -> None:
         print(f"acknowledged: {n / acked_in:7.0f} msg/s ({n} in {acked_in:.2f} s)")
     print(f"processed:    {len(e2e) / elapsed:7.0f} msg/s ({len(e2e)} replies in {elapsed:.2f} s, "
           f"mean e2e {statistics.fmean(e2e) * 1000 if e2e else 0:.1f} ms)")
-    print(f"CPU per message: workers {float(res['server_cpu']) / n * 1000:.1f} ms, PostgreSQL+Redis "
-          f"{float(res['stores_cpu']) / n * 1000:.1f} ms, this load generator + fake Twilio "
-          f"{float(res['bench_cpu']) / n * 1000:.1f} ms; load average before the run: {load}")
+    per = {k: float(res[k]) / n * 1000 for k in ("server_cpu", "pg_cpu", "redis_cpu", "bench_cpu")}
+    print(f"CPU per message: workers {per['server_cpu']:.1f} ms, PostgreSQL+Redis "
+          f"{per['pg_cpu'] + per['redis_cpu']:.1f} ms (PostgreSQL {per['pg_cpu']:.1f}, Redis "
+          f"{per['redis_cpu']:.1f}; every process of that name on the machine), this load generator + fake "
+          f"Twilio {per['bench_cpu']:.1f} ms; load average before the run: {load}")
+    total = sum(per.values())
+    print(f"total {total:.1f} ms CPU per message → at most {os.cpu_count() or 1} CPUs / total = "
+          f"{(os.cpu_count() or 1) * 1000 / total:.0f} msg/s on this machine; the workers alone allow "
+          f"{(os.cpu_count() or 1) * 1000 / per['server_cpu']:.0f} msg/s with every CPU theirs")
     if not args.keep_logs:
         for log in tmp.glob("*.log"):
             log.unlink()

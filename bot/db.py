@@ -35,7 +35,11 @@ def make_engine(url: str | None = None) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        # No pool_pre_ping: it costs a round trip on every checkout (every transaction). Connections are
+        # recycled after 5 minutes instead (below usual idle timeouts of proxies and servers); one that died
+        # anyway (a database restart) fails its statement once, and SQLAlchemy then invalidates the whole
+        # pool, so the next checkouts reconnect.
+        engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=False, pool_recycle=300)
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))

@@ -42,7 +42,7 @@ from sqlalchemy import (
     update,
 )
 
-from bot.channels.twilio_store import create_tables, metadata, seal, twilio_status, unseal
+from bot.channels.twilio_store import autocommit, check_schema, metadata, seal, twilio_status, unseal
 
 twilio_outbound = Table(
     "twilio_outbound",
@@ -121,11 +121,12 @@ class Due:
 class Outbox:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        create_tables(engine)
+        self._auto = autocommit(engine)  # single statements: one round trip on PostgreSQL
+        check_schema(engine)
 
     def create(self, sender: str, kind: str, payload: dict[str, Any], at: datetime,
                state: str = "sending", due: datetime | None = None) -> int:
-        with self.engine.begin() as conn:
+        with self._auto.begin() as conn:
             result = conn.execute(insert(twilio_outbound).values(
                 sender_hash=sender, kind=kind, state=state, attempts=0, created_at=at, updated_at=at,
                 next_attempt_at=due, payload=seal(payload)))
@@ -134,8 +135,8 @@ class Outbox:
     def record_sent(self, sender: str, kind: str, payload: dict[str, Any], message_sid: str,
                     at: datetime) -> int:
         """A first attempt Twilio accepted: the message and its attempt in one (relaxed) transaction."""
-        if self.engine.dialect.name == "postgresql":  # one round trip
-            with self.engine.begin() as conn:
+        if self.engine.dialect.name == "postgresql":  # one statement, one round trip
+            with self._auto.connect() as conn:
                 return int(conn.execute(_RECORD_SENT_PG, {
                     "sender": sender, "kind": kind, "sid": message_sid, "at": at,
                     "payload": seal(payload)}).scalar_one())
@@ -179,7 +180,7 @@ class Outbox:
 
     def defer(self, outbound_id: int, due: datetime, at: datetime) -> None:
         """Queue a not-yet-attempted message behind an earlier one that is waiting for a retry."""
-        with self.engine.begin() as conn:
+        with self._auto.begin() as conn:
             conn.execute(update(twilio_outbound).where(twilio_outbound.c.id == outbound_id)
                          .values(state="retry", next_attempt_at=due, updated_at=at))
 
@@ -213,7 +214,7 @@ class Outbox:
 
     def due(self, now: datetime, limit: int = 100) -> list[Due]:
         """Claim the messages whose retry is due, oldest first (a claim is atomic across workers)."""
-        with self.engine.connect() as conn:
+        with self._auto.connect() as conn:
             rows = conn.execute(
                 select(twilio_outbound.c.id, twilio_outbound.c.next_attempt_at)
                 .where(and_(twilio_outbound.c.state == "retry", twilio_outbound.c.next_attempt_at <= now))
@@ -221,7 +222,7 @@ class Outbox:
         claimed: list[Due] = []
         for row in rows:
             outbound_id, due_at = int(row[0]), row[1]
-            with self.engine.begin() as conn:
+            with self._auto.begin() as conn:  # one conditional UPDATE: atomic on its own
                 got = conn.execute(
                     update(twilio_outbound)
                     .where(and_(twilio_outbound.c.id == outbound_id, twilio_outbound.c.state == "retry",
@@ -242,12 +243,12 @@ class Outbox:
                                   "updated_at": at}
         if code:
             values["error_code"] = code
-        with self.engine.begin() as conn:
+        with self._auto.begin() as conn:
             conn.execute(update(twilio_outbound).where(twilio_outbound.c.id == outbound_id).values(**values))
 
     def purge(self, now: datetime) -> int:
         """Erase kept payloads older than a day (no status callback ever came)."""
-        with self.engine.begin() as conn:
+        with self._auto.begin() as conn:
             result = conn.execute(
                 update(twilio_outbound)
                 .where(and_(twilio_outbound.c.payload.is_not(None),
@@ -257,7 +258,7 @@ class Outbox:
             return int(result.rowcount or 0)
 
     def next_due_of(self, outbound_id: int) -> datetime | None:
-        with self.engine.connect() as conn:
+        with self._auto.connect() as conn:
             value = conn.execute(select(twilio_outbound.c.next_attempt_at)
                                  .where(twilio_outbound.c.id == outbound_id)).scalar_one_or_none()
         return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)

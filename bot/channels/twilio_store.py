@@ -1,9 +1,13 @@
 """What the Twilio channel keeps about inbound messages: MessageSids (dedupe, arrival order, the 24-hour
 window) and, per patient, the arrival counter and the quick-reply choices last offered.
 
-Rows hold a keyed hash of the sender, never the phone number, and never a message body. The tables are
-created with ``metadata.create_all`` on the engine the channel is given (idempotent); a ``seq`` column
-missing from an older ``twilio_inbound`` is added in place.
+Rows hold a keyed hash of the sender, never the phone number, and never a message body (only, until it
+is processed, the message encrypted). The tables come from the Alembic migration
+``bot/migrations/versions/0005_twilio_channel.py`` (``bot run`` migrates at start; :func:`bot.db.migrate`);
+``metadata`` below mirrors it for queries.
+
+PostgreSQL: every call that is a single statement runs on an autocommit connection — one round trip, no
+``BEGIN``/``COMMIT`` around it (the statement is its own transaction, with the same guarantees).
 
 Arrival order: :meth:`TwilioLedger.record_inbound` takes the patient's next number from ``twilio_sender``
 with an upsert in the same transaction as the insert, so the row lock orders concurrent webhooks — even in
@@ -13,12 +17,12 @@ different processes — and a message's predecessors are committed before its nu
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
 import os
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +37,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -42,6 +47,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from bot.errors import StoreError
 
 metadata = MetaData()
 
@@ -97,6 +104,11 @@ FROM recorded, counter
 """)
 
 
+_OPEN_BEFORE = select(func.count()).select_from(twilio_inbound).where(and_(
+    twilio_inbound.c.sender_hash == bindparam("sender"), twilio_inbound.c.seq < bindparam("seq"),
+    twilio_inbound.c.status == "received", twilio_inbound.c.received_at > bindparam("since")))
+
+
 _MARK_PG = text("""
 WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
 UPDATE twilio_inbound SET status = :status, payload = NULL FROM relaxed WHERE message_sid = :sid
@@ -109,24 +121,30 @@ def sender_hash(canonical: str) -> str:
     return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
 
 
-def _seal_key() -> bytes:
+_AEADS: dict[str, Any] = {}  # BOT_DATA_KEY value → its AES-GCM object for the channel's payloads
+
+
+def _aead() -> Any:
+    """AES-GCM under a key derived from ``BOT_DATA_KEY`` (built once per key value, not per message)."""
     raw = os.environ.get("BOT_DATA_KEY", "")
-    return hashlib.sha256(b"bot twilio outbox v1\x00" + raw.encode()).digest()
+    aead = _AEADS.get(raw)
+    if aead is None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        _AEADS.clear()  # only the current key is ever needed
+        aead = _AEADS[raw] = AESGCM(hashlib.sha256(b"bot twilio outbox v1\x00" + raw.encode()).digest())
+    return aead
 
 
 def seal(data: dict[str, Any]) -> str:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
     nonce = secrets.token_bytes(12)
-    blob = AESGCM(_seal_key()).encrypt(nonce, json.dumps(data, ensure_ascii=False).encode(), b"twilio-outbox")
+    blob = _aead().encrypt(nonce, json.dumps(data, ensure_ascii=False).encode(), b"twilio-outbox")
     return "v1:" + base64.b64encode(nonce + blob).decode()
 
 
 def unseal(token: str) -> dict[str, Any]:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
     raw = base64.b64decode(token.removeprefix("v1:"))
-    data = json.loads(AESGCM(_seal_key()).decrypt(raw[:12], raw[12:], b"twilio-outbox"))
+    data = json.loads(_aead().decrypt(raw[:12], raw[12:], b"twilio-outbox"))
     return dict(data)
 
 
@@ -134,7 +152,13 @@ def canonical_sender(address: str, region: str = "MX") -> str:
     """E.164 without WhatsApp's legacy Mexican mobile "1" (``whatsapp:+5215512345678`` → ``+525512345678``).
 
     Raises ``ValueError`` when ``address`` is not a phone number. Replies still go to the exact ``From``.
+    Results are kept in a small per-process LRU (a message parses its sender two or three times).
     """
+    return _canonical_sender(address, region)
+
+
+@functools.lru_cache(maxsize=2048)
+def _canonical_sender(address: str, region: str) -> str:
     import phonenumbers
 
     value = address.strip().removeprefix("whatsapp:").strip()
@@ -152,31 +176,24 @@ def canonical_sender(address: str, region: str = "MX") -> str:
     return e164
 
 
-def create_tables(engine: Engine) -> None:
-    """``create_all``, tolerating another worker process creating the same tables at the same moment."""
-    for attempt in range(3):
-        try:
-            metadata.create_all(engine)
-            return
-        except DBAPIError:
-            if attempt == 2:
-                raise
-            time.sleep(0.2)
+def check_schema(engine: Engine) -> None:
+    """Raise :class:`StoreError` when the channel's tables are missing (the database was never migrated)."""
+    if not inspect(engine).has_table("twilio_inbound"):
+        raise StoreError("the Twilio channel's tables are missing: migrate the database first "
+                         "(`bot run` does it at start; or bot.db.migrate)")
 
 
 def channel_engine(engine: Engine) -> Engine:
-    """The engine the channel's ledger and outbox use.
+    """The engine the channel's ledger and outbox use: ``engine`` itself (it no longer pre-pings)."""
+    return engine
 
-    PostgreSQL: an own small pool on the same database without ``pool_pre_ping`` — the app engine pings
-    on every checkout, one extra round trip per transaction, and the channel runs three transactions per
-    message (one of them on the acknowledgement path). Connections are recycled every 5 minutes, and the
-    acknowledgement retries once on a connection found dead. Other databases: ``engine`` itself.
-    """
+
+def autocommit(engine: Engine) -> Engine:
+    """``engine`` for single statements: on PostgreSQL an autocommit view of the same pool (no BEGIN and
+    COMMIT round trips; each statement is its own transaction); other databases: ``engine`` itself."""
     if engine.dialect.name != "postgresql":
         return engine
-    from sqlalchemy import create_engine
-
-    return create_engine(engine.url, pool_size=8, max_overflow=8, pool_pre_ping=False, pool_recycle=300)
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _aware(value: datetime) -> datetime:
@@ -204,12 +221,8 @@ class TwilioLedger:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        create_tables(engine)
-        columns = {c["name"] for c in inspect(engine).get_columns("twilio_inbound")}
-        for name, kind in (("seq", "INTEGER"), ("payload", "TEXT")):  # tables from before these existed
-            if name not in columns:
-                with engine.begin() as conn:
-                    conn.execute(text(f"ALTER TABLE twilio_inbound ADD COLUMN {name} {kind}"))
+        self._auto = autocommit(engine)
+        check_schema(engine)
 
     def _upsert_counter(self, sender: str) -> object:
         if self.engine.dialect.name == "postgresql":
@@ -260,7 +273,7 @@ class TwilioLedger:
         of the patient (their counter updates committed before ours could take the row lock).
         """
         try:
-            with self.engine.begin() as conn:
+            with self._auto.connect() as conn:  # one statement, its own (synchronously committed) transaction
                 row = conn.execute(_RECORD_PG, {"sender": sender, "sid": message_sid, "at": at,
                                                 "payload": sealed}).one()
         except IntegrityError:
@@ -269,24 +282,22 @@ class TwilioLedger:
 
     def open_before(self, sender: str, seq: int, since: datetime) -> int:
         """Earlier messages of ``sender`` still being processed (received after ``since``)."""
-        with self.engine.connect() as conn:
-            return int(conn.execute(
-                select(func.count()).select_from(twilio_inbound).where(and_(
-                    twilio_inbound.c.sender_hash == sender, twilio_inbound.c.seq < seq,
-                    twilio_inbound.c.status == "received",
-                    twilio_inbound.c.received_at > since))).scalar_one())
+        with self._auto.connect() as conn:  # polled while waiting: a ready statement, one round trip
+            found = conn.execute(_OPEN_BEFORE, {"sender": sender, "seq": seq, "since": since}).scalar_one()
+        return int(found)
 
     def mark(self, message_sid: str, status: str) -> None:
-        with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":  # bookkeeping: no fsync wait (see twilio_outbox.relaxed)
+        if self.engine.dialect.name == "postgresql":  # bookkeeping: one round trip, no fsync wait
+            with self._auto.connect() as conn:
                 conn.execute(_MARK_PG, {"sid": message_sid, "status": status})
-                return
+            return
+        with self.engine.begin() as conn:
             conn.execute(update(twilio_inbound).where(twilio_inbound.c.message_sid == message_sid)
                          .values(status=status, payload=None))
 
     def stale(self, before: datetime, limit: int = 50) -> list[str]:
         """MessageSids acknowledged before ``before`` and never finished (their worker died), oldest first."""
-        with self.engine.connect() as conn:
+        with self._auto.connect() as conn:
             rows = conn.execute(select(twilio_inbound.c.message_sid)
                                 .where(and_(twilio_inbound.c.status == "received",
                                             twilio_inbound.c.received_at < before))
@@ -309,7 +320,7 @@ class TwilioLedger:
         return unseal(row[0])
 
     def inbound_status(self, message_sid: str) -> str | None:
-        with self.engine.connect() as conn:
+        with self._auto.connect() as conn:
             return conn.execute(select(twilio_inbound.c.status)
                                 .where(twilio_inbound.c.message_sid == message_sid)).scalar_one_or_none()
 
@@ -323,7 +334,7 @@ class TwilioLedger:
         return [(r[0], r[1], r[2]) for r in rows]
 
     def last_inbound(self, sender: str) -> datetime | None:
-        with self.engine.connect() as conn:
+        with self._auto.connect() as conn:
             value = conn.execute(select(func.max(twilio_inbound.c.received_at))
                                  .where(twilio_inbound.c.sender_hash == sender)).scalar_one_or_none()
         return _aware(value) if value is not None else None
@@ -333,18 +344,18 @@ class TwilioLedger:
         """Remember the payloads offered as "1. …, 2. …" (``None`` forgets them)."""
         values = {"choices": json.dumps(payloads) if payloads else None,
                   "choices_at": at if payloads else None}
-        with self.engine.begin() as conn:
+        with self._auto.begin() as conn:
             conn.execute(update(twilio_sender).where(twilio_sender.c.sender_hash == sender).values(**values))
 
     def choices(self, sender: str, now: datetime) -> tuple[str, ...]:
-        with self.engine.connect() as conn:
+        with self._auto.connect() as conn:
             row = conn.execute(select(twilio_sender.c.choices, twilio_sender.c.choices_at)
                                .where(twilio_sender.c.sender_hash == sender)).first()
         return () if row is None else _choices(row[0], row[1], now)
 
     # -- delivery statuses -------------------------------------------------------------------------------
     def record_status(self, message_sid: str, status: str, error_code: str | None, at: datetime) -> None:
-        with self.engine.begin() as conn:
+        with self._auto.begin() as conn:
             conn.execute(insert(twilio_status).values(
                 message_sid=message_sid, status=status, error_code=error_code, received_at=at))
 

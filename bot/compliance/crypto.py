@@ -70,12 +70,32 @@ def shred_patient_key(w: AuditWriter, ref: str, actor: str, reason: str) -> bool
 
 
 _CACHES: weakref.WeakSet[_KeyCache] = weakref.WeakSet()
+# One cache per database connection pool and master key set, shared by every cipher of the process that
+# uses the default settings (the tracker store, appointments, consent …): a patient's key is read and
+# unwrapped once per process, not once per component. Weak keys: a disposed engine's cache goes with it.
+_SHARED: weakref.WeakKeyDictionary[object, dict[str, _KeyCache]] = weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.Lock()
+CACHE_SIZE = 4096
+CACHE_TTL = 60.0
 
 
 def forget_everywhere(ref: str) -> None:
     """Drop one patient's unwrapped key from every cipher's cache in this process."""
     for cache in list(_CACHES):
         cache.drop(ref)
+
+
+def shared_cache(engine: Engine, keyring: Keyring) -> _KeyCache:
+    """The process-wide key cache for ``engine``'s database (its pool) and ``keyring``'s master keys."""
+    pool = engine.pool
+    with _SHARED_LOCK:
+        by_keys = _SHARED.get(pool)
+        if by_keys is None:
+            by_keys = _SHARED[pool] = {}
+        cache = by_keys.get(keyring.fingerprint)
+        if cache is None:
+            cache = by_keys[keyring.fingerprint] = _KeyCache(CACHE_SIZE, CACHE_TTL)
+        return cache
 
 
 def _aad(ref: str, dek_id: str) -> bytes:
@@ -135,7 +155,10 @@ class PatientCipher:
     """Thread-safe: keys live in the database; unwrapped keys are cached per process (bounded LRU).
 
     ``cache_size`` data keys stay unwrapped in memory for at most ``cache_ttl`` seconds, so a message
-    costs no database read or key unwrap per stored field. ``cache_size=0`` disables the cache.
+    costs no database read or key unwrap per stored field. With the defaults, every cipher of the process
+    on the same database and master keys shares one cache (:func:`shared_cache`); other values give the
+    cipher its own. ``cache_size=0`` disables the cache. Shredding drops the key from every cache of the
+    process at once (:func:`forget_everywhere`); other processes stop using it within ``cache_ttl``.
     """
 
     def __init__(
@@ -144,13 +167,16 @@ class PatientCipher:
         keyring: Keyring,
         audit: AuditLog | None = None,
         *,
-        cache_size: int = 4096,
-        cache_ttl: float = 60.0,
+        cache_size: int = CACHE_SIZE,
+        cache_ttl: float = CACHE_TTL,
     ) -> None:
         self.engine = engine
         self.keyring = keyring
         self._audit = audit
-        self._cache = _KeyCache(cache_size, cache_ttl)
+        if cache_size == CACHE_SIZE and cache_ttl == CACHE_TTL:
+            self._cache = shared_cache(engine, keyring)
+        else:
+            self._cache = _KeyCache(cache_size, cache_ttl)
 
     @property
     def audit(self) -> AuditLog:
@@ -309,7 +335,7 @@ class PatientCipher:
         if patient_ref is None:
             self._cache.clear()
         else:
-            self._cache.drop(patient_ref)
+            forget_everywhere(patient_ref)
 
     def is_token(self, value: str) -> bool:
         return value.startswith(f"{_VERSION}.") and value.count(".") == 2
@@ -320,7 +346,7 @@ class PatientCipher:
         try:
             return self.audit.transact(lambda w: shred_patient_key(w, patient_ref, actor, reason))
         finally:
-            self._cache.drop(patient_ref)
+            forget_everywhere(patient_ref)  # after the commit too: no cache in this process re-read it
 
     def rewrap_all(self) -> int:
         """Re-wrap every data key under the current master key (after prepending a new key)."""

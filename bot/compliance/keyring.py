@@ -62,6 +62,11 @@ class Keyring:
             raise ConfigError(f"{ENV}: duplicate key id")
         self.current_kid = keys[0][0]
         self._ref_key = derive(ref_key if ref_key is not None else keys[-1][1], "bot patient-ref v1")
+        digest = hashlib.sha256(b"bot keyring fingerprint v1")
+        for kid, key in keys:
+            digest.update(kid.encode() + b"\x00" + key)
+        #: Identifies this set of master keys (for per-process caches) without revealing them.
+        self.fingerprint = digest.hexdigest()
 
     @classmethod
     def parse(cls, value: str, ref_key: bytes | None = None) -> Keyring:

@@ -7,16 +7,22 @@ Lock design (per conversation, all changes made by Lua scripts, hence atomic):
 
 * ``<prefix><sender>:n`` — ticket counter (INCR), gives arrival order;
 * ``<prefix><sender>:q`` — sorted set token → ticket; the lowest ticket holds the lock;
-* ``<prefix><sender>:d`` — sorted set token → deadline (Redis server time, ms).
+* ``<prefix><sender>:d`` — sorted set token → deadline (Redis server time, ms);
+* ``<prefix><sender>:w:<token>`` — a waiter's wake-up list.
 
-Waiters poll (every ``poll_interval``) and each poll pushes their own deadline ``lock_lifetime`` ahead,
-while the holder's deadline is set once when it acquires. Any member past its deadline — a holder or a
-waiter whose process died — is removed by the next poll, so a dead worker's lock is released after
-``lock_lifetime`` seconds. Release removes only the caller's own random token; a holder whose lock already
-expired releases nothing and logs ``stores.lock.expired_before_release``. The lock is NOT refreshed
+An uncontended turn costs two round trips (acquire, release). A waiter blocks on its own wake-up list
+(``BLPOP``): releasing the lock pushes to the list of the next ticket, so it is woken at once instead of
+polling. It still re-checks at least every ``poll_interval`` (default 0.5 s, at most a fifth of the
+lifetime), and each check pushes its own deadline ``lock_lifetime`` ahead, while the holder's deadline is
+set once when it acquires. Any member past its deadline — a holder or a waiter whose process died — is
+removed by the next check (which wakes the new head), so a dead worker's lock is released after
+``lock_lifetime`` seconds (plus at most one ``poll_interval``). Release removes only the caller's own
+random token; a holder whose lock already expired releases nothing and logs
+``stores.lock.expired_before_release``. The lock is NOT refreshed
 automatically while held (a hung worker must not keep a patient's conversation locked forever): choose
 ``lock_lifetime`` above the longest message processing time, or call ``extend()`` on the context object
-during long work. Keys expire by themselves once every member is dead. Not written for Redis Cluster.
+during long work. Keys expire by themselves once every member is dead. Needs Redis 6 or later (fractional
+``BLPOP`` timeouts). Not written for Redis Cluster.
 """
 
 from __future__ import annotations
@@ -42,10 +48,22 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS: q, d, n   ARGV: token, lifetime_ms, enqueue ('1' first call, '0' when polling)
-# Returns 1 = lock held, 0 = waiting, -1 = our ticket expired (caller re-enqueues).
+# Wakes the waiter holding the lowest ticket (if any): one push onto its own list.
+_WAKE_HEAD = """
+local function wake_head(q, prefix, lifetime)
+  local head = redis.call('ZRANGE', q, 0, 0)[1]
+  if head then
+    redis.call('LPUSH', prefix .. head, '1')
+    redis.call('PEXPIRE', prefix .. head, lifetime)
+  end
+end
+"""
+
+# KEYS: q, d, n, own wake list   ARGV: token, lifetime_ms, enqueue ('1' first call, '0' when checking
+# again), wake-list prefix.  Returns 1 = lock held, 0 = waiting, -1 = our ticket expired (re-enqueue).
 _ACQUIRE = (
     _NOW_MS
+    + _WAKE_HEAD
     + """
 local lifetime = tonumber(ARGV[2])
 local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
@@ -61,11 +79,23 @@ end
 -- A waiter proves it is alive; a new holder gets a full lifetime from now.
 redis.call('ZADD', KEYS[2], now + lifetime, ARGV[1])
 local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
-for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, lifetime + 1000) end
-if head == ARGV[1] then return 1 end
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], lifetime + 1000) end
+if head == ARGV[1] then
+  redis.call('DEL', KEYS[4])
+  return 1
+end
+if #dead > 0 then wake_head(KEYS[1], ARGV[4], lifetime) end  -- a dead holder was removed: next one's turn
 return 0
 """
 )
+
+# KEYS: conversation list   ARGV: expiry in ms, then the events.  RPUSH and PEXPIRE in one atomic step
+# (one command on the wire instead of a MULTI/EXEC pipeline of four).
+_APPEND_EXPIRING = """
+local n = redis.call('RPUSH', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return n
+"""
 
 # KEYS: conversation list   ARGV: cutoff (Unix seconds), '1' to delete.  Returns how many leading
 # events are older than the cutoff (and deletes them when asked): one atomic step, safe with RPUSH.
@@ -84,11 +114,18 @@ if ARGV[2] == '1' and n > 0 then redis.call('LTRIM', KEYS[1], n, -1) end
 return n
 """
 
-# KEYS: q, d   ARGV: token.  Returns 1 if our token was still queued (and is now gone).
-_RELEASE = """
+# KEYS: q, d   ARGV: token, wake-list prefix, lifetime_ms.  Returns 1 if our token was still queued (and
+# is now gone). When it held the lock, the next ticket's waiter is woken.
+_RELEASE = (
+    _WAKE_HEAD
+    + """
+local held = redis.call('ZRANGE', KEYS[1], 0, 0)[1] == ARGV[1]
 redis.call('ZREM', KEYS[2], ARGV[1])
-return redis.call('ZREM', KEYS[1], ARGV[1])
+local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+if held then wake_head(KEYS[1], ARGV[2], tonumber(ARGV[3])) end
+return removed
 """
+)
 
 # KEYS: q, d, n   ARGV: token, lifetime_ms.  Returns 1 if we still hold the lock and extended it.
 _EXTEND = (
@@ -140,6 +177,7 @@ class RedisTrackerStore:
         self.record_exp = record_exp
         self._client = connect(url, what="tracker_store")
         self._prune = self._client.register_script(_PRUNE)
+        self._append_expiring = self._client.register_script(_APPEND_EXPIRING)
 
     def _key(self, sender_id: str) -> str:
         return self.key_prefix + check_sender_id(sender_id)
@@ -157,12 +195,11 @@ class RedisTrackerStore:
         encoded = encode_events(events)
         if not encoded:
             return
-        try:
-            with self._client.pipeline(transaction=True) as pipe:  # MULTI/EXEC: all or nothing
-                pipe.rpush(key, *encoded)
-                if self.record_exp is not None:
-                    pipe.pexpire(key, int(self.record_exp * 1000))
-                pipe.execute()
+        try:  # one command either way: all or nothing
+            if self.record_exp is None:
+                self._client.rpush(key, *encoded)
+            else:
+                self._append_expiring(keys=[key], args=[int(self.record_exp * 1000), *encoded])
         except redis.RedisError as e:
             raise self._error("append to", sender_id, e) from e
 
@@ -221,14 +258,16 @@ class RedisLockStore:
         *,
         key_prefix: str = "lock:",
         lock_lifetime: float = 30.0,
-        poll_interval: float = 0.02,
+        poll_interval: float = 0.5,
     ) -> None:
         if lock_lifetime <= 0:
             raise ConfigError("lock_store.lock_lifetime must be a positive number of seconds")
         self.key_prefix = key_prefix
         self.lock_lifetime = float(lock_lifetime)
-        # Waiters must poll well within the lifetime, or they would expire while waiting.
-        self.poll_interval = min(poll_interval, self.lock_lifetime / 5)
+        # Waiters are woken by the release; they re-check at least this often (to refresh their own
+        # deadline well within the lifetime, and to notice a dead holder).
+        # (At most 5 s: a blocked BLPOP must return well within the client's 10 s socket timeout.)
+        self.poll_interval = max(0.001, min(poll_interval, self.lock_lifetime / 5, 5.0))
         self._client = connect(url, what="lock_store")
         self._acquire = self._client.register_script(_ACQUIRE)
         self._release = self._client.register_script(_RELEASE)
@@ -253,14 +292,20 @@ class RedisLockStore:
     def _lifetime_ms(self) -> int:
         return max(1, int(self.lock_lifetime * 1000))
 
+    def _wake_prefix(self, sender_id: str) -> str:
+        return self.key_prefix + sender_id + ":w:"
+
     def acquire(self, sender_id: str, wait: float) -> str:
         token = uuid.uuid4().hex
         keys = self.keys(sender_id)
+        wake_prefix = self._wake_prefix(sender_id)
+        wake = wake_prefix + token
         deadline = time.monotonic() + max(wait, 0.0)
         enqueue = "1"
         try:
             while True:
-                state = int(self._acquire(keys=keys, args=[token, self._lifetime_ms, enqueue]))
+                state = int(self._acquire(keys=[*keys, wake],
+                                          args=[token, self._lifetime_ms, enqueue, wake_prefix]))
                 if state == 1:
                     return token
                 if state == -1:
@@ -271,17 +316,20 @@ class RedisLockStore:
                 enqueue = "0"
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    self._release(keys=keys[:2], args=[token])
+                    self._release(keys=keys[:2], args=[token, wake_prefix, self._lifetime_ms])
+                    self._client.delete(wake)
                     raise LockTimeoutError(
                         f"conversation lock not acquired within {wait:g} s (sender {sender_hash(sender_id)})"
                     )
-                time.sleep(min(self.poll_interval, remaining))
+                # Sleep until the holder releases (it pushes to our list) or the re-check is due.
+                self._client.blpop([wake], timeout=max(0.001, min(self.poll_interval, remaining)))
         except redis.RedisError as e:
             raise StoreError(f"lock store failed for sender {sender_hash(sender_id)}: {e}") from e
 
     def release(self, sender_id: str, token: str) -> None:
         try:
-            released = int(self._release(keys=self.keys(sender_id)[:2], args=[token]))
+            released = int(self._release(keys=self.keys(sender_id)[:2],
+                                         args=[token, self._wake_prefix(sender_id), self._lifetime_ms]))
         except redis.RedisError as e:
             raise StoreError(f"cannot release lock of sender {sender_hash(sender_id)}: {e}") from e
         if not released:

@@ -75,7 +75,6 @@ def _models(request: pytest.FixtureRequest) -> Path:
 def env(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Env]:
     from bot import db
     from bot.app import build_app_state
-    from bot.channels.twilio_whatsapp import TwilioWhatsApp
     from bot.nlu.model import load_latest
 
     tmp = tmp_path_factory.mktemp("twilio-procs")
@@ -88,7 +87,6 @@ def env(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
                                  models_dir=models, extra={"BOT_TWILIO_ORDER_TIMEOUT": "4"})
     engine = db.make_engine(environ["DATABASE_URL"])
     db.migrate(engine)  # once, here: two processes migrating the same empty database at once would race
-    TwilioWhatsApp(engine, templates={}).close()  # the channel's tables, before both processes race
     cluster = processes.start(environ, [processes.free_port(), processes.free_port()], log_dir=tmp)
     cluster.prefix = prefix
     redis_cfg = {"type": "redis", "url": REDIS_URL, "key_prefix": prefix + "tracker:"}

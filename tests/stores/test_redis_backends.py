@@ -89,3 +89,34 @@ def test_tracker_record_exp_sets_a_ttl(redis_server: str, redis_prefix: str) -> 
 def test_lock_lifetime_must_be_positive(redis_server: str) -> None:
     with pytest.raises(ConfigError, match="lock_lifetime"):
         create_lock_store({"type": "redis", "url": redis_server, "lock_lifetime": 0})
+
+
+def test_a_waiter_is_woken_by_the_release_not_by_polling(lock_config: dict[str, Any]) -> None:
+    import threading
+
+    from bot.stores.redis_store import RedisLockStore
+
+    store = RedisLockStore(lock_config["url"], key_prefix=lock_config["key_prefix"], lock_lifetime=30,
+                           poll_interval=5.0)  # a re-check only every 5 s: any quick grant is a wake-up
+    try:
+        granted: list[float] = []
+        holder = store.lock(SENDER)
+        holder.__enter__()
+
+        def waiter() -> None:
+            with store.lock(SENDER, wait=10):
+                granted.append(time.monotonic())
+
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        wait_until(lambda: store.queue_length(SENDER) == 2, timeout=10)
+        time.sleep(0.05)  # the waiter is blocked now
+        released = time.monotonic()
+        holder.__exit__(None, None, None)
+        thread.join(10)
+        assert granted and granted[0] - released < 1.0
+        assert store.queue_length(SENDER) == 0
+        leftovers = store._client.keys(lock_config["key_prefix"] + "*:w:*")  # wake-up lists are consumed
+        assert leftovers == []
+    finally:
+        store.close()
