@@ -262,11 +262,10 @@ def _media_ack() -> dict[str, str]:
 def prepare(project: Path | None = None) -> None:
     """Everything `bot run` must do once before serving: a model to load and a migrated database."""
     from bot import db
-    from bot.inbox import create_tables
     from bot.nlu.model import load_latest
 
     load_latest(settings.models_dir(), train_if_missing=True)
-    create_tables(db.get_engine())  # the agents' inbox table, once, before the workers start
+    db.get_engine()  # migrated once here, before the workers start
 
 
 def build_app_state(

@@ -20,14 +20,12 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Column, DateTime, Engine, MetaData, String, Table, Text, delete, select
-from sqlalchemy.exc import DBAPIError
 
 from bot.compliance.transcripts import SealedTrackerStore
 from bot.core.events import AgentUttered, BotUttered, Event, HandoffEnded, HandoffStarted, UserUttered
@@ -52,21 +50,6 @@ agent_conversation = Table(
 
 CONVERSATION_ID = re.compile(r"^[0-9a-f]{64}$")
 _CACHE_LIMIT = 100_000
-
-
-def create_tables(engine: Engine) -> None:
-    """``create_all``, tolerating another worker process creating the table at the same moment.
-
-    (``bot run`` creates it once before forking workers, see :func:`bot.app.prepare`.)
-    """
-    for attempt in range(3):
-        try:
-            metadata.create_all(engine)
-            return
-        except DBAPIError:
-            if attempt == 2:
-                raise
-            time.sleep(0.2)
 
 
 @dataclass(frozen=True)
@@ -106,8 +89,7 @@ class Directory:
         self.engine = engine
         self.cipher = cipher
         self.key_of = key_of
-        self.clock = clock
-        create_tables(engine)
+        self.clock = clock  # the table comes from migration 0006_agent_inbox (bot.db.migrate)
         self._lock = threading.Lock()
         self._written: dict[str, _Written] = {}
         self._addresses: dict[str, str] = {}

@@ -30,6 +30,7 @@ from bot.errors import ChannelError, ConfigError
 log = logging.getLogger("bot.channels.twilio")
 
 MAX_CHARS = 1600
+PURGE_EVERY = timedelta(minutes=1)  # how often a worker drops the payloads of finished messages
 WINDOW = timedelta(hours=24)
 STATUS_PATH = "/webhooks/twilio/status"
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
@@ -99,6 +100,22 @@ def redirecting_http_client(base_url: str, timeout: float = 10) -> Any:
     return Redirecting(timeout=timeout)
 
 
+def without_environment_scan(http: Any) -> Any:
+    """Stop ``requests`` from re-reading proxy, netrc and CA settings from the environment on every send
+    (0.1–0.4 ms of CPU per message) — only when no proxy is configured, so a deployment behind a proxy
+    keeps honouring it (and ``no_proxy``) exactly as before. A CA bundle from the environment is kept."""
+    import urllib.request
+
+    session = getattr(http, "session", None)
+    if session is None or urllib.request.getproxies():
+        return http
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
+    return http
+
+
 class TwilioSender:
     """Sends through ``twilio.rest.Client``; credentials and sender from the environment by default."""
 
@@ -113,6 +130,7 @@ class TwilioSender:
         self._client: Any = None
         self._lock = threading.Lock()
         self._local = threading.local()
+        self._purged_at: datetime | None = None
 
     # -- configuration ---------------------------------------------------------------------------------
     def client(self) -> Any:
@@ -128,8 +146,8 @@ class TwilioSender:
                 http = self.http_client
                 if http is None:
                     base = self.env.get("TWILIO_API_BASE_URL")
-                    http = (redirecting_http_client(base) if base
-                            else TwilioHttpClient(timeout=10, max_retries=2))
+                    http = without_environment_scan(redirecting_http_client(base) if base
+                                                    else TwilioHttpClient(timeout=10, max_retries=2))
                 self._client = Client(sid, token, http_client=http)
             return self._client
 
@@ -253,7 +271,9 @@ class TwilioSender:
     def retry_due(self) -> int:
         """Send every retry that is due (any worker may call it; each message is claimed once)."""
         now = self.clock()
-        self.outbox.purge(now)
+        if self._purged_at is None or now - self._purged_at >= PURGE_EVERY:
+            self.outbox.purge(now)  # payloads of delivered messages: once a minute is plenty
+            self._purged_at = now
         done = 0
         waiting: dict[str, datetime] = {}
         for due in self.outbox.due(now):

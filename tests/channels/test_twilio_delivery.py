@@ -167,6 +167,18 @@ def test_kept_payloads_are_encrypted(harness: Harness) -> None:
     assert not any("5512345678" in p or "Hola" in p for p in stored if p)
 
 
+def test_an_unusable_stored_message_does_not_stop_recovery_of_the_others(harness: Harness) -> None:
+    bad, good = "SM" + "7" * 32, "SM" + "8" * 32
+    ledger = harness.channel.ledger
+    unusable = {"from": "not a number", "body": "x"}
+    assert ledger.record_inbound(bad, sender_hash("x"), harness.clock(), unusable)
+    kept = {"from": PATIENT, "body": "hola", "tapped": None, "media": 0}
+    assert ledger.record_inbound(good, sender_hash(CANONICAL), harness.clock(), kept)
+    harness.clock.advance(seconds=harness.channel.order_timeout + 1)
+    assert harness.channel.recover(harness.processor) == 1
+    assert ledger.inbound_status(bad) == "failed" and ledger.inbound_status(good) == "processed"
+
+
 def test_a_message_a_dead_worker_acknowledged_is_recovered_once(harness: Harness) -> None:
     """The worker recorded (and answered Twilio for) a message, then died before processing it."""
     sid = "SM" + "9" * 32

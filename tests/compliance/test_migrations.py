@@ -13,7 +13,7 @@ from bot.compliance.tables import metadata
 from bot.db import make_engine, migrate
 
 VERSIONS = Path(__file__).resolve().parents[2] / "bot" / "migrations" / "versions"
-HEAD = "0005_twilio_channel"
+HEAD = "0006_agent_inbox"
 
 
 def _check(engine: Engine) -> None:
