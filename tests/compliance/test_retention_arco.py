@@ -84,7 +84,8 @@ def test_project_compliance_yml_loads() -> None:
     config = cfg.load(Path(__file__).resolve().parents[2] / "compliance.yml")
     assert config.periods_months["transcripts"] == 12
     assert date(2026, 12, 25) in config.holidays  # from clinic.yml
-    assert [t.table for t in config.tables] == ["tracker_events", "appointments"]
+    assert [t.table for t in config.tables][:2] == ["tracker_events", "appointments"]
+    assert config.periods_months["delivery_records"] == 3
 
 
 def test_business_days_skip_weekends_and_holidays() -> None:
