@@ -2,7 +2,8 @@
 
 Starts `bot run` in a subprocess (embedded default, or Redis + PostgreSQL with --production), waits for
 /health, then sends 1,000 messages across 50 conversations (each a short booking conversation, cycled)
-and prints p50 / p95 / p99 latency and start-up-to-first-answer time.
+and prints p50 / p95 / p99 latency, start-up-to-first-answer time and (on Linux) the server process's
+CPU time per message over the measured messages (one worker: uvicorn serves in that process).
 
     .venv/bin/python bench/rest_latency.py
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/0 \
@@ -44,6 +45,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (all its threads), from /proc; None where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--production", action="store_true", help="Redis stores + DATABASE_URL")
@@ -82,6 +92,7 @@ def main() -> int:
                     time.sleep(0.05)
             first = time.perf_counter() - started
             run = f"{time.time():.0f}"
+            cpu_before = cpu_seconds(server.pid)
             latencies = []
             for i in range(args.messages):
                 conv = i % args.conversations
@@ -94,6 +105,7 @@ def main() -> int:
                 if r.status_code != 200:
                     print("error", r.status_code, r.text[:200])
                     return 1
+            cpu_after = cpu_seconds(server.pid)
     finally:
         server.terminate()
         server.wait(10)
@@ -104,6 +116,9 @@ def main() -> int:
     print(f"start-up to first answer: {first:.2f} s (includes training if no model exists)")
     print(f"messages: {len(latencies)} across {args.conversations} conversations, sequential")
     print(f"p50 {q[49]:.2f} ms   p95 {q[94]:.2f} ms   p99 {q[98]:.2f} ms   max {latencies[-1]:.2f} ms")
+    if cpu_before is not None and cpu_after is not None:
+        per_message = (cpu_after - cpu_before) * 1000 / len(latencies)
+        print(f"server CPU: {per_message:.2f} ms per message (user + system, whole server process)")
     return 0
 
 

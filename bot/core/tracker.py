@@ -10,15 +10,20 @@ from bot.core.events import (
     ActionExecuted,
     AgentUttered,
     BotUttered,
+    ErrorOccurred,
     Event,
     FallbackTriggered,
     FlowTransitioned,
     HandoffEnded,
     HandoffStarted,
+    SessionStarted,
     SlotSet,
     UserUttered,
     event_from_dict,
 )
+
+#: Event classes that change nothing but the event list.
+_NO_STATE: frozenset[type[Event]] = frozenset((SessionStarted, ErrorOccurred))
 
 
 @dataclass
@@ -43,15 +48,37 @@ class Tracker:
 
     @classmethod
     def from_dicts(cls, sender_id: str, data: Iterable[Mapping[str, Any]]) -> Tracker:
-        return cls.from_events(sender_id, (event_from_dict(d) for d in data))
+        tracker = cls(sender_id)
+        apply = tracker.apply
+        for d in data:  # the whole stored conversation, every turn: no generator in between
+            apply(event_from_dict(d))
+        return tracker
 
     def apply(self, event: Event) -> None:
         self.events.append(event)
+        # Replayed for every stored event on every turn: dispatch on the exact class first (the event
+        # classes are final), the isinstance chain below stays the rule for anything else.
+        if type(event) is SlotSet:
+            self._apply_slot(event)
+        elif type(event) is ActionExecuted:
+            if event.policy not in (None, "FallbackPolicy"):
+                self.low_confidence_streak = 0
+        elif type(event) is BotUttered or type(event) is AgentUttered:
+            self.recent_bot_texts = [*self.recent_bot_texts[-2:], event.text]
+        elif type(event) is UserUttered:
+            self.latest_message = event
+        elif type(event) not in _NO_STATE:
+            self._apply_other(event)
+
+    def _apply_slot(self, event: SlotSet) -> None:
+        if event.value is None:
+            self.slots.pop(event.name, None)
+        else:
+            self.slots[event.name] = event.value
+
+    def _apply_other(self, event: Event) -> None:
         if isinstance(event, SlotSet):
-            if event.value is None:
-                self.slots.pop(event.name, None)
-            else:
-                self.slots[event.name] = event.value
+            self._apply_slot(event)
         elif isinstance(event, UserUttered):
             self.latest_message = event
         elif isinstance(event, FlowTransitioned):

@@ -36,6 +36,18 @@ class StepResult:
     history: dict[str, tuple[str, ...]]
 
 
+#: Upper bound on memoised transitions (the clinic chart has a few hundred reachable combinations).
+_MAX_MEMO = 4096
+
+
+def _without_callbacks(machine: StateChart) -> bool:
+    """True only if the machine registered no callback at all (python-statemachine's registry)."""
+    registry = getattr(getattr(machine, "_callbacks", None), "_registry", None)
+    if not isinstance(registry, Mapping) or getattr(machine, "_listeners", None):
+        return False
+    return not any(list(callbacks) for callbacks in registry.values())
+
+
 def _walk(states: Iterable[State]) -> Iterator[State]:
     for state in states:
         yield state
@@ -60,6 +72,13 @@ class Flow:
         self.history_ids = frozenset(
             h.id for s in _walk(chart.states) for h in getattr(s, "history", ()) or ()
         )
+        # A chart without callbacks (no conditions, validators, actions, enter/exit hooks) is a pure
+        # function of (configuration, history, event): its transitions can be memoised instead of
+        # building a machine per turn. Any callback, or a library whose registry we cannot read,
+        # keeps the always-rebuild path.
+        self._pure = _without_callbacks(probe)
+        self._steps: dict[tuple[Any, ...], StepResult] = {}
+        self._events_at: dict[str, frozenset[str]] = {}
 
     @staticmethod
     def _config(machine: StateChart) -> tuple[str, ...]:
@@ -151,6 +170,17 @@ class Flow:
         return machine
 
     def step(self, state: tuple[str, ...], history: Mapping[str, tuple[str, ...]], event: str) -> StepResult:
+        if not self._pure:
+            return self._step(state, history, event)
+        key = (tuple(state), tuple(sorted((k, tuple(v)) for k, v in history.items())), event)
+        known = self._steps.get(key)
+        if known is None:
+            known = self._step(state, history, event)  # raises exactly as before; failures not cached
+            if len(self._steps) < _MAX_MEMO:
+                self._steps[key] = known
+        return StepResult(known.source, known.state, dict(known.history))
+
+    def _step(self, state: tuple[str, ...], history: Mapping[str, tuple[str, ...]], event: str) -> StepResult:
         machine = self.restore(state, history)
         source = self._config(machine)
         if event not in self.events:
@@ -164,7 +194,11 @@ class Flow:
 
     def can(self, state: tuple[str, ...], event: str) -> bool:
         leaf = (state or self.initial)[-1]
-        return any(ev == event for ev, _ in self._outgoing(leaf))
+        events = self._events_at.get(leaf)
+        if events is None:  # the chart's structure never changes: computed once per leaf
+            events = frozenset(ev for ev, _ in self._outgoing(leaf))
+            self._events_at[leaf] = events
+        return event in events
 
     def phase(self, state: tuple[str, ...]) -> Phase:
         return self.phases[(state or self.initial)[-1]]

@@ -15,6 +15,10 @@ from bot.errors import StoreError
 
 MAX_SENDER_ID_LENGTH = 255
 
+# What ``json.dumps(..., ensure_ascii=False, allow_nan=False, separators=(",", ":"))`` builds on every
+# call, built once (the encoder keeps no state between calls): every appended event goes through it.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
 
 def check_sender_id(sender_id: str) -> str:
     """Return ``sender_id`` if it is a usable conversation key, else raise :class:`StoreError`."""
@@ -32,9 +36,7 @@ def encode_events(events: Sequence[Mapping[str, Any]]) -> list[str]:
         if not isinstance(event, Mapping):
             raise StoreError(f"event #{index} is a {type(event).__name__}, not a mapping")
         try:
-            encoded.append(
-                json.dumps(dict(event), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-            )
+            encoded.append(_ENCODER.encode(dict(event)))
         except (TypeError, ValueError) as e:
             # The message names the type problem only, never the event's content.
             raise StoreError(f"event #{index} is not JSON-serialisable: {type(e).__name__}") from e

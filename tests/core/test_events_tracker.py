@@ -98,3 +98,23 @@ def test_recent_bot_texts_keep_the_last_three() -> None:
     for i in range(5):
         tracker.apply(BotUttered(text=f"m{i}"))
     assert tracker.recent_bot_texts == ["m2", "m3", "m4"]
+
+
+def test_decoding_fills_defaults_like_the_constructor_and_stays_frozen() -> None:
+    import dataclasses
+
+    flow = event_from_dict({"event": "flow", "state": ["handoff"], "history": {"resume": ["intake"]}})
+    assert flow == FlowTransitioned(
+        state=("handoff",), history={"resume": ("intake",)}, timestamp=flow.timestamp
+    )
+    assert isinstance(flow.state, tuple) and flow.history["resume"] == ("intake",)
+    user = event_from_dict({"event": "user", "text": "hola", "timestamp": 3.0})
+    assert user == UserUttered(text="hola", timestamp=3.0) and user.entities == ()
+    a, b = event_from_dict({"event": "flow"}), event_from_dict({"event": "flow"})
+    assert a.history == {} and a.history is not b.history  # default_factory: one dict per event
+    assert a.timestamp > 0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        user.text = "x"  # type: ignore[misc]
+    for cls in EVENT_TYPES.values():  # every type decodes from its bare name, equal to its defaults
+        event = event_from_dict({"event": cls.type_name, "timestamp": 1.0})
+        assert type(event) is cls and event == cls(timestamp=1.0)

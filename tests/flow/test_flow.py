@@ -119,3 +119,52 @@ def test_load_checks_find_dead_ends_unknown_responses_and_missing_metadata() -> 
         Flow(_NoExit, {**phases, "start": Phase(responses=("utter_nope",))}).check(domain)
     with pytest.raises(FlowError, match="without phase metadata"):
         Flow(_NoExit, {"start": phases["start"]}).check(domain)
+
+
+def test_memoised_transitions_match_a_freshly_built_machine() -> None:
+    """The clinic chart has no callbacks, so steps are memoised; every answer equals a rebuilt machine's."""
+    import random
+
+    flow = Flow(ClinicFlow, PHASES)
+    assert flow._pure
+    rng = random.Random(7)
+    events = sorted(flow.events)
+    for _ in range(40):
+        state, history = flow.initial, {}
+        for _ in range(25):
+            event = rng.choice(events)
+            try:
+                fresh = flow._step(state, history, event)
+            except NoTransition:
+                with pytest.raises(NoTransition):
+                    flow.step(state, history, event)
+                assert not flow.can(state, event)
+                continue
+            assert flow.can(state, event)
+            for _ in range(2):  # a miss, then a hit
+                got = flow.step(state, history, event)
+                assert (got.source, got.state, got.history) == (fresh.source, fresh.state, fresh.history)
+            got.history.clear()  # a caller mutating its copy does not change the memo
+            again = flow.step(state, history, event)
+            assert again.history == fresh.history
+            state, history = fresh.state, fresh.history
+
+
+class _Counting(StateChart):  # type: ignore[misc]
+    start = State(initial=True)
+    other = State()
+    go = start.to(other)
+    back = other.to(start)
+    entered = 0
+
+    def on_enter_other(self) -> None:
+        type(self).entered += 1
+
+
+def test_a_chart_with_callbacks_is_never_memoised() -> None:
+    flow = Flow(_Counting, {"start": Phase(responses=()), "other": Phase(responses=())})
+    assert not flow._pure
+    before = _Counting.entered
+    for _ in range(3):
+        assert flow.step(("start",), {}, "go").state == ("other",)
+    assert _Counting.entered == before + 3
