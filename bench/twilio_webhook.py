@@ -248,7 +248,7 @@ def main() -> None:
     elapsed = float(res["elapsed"])
     print(f"real processor; bot run --workers {args.workers}; Redis tracker+lock; PostgreSQL; "
           f"fake Twilio REST on loopback; {os.cpu_count()} CPUs; mode {args.mode}")
-    print(f"work threads per worker: {env.get('BOT_TWILIO_WORKER_THREADS', '4 (default)')}; "
+    print(f"work threads per worker: {env.get('BOT_TWILIO_WORKER_THREADS', '2 (default)')}; "
           f"conversations start over {args.ramp:g} s; think time {args.think:g} s (closed mode)")
     print(f"conversations: {args.conversations}  messages: {n}  errors: {res['errors']}")
     print(f"webhook ack:  p50 {pct(acks, 0.5):7.1f} ms  p99 {pct(acks, 0.99):7.1f} ms  "
