@@ -134,7 +134,7 @@ def _offers(turn: Turn, time_value: Any, service_id: str, physician_id: str | No
     return [
         slot("offers", offers),
         slot("requested_slot", "choice"),
-        Utter("utter_booking_offers", {"offer_list": "\n".join(lines)}),
+        Utter("utter_booking_offers", {"offer_list": "\n".join(lines)}, buttons=len(offers)),
     ]
 
 

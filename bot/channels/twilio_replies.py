@@ -12,6 +12,7 @@ Content templates are configured per response in endpoints.yml (the SIDs differ 
         utter_consent_request:
           content_sid: ${TWILIO_CONTENT_CONSENT:-}   # empty: not configured → numbered text
           content_variables: {"1": text}            # text: the reply as it left the disclosure gate
+          buttons: 2                                # optional: used only when the reply has 2 buttons
 
 The only values a template receives are the gate-checked reply text (``text``) and button titles
 (``button:N``, 1-based) from domain.yml — nothing the gate did not see or the clinic did not write.
@@ -41,10 +42,13 @@ MEDIA_ACK = ("Recibimos su archivo. Por su privacidad no lo revisamos por este m
 class ContentTemplate:
     content_sid: str
     variables: Mapping[str, str]  # variable number → "text" | "button:N"
+    buttons: int | None = None  # the template's fixed number of quick replies, if it has one
 
     def values(self, text: str, buttons: Sequence[Mapping[str, str]]) -> dict[str, str] | None:
         """The ``content_variables``; None if a source is missing (the caller falls back to text)."""
         if len(buttons) > MAX_SESSION_BUTTONS or len(text) > MAX_TEMPLATE_BODY:
+            return None
+        if self.buttons is not None and len(buttons) != self.buttons:  # e.g. 2 slots found, 3 in the template
             return None
         out: dict[str, str] = {}
         for name, source in self.variables.items():
@@ -71,8 +75,13 @@ def load_templates(config: Any) -> dict[str, ContentTemplate]:
     templates: dict[str, ContentTemplate] = {}
     for response, entry in raw.items():
         where = f"twilio.content_templates.{response}"
-        if not isinstance(entry, Mapping) or set(entry) - {"content_sid", "content_variables"}:
-            raise ConfigError(f"{where} must hold only content_sid and content_variables")
+        if not isinstance(entry, Mapping) or set(entry) - {"content_sid", "content_variables", "buttons"}:
+            raise ConfigError(f"{where} must hold only content_sid, content_variables and buttons")
+        count = entry.get("buttons")
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int)
+                                  or not 1 <= count <= MAX_SESSION_BUTTONS):
+            raise ConfigError(f"{where}.buttons: the template's number of quick replies, "
+                              f"1-{MAX_SESSION_BUTTONS}")
         sid = str(entry.get("content_sid") or "").strip()
         if not sid:
             continue
@@ -87,7 +96,7 @@ def load_templates(config: Any) -> dict[str, ContentTemplate]:
             if source != "text" and not re.fullmatch(r"button:[1-9]\d?", source):
                 raise ConfigError(f"{where}.content_variables.{name}: use text or button:N")
             clean[str(name)] = source
-        templates[str(response)] = ContentTemplate(sid, clean)
+        templates[str(response)] = ContentTemplate(sid, clean, count)
     return templates
 
 

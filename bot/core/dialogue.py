@@ -18,10 +18,15 @@ from bot.core.tracker import Tracker
 
 @dataclass(frozen=True)
 class Utter:
-    """Send a registered response; ``values`` fill template variables that are not slots."""
+    """Send a registered response; ``values`` fill template variables that are not slots.
+
+    ``buttons``: how many of the response's buttons apply this time (e.g. 2 slots offered of the 3 the
+    response can show); None = all of them.
+    """
 
     response: str
     values: Mapping[str, Any] = field(default_factory=dict)
+    buttons: int | None = None
 
 
 @dataclass(frozen=True)

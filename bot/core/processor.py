@@ -377,7 +377,7 @@ class Processor:
                 message.reply_to or message.sender_id,
                 sent,
                 utter.response,
-                rendered.buttons if not blocked else (),
+                () if blocked else tuple(rendered.buttons)[: utter.buttons],
                 blocked,
             )
         )

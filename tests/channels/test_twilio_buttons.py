@@ -146,6 +146,8 @@ def test_template_falls_back_to_text_when_it_cannot_carry_the_reply() -> None:
     {"content_templates": {"utter_x": {"content_sid": "HX123"}}},
     {"content_templates": {"utter_x": {"content_sid": "HX" + "a" * 32, "content_variables": {"1": "slot"}}}},
     {"content_templates": {"utter_x": {"content_sid": "HX" + "a" * 32, "body": "x"}}},
+    {"content_templates": {"utter_x": {"content_sid": "HX" + "a" * 32, "buttons": 4}}},
+    {"content_templates": {"utter_x": {"content_sid": "HX" + "a" * 32, "buttons": "3"}}},
     {"content_templates": ["utter_x"]},
 ])
 def test_bad_template_config_is_a_config_error(config: dict[str, Any]) -> None:
@@ -175,3 +177,23 @@ def test_domain_rejects_bad_buttons(buttons: Any) -> None:
 
     with pytest.raises(DomainError):
         parse_domain({"responses": {"utter_x": [{"text": "hola", "buttons": buttons}]}})
+
+
+def test_a_response_sends_only_the_buttons_that_apply_this_time(app_state: Any) -> None:
+    from bot.core.dialogue import Utter
+
+    processor = app_state.processor
+    full = processor.apply_external("+5215555550177", [], utters=[Utter("utter_consent_request")])
+    assert [b["payload"] for b in full[0].buttons] == ["ACEPTO", "no"]
+    one = processor.apply_external("+5215555550177", [], utters=[Utter("utter_consent_request", buttons=1)])
+    assert [b["payload"] for b in one[0].buttons] == ["ACEPTO"]
+
+
+def test_a_template_with_fixed_buttons_is_used_only_when_the_reply_has_that_many() -> None:
+    sid = "HX" + "0" * 32
+    template = load_templates({"content_templates": {"utter_booking_offers": {
+        "content_sid": sid, "content_variables": {"1": "text"}, "buttons": 3}}})["utter_booking_offers"]
+    three = [{"title": str(i), "payload": str(i)} for i in (1, 2, 3)]
+    assert template == ContentTemplate(sid, {"1": "text"}, 3)
+    assert template.values("Tengo estos horarios", three) == {"1": "Tengo estos horarios"}
+    assert template.values("Tengo estos horarios", three[:2]) is None  # → numbered options instead
