@@ -77,19 +77,10 @@ class GateAdapter:
         patient_specific: bool,
         recent: Sequence[str],
     ) -> tuple[str, bool]:
-        from bot.guard.gate import CLINICAL_REDIRECT, Provenance
-
-        try:
-            result = self.gate.filter(
-                text,
-                channel=channel,
-                provenance=Provenance(*provenance),  # type: ignore[arg-type]
-                patient_specific=patient_specific,
-                recent=recent,
-            )
-            return result.text, result.blocked
-        except Exception:
-            return CLINICAL_REDIRECT, True
+        sent, blocked, _ = self.filter_detailed(
+            text, channel=channel, provenance=provenance, patient_specific=patient_specific, recent=recent
+        )
+        return sent, blocked
 
     def filter_detailed(
         self,

@@ -10,9 +10,9 @@ import argparse
 import hmac
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -45,6 +45,7 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
 
 
+T = TypeVar("T")
 _UNAUTHORISED = "agent token missing or invalid (BOT_AGENT_TOKEN)"
 MAX_AGENT_TEXT = 1600  # one WhatsApp message
 _AGENT_ID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -90,6 +91,20 @@ def _delivery_error(e: Exception) -> JSONResponse | None:
     if isinstance(e, ConfigError):
         return _error(503, str(e))
     return None
+
+
+async def _deliver(work: Callable[[], T]) -> T | JSONResponse:
+    """Run an agent's action (record, then deliver) off the event loop: its result, or the JSON answer
+    for a conversation not in handoff (409) or a delivery problem (see :func:`_delivery_error`)."""
+    try:
+        return await run_in_threadpool(work)
+    except LookupError as e:
+        return _error(409, str(e))
+    except Exception as e:
+        answer = _delivery_error(e)
+        if answer is None:
+            raise
+        return answer
 
 
 async def list_conversations(request: Request) -> JSONResponse:
@@ -163,15 +178,10 @@ async def hand_back(request: Request) -> JSONResponse:
         delivery = outlet.deliver(conversation.address, replies) if outlet is not None and notify else None
         return replies, delivery
 
-    try:
-        replies, delivery = await run_in_threadpool(work)
-    except LookupError as e:
-        return _error(409, str(e))
-    except Exception as e:
-        answer = _delivery_error(e)
-        if answer is None:
-            raise
-        return answer
+    done = await _deliver(work)
+    if isinstance(done, JSONResponse):
+        return done
+    replies, delivery = done
     body: dict[str, Any] = {
         "conversation": conversation.id,
         "channel": conversation.channel,
@@ -220,15 +230,10 @@ async def agent_message(request: Request) -> JSONResponse:
         delivery = outlet.deliver(conversation.address, [reply.message]) if outlet is not None else None
         return reply, delivery
 
-    try:
-        reply, delivery = await run_in_threadpool(work)
-    except LookupError as e:
-        return _error(409, str(e))
-    except Exception as e:
-        answer = _delivery_error(e)
-        if answer is None:
-            raise
-        return answer
+    done = await _deliver(work)
+    if isinstance(done, JSONResponse):
+        return done
+    reply, delivery = done
     body: dict[str, Any] = {
         "conversation": conversation.id,
         "channel": conversation.channel,
