@@ -20,6 +20,7 @@ from bot import settings
 from bot.core.domain import Domain, load_domain
 from bot.core.events import HandoffEnded
 from bot.core.processor import AgentReply, OutgoingMessage, Processor
+from bot.core.resume import TrackerCache
 from bot.errors import ConfigError
 from bot.flow.runtime import Flow
 from bot.nlg.templates import TemplateRenderer
@@ -348,6 +349,7 @@ def build_app_state(
         gate=GateAdapter(gate),
         services=services,
         paraphraser=paraphraser,
+        trackers=TrackerCache.from_env(),
     )
     if clock is not None:
         processor.clock = clock

@@ -227,10 +227,8 @@ class IndexedTrackerStore(SealedTrackerStore):
         super().__init__(inner, cipher, key_of)
         self.directory = directory
 
-    def append(self, sender_id: str, events: Sequence[Mapping[str, Any]]) -> None:
-        super().append(sender_id, events)
-        if events:
-            self.directory.observe(self.key(sender_id), sender_id, events)
+    def _appended(self, key: str, sender_id: str, events: Sequence[Mapping[str, Any]]) -> None:
+        self.directory.observe(key, sender_id, events)
 
 
 class ErasingBackend:

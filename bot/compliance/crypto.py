@@ -322,6 +322,11 @@ class PatientCipher:
             out.append(None if key is None else self._open(patient_ref, dek_id, key[1], b64))
         return out
 
+    def readable(self, patient_ref: str, dek_id: str) -> bool:
+        """Whether tokens under the data key ``dek_id`` of this patient can still be opened (the key was
+        not destroyed); answered from the key cache when it holds the key (:data:`CACHE_TTL`)."""
+        return self._read_key(patient_ref, dek_id) is not None
+
     def warm_up(self) -> None:
         """Pay the one-time costs (statement compilation, cipher set-up) at start-up, not on the first
         patient's message: one key-table read and one seal/open of a dummy value."""

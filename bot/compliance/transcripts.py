@@ -24,6 +24,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from bot.compliance.crypto import PatientCipher
@@ -69,9 +70,13 @@ class SealedTrackerStore:
         key = self.key(sender_id)
         return self.unseal(key, self.inner.load(key))
 
-    def append(self, sender_id: str, events: Sequence[Mapping[str, Any]]) -> None:
+    def load_from(self, sender_id: str, start: int) -> list[dict[str, Any]]:
+        """The events of the stored turns from turn ``start`` on (one sealed record per turn)."""
         key = self.key(sender_id)
-        self.inner.append(key, self.seal(key, events))
+        return self.unseal(key, self.inner.load_from(key, start))
+
+    def append(self, sender_id: str, events: Sequence[Mapping[str, Any]]) -> None:
+        self.append_after(sender_id, events, None)
 
     def delete(self, sender_id: str) -> None:
         self.inner.delete(self.key(sender_id))
@@ -82,6 +87,41 @@ class SealedTrackerStore:
 
     def close(self) -> None:
         self.inner.close()
+
+    # -- resuming a conversation already decoded (see bot.core.resume) ----------------------------------
+
+    def load_after(self, sender_id: str,
+                   known: Position | None) -> tuple[list[dict[str, Any]], Position, bool]:
+        """``(events, position, whole)``: the events stored after ``known`` (``whole`` False), or —
+        when ``known`` is None or the store no longer holds exactly what it described — every event
+        (``whole`` True). ``position`` describes what the store holds now.
+
+        ``known`` still holds when the record at its last position carries the same token (every token
+        has a fresh random nonce, so a deleted, pruned or rewritten conversation never matches) and the
+        patient's data key still exists (a crypto-shredded patient starts afresh, as with :meth:`load`).
+        """
+        key = self.key(sender_id)
+        if known is not None and known.count > 0:
+            stored = self.inner.load_from(key, known.count - 1)
+            if (stored and stored[0].get("event") == SEALED and stored[0].get("token") == known.last
+                    and self.cipher.readable(key, known.dek_id)):
+                newer = stored[1:]
+                return self.unseal(key, newer), _position(known.count + len(newer), newer, known), False
+        stored = self.inner.load(key)
+        return self.unseal(key, stored), _position(len(stored), stored, None), True
+
+    def append_after(self, sender_id: str, events: Sequence[Mapping[str, Any]],
+                     known: Position | None) -> Position | None:
+        """Append one turn; the position after it when ``known`` was where the store ended."""
+        key = self.key(sender_id)
+        records = self.seal(key, events)
+        self.inner.append(key, records)
+        if events:
+            self._appended(key, sender_id, events)
+        return _position(known.count + len(records), records, known) if known is not None else None
+
+    def _appended(self, key: str, sender_id: str, events: Sequence[Mapping[str, Any]]) -> None:
+        """Called after every append (subclasses keep indexes up to date)."""
 
     # -- by patient reference (ARCO, retention) ---------------------------------------------------------
 
@@ -120,6 +160,23 @@ class SealedTrackerStore:
                 sender_hash(key), lost,
             )  # fmt: skip
         return out
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a conversation ends in the store: how many records (turns), the last one's token and data
+    key id. Only a marker for :meth:`SealedTrackerStore.load_after`; the token is ciphertext."""
+
+    count: int
+    last: str = ""
+    dek_id: str = ""
+
+
+def _position(count: int, records: Sequence[Mapping[str, Any]], previous: Position | None) -> Position:
+    if not records:
+        return Position(count, previous.last, previous.dek_id) if previous is not None else Position(count)
+    token = str(records[-1].get("token") or "")
+    return Position(count, token, token.split(".", 2)[1] if token.count(".") >= 2 else "")
 
 
 def _events(body: str) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from bot.core import resume
 from bot.core.dialogue import Action, Decision, FlowEvent, Policy, Services, Turn, Utter
 from bot.core.domain import Domain
 from bot.core.events import (
@@ -29,6 +30,7 @@ from bot.core.events import (
     SessionStarted,
     UserUttered,
 )
+from bot.core.resume import TrackerCache
 from bot.core.slots import extract_slots
 from bot.core.tracker import Tracker
 from bot.errors import BotError, FlowError
@@ -141,6 +143,7 @@ class Processor:
     services: Services
     paraphraser: ParaphrasePort | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    trackers: TrackerCache | None = None  # decoded recent conversations (bot.core.resume)
 
     # -- public API -----------------------------------------------------------------------------------
     def handle(self, message: UserMessage) -> list[OutgoingMessage]:
@@ -149,7 +152,7 @@ class Processor:
             return self._fixed_reply(message, DATA_BLOCKED_RESPONSE)
         with self.lock_store.lock(message.sender_id):
             try:
-                tracker = self._load(message.sender_id)
+                tracker, position = self._load_turn(message.sender_id)
             except BotError as e:  # unreadable conversation (store down, tampered data): a safe reply
                 log.error(
                     "dialogue.load_failed",
@@ -162,11 +165,12 @@ class Processor:
                 self._turn(message, tracker, new_events, outgoing)
             except Exception as e:
                 log.exception("dialogue.turn_failed", extra={"sender": sender_hash(message.sender_id)})
+                position = None  # the tracker may hold what the failed turn did not record: not kept
                 err = ErrorOccurred(kind=type(e).__name__, where="processor")
                 tracker.apply(err)
                 new_events.append(err)
                 self._utter(tracker, new_events, outgoing, message, Utter(SAFE_ERROR_RESPONSE), safe=True)
-            self.tracker_store.append(message.sender_id, [ev.as_dict() for ev in new_events])
+            self._save_turn(tracker, [ev.as_dict() for ev in new_events], position)
             return outgoing
 
     def tracker(self, sender_id: str) -> Tracker:
@@ -411,3 +415,15 @@ class Processor:
 
     def _load(self, sender_id: str) -> Tracker:
         return Tracker.from_dicts(sender_id, self.tracker_store.load(sender_id))
+
+    def _load_turn(self, sender_id: str) -> tuple[Tracker, Any]:
+        """The tracker for a patient turn: resumed from :attr:`trackers` when the store allows it."""
+        if self.trackers is not None and hasattr(self.tracker_store, "load_after"):
+            return resume.load(self.trackers, self.tracker_store, sender_id)  # type: ignore[arg-type]
+        return self._load(sender_id), None
+
+    def _save_turn(self, tracker: Tracker, events: list[dict[str, Any]], position: Any) -> None:
+        if position is not None and self.trackers is not None:
+            resume.save(self.trackers, self.tracker_store, tracker, events, position)  # type: ignore[arg-type]
+        else:
+            self.tracker_store.append(tracker.sender_id, events)

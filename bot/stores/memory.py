@@ -37,6 +37,12 @@ class InMemoryTrackerStore:
             stored = list(self._events.get(sender_id, ()))
         return [decode_event(text) for text in stored]
 
+    def load_from(self, sender_id: str, start: int) -> list[dict[str, Any]]:
+        check_sender_id(sender_id)
+        with self._lock:
+            stored = list(self._events.get(sender_id, ())[max(0, start):])
+        return [decode_event(text) for text in stored]
+
     def append(self, sender_id: str, events: Sequence[Mapping[str, Any]]) -> None:
         check_sender_id(sender_id)
         encoded = encode_events(events)

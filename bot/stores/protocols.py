@@ -19,6 +19,11 @@ class TrackerStore(Protocol):
         """All events of the conversation, oldest first; ``[]`` for an unknown conversation."""
         ...
 
+    def load_from(self, sender_id: str, start: int) -> list[dict[str, Any]]:
+        """The stored events from position ``start`` (0 = the oldest still stored) on, oldest first;
+        ``[]`` when fewer are stored. What :meth:`load` returns, less its first ``start`` items."""
+        ...
+
     def append(self, sender_id: str, events: Sequence[Mapping[str, Any]]) -> None:
         """Append ``events`` atomically (all or none) and in order after the stored ones."""
         ...

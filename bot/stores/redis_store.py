@@ -190,6 +190,14 @@ class RedisTrackerStore:
             raise self._error("load", sender_id, e) from e
         return [decode_event(item) for item in items]
 
+    def load_from(self, sender_id: str, start: int) -> list[dict[str, Any]]:
+        key = self._key(sender_id)
+        try:
+            items = self._client.lrange(key, max(0, start), -1)
+        except redis.RedisError as e:
+            raise self._error("load", sender_id, e) from e
+        return [decode_event(item) for item in items]
+
     def append(self, sender_id: str, events: Sequence[Mapping[str, Any]]) -> None:
         key = self._key(sender_id)
         encoded = encode_events(events)

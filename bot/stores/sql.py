@@ -126,12 +126,17 @@ class SQLTrackerStore:
         return self._engine
 
     def load(self, sender_id: str) -> list[dict[str, Any]]:
+        return self.load_from(sender_id, 0)
+
+    def load_from(self, sender_id: str, start: int) -> list[dict[str, Any]]:
         check_sender_id(sender_id)
         query = (
             select(tracker_events.c.event)
             .where(tracker_events.c.sender_id == sender_id)
             .order_by(tracker_events.c.seq)
         )
+        if start > 0:
+            query = query.offset(start)
         try:
             with self._engine.connect() as conn:
                 rows: Sequence[str] = conn.execute(query).scalars().all()

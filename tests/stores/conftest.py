@@ -19,6 +19,10 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
+from bot import db
+from bot.compliance.audit import AuditLog
+from bot.compliance.crypto import PatientCipher
+from bot.compliance.keyring import Keyring
 from bot.settings import normalise_database_url
 from bot.stores.factory import create_lock_store, create_tracker_store
 from bot.stores.protocols import LockStore, TrackerStore
@@ -189,3 +193,29 @@ def lock_backend(request: pytest.FixtureRequest) -> Iterator[LockBackend]:
     yield backend
     for store in made:
         store.close()
+
+
+# -- the compliance side of sealed transcripts (a key database, a keyring, the cipher) ---------------------
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Any]:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'keys.db'}")
+    db.migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def keyring() -> Keyring:
+    return Keyring.generate()
+
+
+@pytest.fixture
+def audit(engine: Any) -> AuditLog:
+    return AuditLog(engine)
+
+
+@pytest.fixture
+def cipher(engine: Any, keyring: Keyring, audit: AuditLog) -> PatientCipher:
+    return PatientCipher(engine, keyring, audit)

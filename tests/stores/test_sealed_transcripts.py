@@ -9,15 +9,12 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-from bot import db
 from bot.compliance import config as cfg
 from bot.compliance import retention
 from bot.compliance.arco import ArcoService
@@ -33,29 +30,6 @@ from .conftest import TrackerBackend
 PHONE = "whatsapp:+5215550001234"  # fictional
 NAME = "Zacarías Quiñones"
 NOW = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'keys.db'}")
-    db.migrate(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def keyring() -> Keyring:
-    return Keyring.generate()
-
-
-@pytest.fixture
-def audit(engine: Engine) -> AuditLog:
-    return AuditLog(engine)
-
-
-@pytest.fixture
-def cipher(engine: Engine, keyring: Keyring, audit: AuditLog) -> PatientCipher:
-    return PatientCipher(engine, keyring, audit)
 
 
 def key_of(keyring: Keyring) -> Any:

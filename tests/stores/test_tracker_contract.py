@@ -165,3 +165,12 @@ def test_two_processes_append_to_one_conversation(tracker_backend: TrackerBacken
     assert len(events) == 2 * count
     for writer in range(2):
         assert [e["i"] for e in events if e["writer"] == writer] == list(range(count))
+
+
+def test_load_from_is_load_without_the_first_items(tracker: TrackerStore) -> None:
+    tracker.append("s1", [ev(1), ev(2)])
+    tracker.append("s1", [ev(3)])
+    everything = tracker.load("s1")
+    for start in range(0, len(everything) + 2):
+        assert tracker.load_from("s1", start) == everything[start:]
+    assert tracker.load_from("nobody", 0) == []
