@@ -111,6 +111,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = twsub.add_parser("retry", help="send the failed messages whose retry is due now")
     p.set_defaults(func=_handler("bot.channels.twilio_commands:retry_command"))
 
+    agents = sub.add_parser("agents", help="the agents' inbox: one bearer token per member of staff")
+    agsub = agents.add_subparsers(dest="agents_command", required=True, metavar="WHAT")
+    p = agsub.add_parser("add", help="issue a token for an agent: printed once, only its hash is kept")
+    p.add_argument("agent", help="the agent id (1-64 letters, digits, _ . @ -), audited as staff:<id>")
+    p.add_argument("--replace", action="store_true", help="issue a new token to an agent who has one")
+    p.set_defaults(func=_handler("bot.agents:add_command"))
+    p = agsub.add_parser("list", help="the agents with a live token (ids only)")
+    p.set_defaults(func=_handler("bot.agents:list_command"))
+    p = agsub.add_parser("revoke", help="end an agent's token now")
+    p.add_argument("agent")
+    p.set_defaults(func=_handler("bot.agents:revoke_command"))
+
     flow = sub.add_parser("flow", help="the conversation flow")
     fsub = flow.add_subparsers(dest="flow_command", required=True, metavar="WHAT")
     p = fsub.add_parser("diagram", help="write the flow as Mermaid and PNG")

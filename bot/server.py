@@ -7,9 +7,6 @@ flow and stores once, and a configuration error stops start-up with a clear mess
 from __future__ import annotations
 
 import argparse
-import hmac
-import os
-import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -35,10 +32,12 @@ async def model_parse(request: Request) -> Any:
     return await handler(request)
 
 
-def _agent_authorised(request: Request) -> bool:
-    token = os.environ.get("BOT_AGENT_TOKEN")
-    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    return bool(token) and hmac.compare_digest(given.encode(), token.encode())  # type: ignore[union-attr]
+async def _agent_authorised(request: Request) -> tuple[Any, JSONResponse | None]:
+    """The caller (:class:`bot.agents.Identity`: a per-agent token, or the deprecated shared
+    ``BOT_AGENT_TOKEN``), or the 401/503 answer."""
+    from bot.agents import authenticate
+
+    return await authenticate(request)
 
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -46,10 +45,7 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
 
 
 T = TypeVar("T")
-_UNAUTHORISED = "agent token missing or invalid (BOT_AGENT_TOKEN)"
 MAX_AGENT_TEXT = 1600  # one WhatsApp message
-_AGENT_ID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
-_AGENT_ID_RULE = "an agent id is 1-64 letters, digits, _ . @ -"
 WHATSAPP = "twilio_whatsapp"
 TEMPLATE_NEEDED = (
     "the patient last wrote more than 24 hours ago: WhatsApp allows only an approved template now; "
@@ -109,8 +105,9 @@ async def _deliver(work: Callable[[], T]) -> T | JSONResponse:
 
 async def list_conversations(request: Request) -> JSONResponse:
     """``GET /agent/conversations?status=handoff``: who waits for a person (no bodies, no numbers)."""
-    if not _agent_authorised(request):
-        return _error(401, _UNAUTHORISED)
+    _, problem = await _agent_authorised(request)
+    if problem is not None:
+        return problem
     if request.query_params.get("status", "handoff") != "handoff":
         return _error(400, "only status=handoff is supported")
     from bot.inbox import listing
@@ -128,12 +125,16 @@ async def list_conversations(request: Request) -> JSONResponse:
 
 
 async def get_conversation(request: Request) -> JSONResponse:
-    """``GET /agent/conversations/{id}``: the transcript, for staff; audited as ``staff:<X-Agent-Id>``."""
-    if not _agent_authorised(request):
-        return _error(401, _UNAUTHORISED)
-    agent = request.headers.get("x-agent-id", "")
-    if not _AGENT_ID.match(agent):
-        return _error(400, f"X-Agent-Id header required (the access is audited): {_AGENT_ID_RULE}")
+    """``GET /agent/conversations/{id}``: the transcript, for staff; audited as ``staff:<agent>`` (the
+    token's agent; with the shared token, the ``X-Agent-Id`` header)."""
+    identity, problem = await _agent_authorised(request)
+    if problem is not None:
+        return problem
+    from bot.agents import acting_agent
+
+    agent, problem = acting_agent(identity, [request.headers.get("x-agent-id")], what="X-Agent-Id header")
+    if problem is not None:
+        return problem
     app_state = request.app.state.app_state
     try:
         body = await run_in_threadpool(
@@ -147,9 +148,11 @@ async def get_conversation(request: Request) -> JSONResponse:
 async def hand_back(request: Request) -> JSONResponse:
     """An agent returns a conversation to the assistant, which resumes the phase it left and says so to
     the patient on the conversation's channel. ``{"notify": false}`` returns it silently (e.g. after the
-    WhatsApp window closed). The agent id: ``X-Agent-Id`` header or ``{"agent": id}``."""
-    if not _agent_authorised(request):
-        return _error(401, _UNAUTHORISED)
+    WhatsApp window closed). The agent: the token's (shared token: ``{"agent": id}`` or ``X-Agent-Id``)."""
+    identity, problem = await _agent_authorised(request)
+    if problem is not None:
+        return problem
+    from bot.agents import acting_agent
     from bot.channels.rest import read_json
 
     data: Any = {}
@@ -159,9 +162,10 @@ async def hand_back(request: Request) -> JSONResponse:
             return problem
     if not isinstance(data, dict) or not isinstance(data.get("notify", True), bool):
         return _error(400, 'expected a JSON object {"agent"?: str, "notify"?: bool}')
-    agent = data.get("agent") or request.headers.get("x-agent-id") or "agent"
-    if not isinstance(agent, str) or not _AGENT_ID.match(agent):
-        return _error(400, _AGENT_ID_RULE)
+    agent, problem = acting_agent(identity, [data.get("agent"), request.headers.get("x-agent-id")],
+                                  default="agent")
+    if problem is not None:
+        return problem
     notify = bool(data.get("notify", True))
     conversation, problem = await _resolve(request)
     if problem is not None:
@@ -195,24 +199,28 @@ async def hand_back(request: Request) -> JSONResponse:
 async def agent_message(request: Request) -> JSONResponse:
     """A person in the shared inbox writes to a patient whose conversation is in handoff.
 
-    ``{"agent": id, "text": str}``. The text passes the disclosure gate like any bot message; when it is
-    blocked the patient gets the portal redirect instead and the answer says so, with the categories.
-    WhatsApp conversations: delivered through the outbox to the address the patient last wrote from,
-    inside the 24-hour window only (409 ``template_required`` outside it, nothing recorded). The text is
-    never logged.
+    ``{"agent"?: id, "text": str}`` (``agent``: the token's; required with the shared token). The text
+    passes the disclosure gate like any bot message; when it is blocked the patient gets the portal
+    redirect instead and the answer says so, with the categories. WhatsApp conversations: delivered
+    through the outbox to the address the patient last wrote from, inside the 24-hour window only (409
+    ``template_required`` outside it, nothing recorded: ``POST .../templates`` then). The text is never
+    logged.
     """
-    if not _agent_authorised(request):
-        return _error(401, _UNAUTHORISED)
+    identity, problem = await _agent_authorised(request)
+    if problem is not None:
+        return problem
+    from bot.agents import acting_agent
     from bot.channels.rest import read_json
 
     data, error = await read_json(request)
     if error is not None:
         return error
     if not isinstance(data, dict):
-        return _error(400, 'expected a JSON object {"agent": str, "text": str}')
-    agent, text = data.get("agent"), data.get("text")
-    if not isinstance(agent, str) or not _AGENT_ID.match(agent):
-        return _error(400, f"`agent`: {_AGENT_ID_RULE}")
+        return _error(400, 'expected a JSON object {"agent"?: str, "text": str}')
+    agent, problem = acting_agent(identity, [data.get("agent")])
+    if problem is not None:
+        return problem
+    text = data.get("text")
     if not isinstance(text, str) or not text.strip():
         return _error(400, "`text` must be a non-empty string")
     if len(text) > MAX_AGENT_TEXT:
@@ -246,6 +254,50 @@ async def agent_message(request: Request) -> JSONResponse:
     if delivery is not None:
         body["delivery"] = delivery[0] if delivery else None
     return JSONResponse(body)
+
+
+async def agent_template(request: Request) -> JSONResponse:
+    """An agent sends an approved WhatsApp content template (``{"response", "variables"?}``), e.g. outside
+    the 24-hour window where free text is refused: see :mod:`bot.agent_templates` for the rules."""
+    identity, problem = await _agent_authorised(request)
+    if problem is not None:
+        return problem
+    from bot import agent_templates
+    from bot.agents import acting_agent
+    from bot.channels.rest import read_json
+
+    data, problem = await read_json(request)
+    if problem is not None:
+        return problem
+    if not isinstance(data, dict):
+        return _error(400, 'expected a JSON object {"response": str, "variables"?: {str: str}}')
+    agent, problem = acting_agent(identity, [data.get("agent")])
+    if problem is not None:
+        return problem
+    response = data.get("response")
+    if not isinstance(response, str) or not 0 < len(response) <= 64:
+        return _error(400, "`response` must name a response (see domain.yml) that has a content template")
+    try:
+        variables = agent_templates.check_variables(data.get("variables"))
+    except agent_templates.TemplateProblem as e:
+        return _error(e.status, str(e), **e.extra)
+    conversation, problem = await _resolve(request)
+    if problem is not None:
+        return problem
+    outlet = _outlet(request, conversation.channel)
+    if outlet is None:
+        return _error(409, "templates are for WhatsApp conversations; this one is on "
+                      f"{conversation.channel}: use POST .../messages")
+    app_state = request.app.state.app_state
+    try:
+        sent = await _deliver(lambda: agent_templates.send(app_state, outlet, conversation, str(agent),
+                                                           response, variables))
+    except agent_templates.TemplateProblem as e:
+        return _error(e.status, str(e), **e.extra)
+    if isinstance(sent, JSONResponse):
+        return sent
+    return JSONResponse({"conversation": conversation.id, "channel": conversation.channel,
+                         "response": sent.response, "text": sent.text, "delivery": sent.delivery})
 
 
 def create_app(state: Any = None) -> Starlette:
@@ -284,6 +336,7 @@ def create_app(state: Any = None) -> Starlette:
         Route("/agent/conversations/{conversation_id}", get_conversation, methods=["GET"]),
         Route("/agent/conversations/{conversation_id}/handback", hand_back, methods=["POST"]),
         Route("/agent/conversations/{conversation_id}/messages", agent_message, methods=["POST"]),
+        Route("/agent/conversations/{conversation_id}/templates", agent_template, methods=["POST"]),
     ]
     extra = _optional_routes()
     return Starlette(routes=routes + extra, lifespan=lifespan)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hmac
 import logging
 import os
 import threading
@@ -41,6 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.channels.twilio_http import EMPTY_TWIML, authenticated_form, error, twiml, valid_sid
+from bot.channels.twilio_order import Finished
 from bot.channels.twilio_outbound import OutsideWindowError, TwilioSender, split_text
 from bot.channels.twilio_replies import (
     MEDIA_ACK,
@@ -67,7 +67,7 @@ INBOUND_PATH = "/webhooks/twilio/whatsapp"
 STATUS_PATH = "/webhooks/twilio/status"
 DELIVERIES_PATH = "/agent/conversations/{sender_id}/deliveries"
 MAX_TEXT = 4096
-ORDER_POLL = 0.01  # seconds between checks while an earlier message of the same patient is in progress
+ORDER_POLL = 0.01  # seconds between database checks while an earlier message of the patient is in progress
 
 __all__ = ["EMPTY_TWIML", "MEDIA_ACK", "TwilioWhatsApp", "canonical_sender", "channel_for", "routes",
            "split_text"]
@@ -98,6 +98,7 @@ class TwilioWhatsApp:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._retrier: threading.Thread | None = None
+        self._finished = Finished()  # wakes a message waiting for an earlier one finished in this process
         # Own thread pools: acknowledging (one insert) never queues behind dialogue work, and the dialogue
         # (CPU-bound Python) runs on a few threads instead of competing for the GIL on dozens.
         # 2 per process keeps the acknowledgement p99 at ~15 ms under saturation at the same throughput
@@ -138,6 +139,8 @@ class TwilioWhatsApp:
                      extra={"sender": key[:12], "message_sid": sid, "replies": len(replies)})
         except Exception as e:
             self._failed(sid, key[:12], e)
+        finally:
+            self._finished.notify(key)
 
     def send_reply(self, to: str, reply: OutgoingMessage, *, window_open: bool = False) -> list[str]:
         """One reply: a content template when its response has one and buttons, else (numbered) text.
@@ -186,6 +189,19 @@ class TwilioWhatsApp:
         self.ledger.set_choices(sender_hash(canonical_sender(address)), offered or None, self.clock())
         return out
 
+    def deliver_template(self, address: str, template: ContentTemplate, text: str,
+                         buttons: tuple[Mapping[str, str], ...] = ()) -> dict[str, Any]:
+        """An agent's approved content template to the exact address the patient last wrote from: allowed
+        at any time, so no window check. ``text`` (already gated) and the buttons' titles fill the
+        template's variables; ``{"state", "message_sids"}`` like :meth:`deliver`."""
+        values = template.values(text, buttons)
+        if values is None:
+            raise ValueError("the text or the buttons do not fit this content template")
+        sid = self.sender.send_template(address, template.content_sid, values)
+        payloads = numbered(text, buttons)[1] if buttons else []
+        self.ledger.set_choices(sender_hash(canonical_sender(address)), payloads or None, self.clock())
+        return {"state": "accepted" if sid else "retry", "message_sids": [sid] if sid else []}
+
     def last_delivery(self, sender_id: str) -> dict[str, Any] | None:
         """The latest outbound message's state (no body): for the agents' inbox listing."""
         rows = self.sender.outbox.deliveries(sender_hash(canonical_sender(sender_id)), limit=1)
@@ -195,13 +211,19 @@ class TwilioWhatsApp:
         return {"state": row["state"], "error_code": row["error_code"], "at": row["updated_at"]}
 
     def _wait_turn(self, key: str, seq: int) -> None:
-        """Wait until this patient's earlier messages are done (or older than ``order_timeout``: dead)."""
+        """Wait until this patient's earlier messages are done (or older than ``order_timeout``: dead).
+
+        The database says whether an earlier message is still open (in any process); an earlier message
+        finishing in this process wakes the wait at once, one in another process is seen by the next
+        check (every ``ORDER_POLL`` seconds).
+        """
         deadline = time.monotonic() + self.order_timeout
-        while time.monotonic() < deadline:
-            since = self.clock() - timedelta(seconds=self.order_timeout)
-            if not self.ledger.open_before(key, seq, since):
-                return
-            time.sleep(ORDER_POLL)
+        with self._finished.watch(key) as finished:  # watching before checking: no wake-up is missed
+            while time.monotonic() < deadline:
+                since = self.clock() - timedelta(seconds=self.order_timeout)
+                if not self.ledger.open_before(key, seq, since):
+                    return
+                finished.wait(ORDER_POLL)
         log.warning("twilio.inbound.order_timeout", extra={"sender": key[:12], "seq": seq})
 
     def acknowledge_media(self, message: UserMessage, count: int) -> None:
@@ -214,6 +236,8 @@ class TwilioWhatsApp:
                      extra={"sender": who, "message_sid": sid, "media": count})
         except Exception as e:
             self._failed(sid, who, e)
+        finally:
+            self._finished.notify(sender_hash(message.sender_id))
 
     def _failed(self, sid: str, who: str, error: Exception) -> None:
         outside = isinstance(error, OutsideWindowError)
@@ -387,11 +411,13 @@ async def _run(func: Callable[..., Any], *args: Any) -> Any:
 
 
 async def deliveries(request: Request) -> Response:
-    """Delivery states of a conversation's outbound WhatsApp messages, for agents (no bodies, no numbers)."""
-    token = os.environ.get("BOT_AGENT_TOKEN", "")
-    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    if not token or not hmac.compare_digest(given.encode(), token.encode()):
-        return error(401, "agent token missing or invalid (BOT_AGENT_TOKEN)")
+    """Delivery states of a conversation's outbound WhatsApp messages, for agents (no bodies, no numbers).
+    Authenticated like every agent route (:func:`bot.agents.authenticate`: per-agent or shared token)."""
+    from bot.agents import authenticate
+
+    _, problem = await authenticate(request)
+    if problem is not None:
+        return problem
     address = request.path_params["sender_id"]
     app_state = getattr(request.app.state, "app_state", None)
     conversation = None

@@ -29,7 +29,12 @@ MUTABLE = ("patient_keys", "arco_requests")
 #: The assistant's operational tables (appointments, the SQL tracker store), granted when they exist:
 #: ``tracker_events`` is created by the tracker store at start-up, so grants are re-applied by migrations
 #: and by ``python -m bot.compliance.roles --apply`` — run it again after the first start.
-OPERATIONAL = ("appointments", "appointment_slots", "tracker_events")
+OPERATIONAL = ("appointments", "appointment_slots", "tracker_events",
+               # the WhatsApp channel's bookkeeping (migration 0005) and the agents' inbox (0006)
+               "twilio_inbound", "twilio_sender", "twilio_status", "twilio_outbound", "twilio_attempt",
+               "agent_conversation")
+#: Read by the assistant, written only by staff tools under an administrative role (``bot agents``).
+READ_ONLY = ("agent_credential",)
 
 
 def create_roles_sql(assistant: str, portal: str, login: bool = True) -> list[str]:
@@ -56,6 +61,12 @@ def assistant_grants_sql(
         f"DO $$ BEGIN IF to_regclass('{schema}.{name}') IS NOT NULL THEN "
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.{name} TO {role}; END IF; END $$"
         for name in OPERATIONAL
+    ]
+    statements += [
+        f"DO $$ BEGIN IF to_regclass('{schema}.{name}') IS NOT NULL THEN "
+        f"REVOKE ALL ON {schema}.{name} FROM {role}; GRANT SELECT ON {schema}.{name} TO {role}; "
+        "END IF; END $$"
+        for name in READ_ONLY
     ]
     statements.append(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}")
     return statements + assistant_revokes_sql(role, clinical_schema)

@@ -158,3 +158,24 @@ def test_assistant_role_works_its_operational_tables_when_they_exist(rls: Setup)
         conn.execute(text("INSERT INTO tracker_events VALUES ('ref', 1, '{}')"))
         conn.execute(text("DELETE FROM appointments WHERE id = 'a1'"))
         conn.execute(text("DELETE FROM tracker_events"))
+
+
+def test_assistant_role_reads_but_never_writes_agent_credentials(rls: Setup) -> None:
+    """The server checks agents' tokens; only staff tools (an administrative role) issue or revoke them.
+    The WhatsApp channel's bookkeeping is the assistant's to write."""
+    with rls.admin.begin() as conn:
+        conn.execute(text(f"SET LOCAL search_path = {rls.schema}"))
+        conn.execute(text("CREATE TABLE agent_credential (agent text PRIMARY KEY, token_hash text)"))
+        conn.execute(text("CREATE TABLE twilio_inbound (message_sid text PRIMARY KEY, status text)"))
+        conn.execute(text("INSERT INTO agent_credential VALUES ('ana', 'h')"))
+        assistant = rls.assistant.url.username or ""
+        for statement in roles.assistant_grants_sql(assistant, rls.schema, rls.clinical):
+            conn.execute(text(statement))
+    with rls.assistant.begin() as conn:
+        assert conn.execute(text("SELECT agent FROM agent_credential")).scalars().all() == ["ana"]
+        conn.execute(text("INSERT INTO twilio_inbound VALUES ('SM1', 'received')"))
+        conn.execute(text("UPDATE twilio_inbound SET status = 'processed'"))
+    with pytest.raises(ProgrammingError), rls.assistant.begin() as conn:
+        conn.execute(text("INSERT INTO agent_credential VALUES ('mallory', 'h2')"))
+    with pytest.raises(ProgrammingError), rls.assistant.begin() as conn:
+        conn.execute(text("UPDATE agent_credential SET token_hash = 'x'"))

@@ -1,4 +1,5 @@
-"""The Alembic chain (0001 → 0002_compliance → 0003_clinical_rls → 0004 → 0005) on SQLite and PostgreSQL."""
+"""The Alembic chain (0001 → 0002_compliance → 0003_clinical_rls → … → 0007_agent_credentials) on SQLite
+and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from bot.compliance.tables import metadata
 from bot.db import make_engine, migrate
 
 VERSIONS = Path(__file__).resolve().parents[2] / "bot" / "migrations" / "versions"
-HEAD = "0006_agent_inbox"
+HEAD = "0007_agent_credentials"
 
 
 def _check(engine: Engine) -> None:
