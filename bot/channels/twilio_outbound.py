@@ -118,7 +118,7 @@ class TwilioSender:
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  env: Mapping[str, str] | None = None, outbox: Outbox | None = None) -> None:
         self.ledger = ledger
-        self.outbox = outbox or Outbox(ledger.engine)
+        self.outbox = outbox or Outbox(ledger.engine, ledger.direct)
         self.http_client = http_client
         self.clock = clock
         self.env = env if env is not None else os.environ

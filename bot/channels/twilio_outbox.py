@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, LiteralString
 
 from sqlalchemy import (
     Column,
@@ -38,10 +38,10 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    text,
     update,
 )
 
+from bot.channels.pg_direct import DirectStatements
 from bot.channels.twilio_store import autocommit, check_schema, metadata, seal, twilio_status, unseal
 
 twilio_outbound = Table(
@@ -94,19 +94,19 @@ def retryable_http(status: int | None) -> bool:
 
 
 # synchronous_commit off for this transaction only (see relaxed()), set inside the statement itself
-_RECORD_SENT_PG = text("""
+_RECORD_SENT_PG: LiteralString = """
 WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true) AS setting),
 outbound AS (
     INSERT INTO twilio_outbound (sender_hash, kind, state, attempts, message_sid, created_at, updated_at,
                                  payload)
-    VALUES (:sender, :kind, 'accepted', 1, :sid, :at, :at, :payload)
+    VALUES (%(sender)s, %(kind)s, 'accepted', 1, %(sid)s, %(at)s, %(at)s, %(payload)s)
     RETURNING id
 ), attempt AS (
     INSERT INTO twilio_attempt (message_sid, outbound_id, attempt, sent_at)
-    SELECT :sid, outbound.id, 1, :at FROM outbound
+    SELECT %(sid)s, outbound.id, 1, %(at)s FROM outbound
 )
 SELECT outbound.id FROM outbound, relaxed
-""")
+"""
 
 
 @dataclass(frozen=True)
@@ -119,9 +119,12 @@ class Due:
 
 
 class Outbox:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, direct: DirectStatements | None = None) -> None:
         self.engine = engine
         self._auto = autocommit(engine)  # single statements: one round trip on PostgreSQL
+        if direct is None and engine.dialect.name == "postgresql":
+            direct = DirectStatements(engine)
+        self.direct = direct  # the hot statement (record_sent) straight through psycopg
         check_schema(engine)
 
     def create(self, sender: str, kind: str, payload: dict[str, Any], at: datetime,
@@ -135,11 +138,11 @@ class Outbox:
     def record_sent(self, sender: str, kind: str, payload: dict[str, Any], message_sid: str,
                     at: datetime) -> int:
         """A first attempt Twilio accepted: the message and its attempt in one (relaxed) transaction."""
-        if self.engine.dialect.name == "postgresql":  # one statement, one round trip
-            with self._auto.connect() as conn:
-                return int(conn.execute(_RECORD_SENT_PG, {
-                    "sender": sender, "kind": kind, "sid": message_sid, "at": at,
-                    "payload": seal(payload)}).scalar_one())
+        if self.direct is not None:  # one statement, one round trip (not repeated: it inserts)
+            row = self.direct.one(_RECORD_SENT_PG, {"sender": sender, "kind": kind, "sid": message_sid,
+                                                    "at": at, "payload": seal(payload)})
+            assert row is not None
+            return int(row[0])
         with self.engine.begin() as conn:
             result = conn.execute(insert(twilio_outbound).values(
                 sender_hash=sender, kind=kind, state="accepted", attempts=1, message_sid=message_sid,

@@ -25,8 +25,9 @@ import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, LiteralString
 
+import psycopg
 from sqlalchemy import (
     Column,
     DateTime,
@@ -43,11 +44,11 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
-    text,
     update,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
+from bot.channels.pg_direct import DirectStatements
 from bot.errors import StoreError
 
 metadata = MetaData()
@@ -87,32 +88,37 @@ STATUSES = frozenset({"accepted", "scheduled", "queued", "sending", "sent", "del
 CHOICES_TTL = timedelta(hours=24)
 
 
-_RECORD_PG = text("""
+_RECORD_PG: LiteralString = """
 WITH counter AS (
-    INSERT INTO twilio_sender (sender_hash, last_seq) VALUES (:sender, 1)
+    INSERT INTO twilio_sender (sender_hash, last_seq) VALUES (%(sender)s, 1)
     ON CONFLICT (sender_hash) DO UPDATE SET last_seq = twilio_sender.last_seq + 1
     RETURNING last_seq, choices, choices_at
 ), recorded AS (
     INSERT INTO twilio_inbound (message_sid, sender_hash, received_at, status, seq, payload)
-    SELECT :sid, :sender, :at, 'received', counter.last_seq, :payload FROM counter
+    SELECT %(sid)s, %(sender)s, %(at)s, 'received', counter.last_seq, %(payload)s FROM counter
     RETURNING seq
 )
 SELECT recorded.seq, counter.choices, counter.choices_at,
        (SELECT count(*) FROM twilio_inbound AS t
-        WHERE t.sender_hash = :sender AND t.status = 'received' AND t.seq < recorded.seq)
+        WHERE t.sender_hash = %(sender)s AND t.status = 'received' AND t.seq < recorded.seq)
 FROM recorded, counter
-""")
+"""
 
 
-_OPEN_BEFORE = select(func.count()).select_from(twilio_inbound).where(and_(
+_OPEN_BEFORE: LiteralString = """
+SELECT count(*) FROM twilio_inbound
+WHERE sender_hash = %(sender)s AND seq < %(seq)s AND status = 'received' AND received_at > %(since)s
+"""
+
+_OPEN_BEFORE_ANY = select(func.count()).select_from(twilio_inbound).where(and_(
     twilio_inbound.c.sender_hash == bindparam("sender"), twilio_inbound.c.seq < bindparam("seq"),
     twilio_inbound.c.status == "received", twilio_inbound.c.received_at > bindparam("since")))
 
 
-_MARK_PG = text("""
+_MARK_PG: LiteralString = """
 WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
-UPDATE twilio_inbound SET status = :status, payload = NULL FROM relaxed WHERE message_sid = :sid
-""")
+UPDATE twilio_inbound SET status = %(status)s, payload = NULL FROM relaxed WHERE message_sid = %(sid)s
+"""
 
 
 def sender_hash(canonical: str) -> str:
@@ -222,6 +228,8 @@ class TwilioLedger:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._auto = autocommit(engine)
+        #: the hot statements on PostgreSQL, straight through psycopg (bot.channels.pg_direct)
+        self.direct = DirectStatements(engine) if engine.dialect.name == "postgresql" else None
         check_schema(engine)
 
     def _upsert_counter(self, sender: str) -> object:
@@ -243,13 +251,8 @@ class TwilioLedger:
         is processed, so a worker dying after Twilio was answered loses nothing (see :meth:`claim`).
         """
         sealed = seal(payload) if payload is not None else None
-        if self.engine.dialect.name == "postgresql":
-            try:
-                return self._record_inbound_pg(message_sid, sender, at, sealed)
-            except DBAPIError as e:
-                if not e.connection_invalidated:  # a pooled connection died (database restart): once more
-                    raise
-                return self._record_inbound_pg(message_sid, sender, at, sealed)
+        if self.direct is not None:
+            return self._record_inbound_pg(self.direct, message_sid, sender, at, sealed)
         try:
             with self.engine.begin() as conn:
                 row = conn.execute(self._upsert_counter(sender)).one()  # type: ignore[call-overload]
@@ -265,31 +268,35 @@ class TwilioLedger:
             return None
         return Recorded(seq, bool(open_before), _choices(row[1], row[2], at))
 
-    def _record_inbound_pg(self, message_sid: str, sender: str, at: datetime,
+    @staticmethod
+    def _record_inbound_pg(direct: DirectStatements, message_sid: str, sender: str, at: datetime,
                            sealed: str | None) -> Recorded | None:
         """The same in one statement (the acknowledgement waits on it): counter, insert, open count.
 
         The count reads the snapshot taken before this statement, which holds every earlier message
         of the patient (their counter updates committed before ours could take the row lock).
         """
-        try:
-            with self._auto.connect() as conn:  # one statement, its own (synchronously committed) transaction
-                row = conn.execute(_RECORD_PG, {"sender": sender, "sid": message_sid, "at": at,
-                                                "payload": sealed}).one()
-        except IntegrityError:
+        try:  # one statement, its own (synchronously committed) transaction; a dead pooled connection
+            # (database restart) is replaced once — a repeat that finds the SID recorded is a duplicate
+            row = direct.one(_RECORD_PG, {"sender": sender, "sid": message_sid, "at": at, "payload": sealed},
+                             retry_dead=True)
+        except psycopg.errors.UniqueViolation:
             return None
+        assert row is not None
         return Recorded(int(row[0]), bool(row[3]), _choices(row[1], row[2], at))
 
     def open_before(self, sender: str, seq: int, since: datetime) -> int:
         """Earlier messages of ``sender`` still being processed (received after ``since``)."""
-        with self._auto.connect() as conn:  # polled while waiting: a ready statement, one round trip
-            found = conn.execute(_OPEN_BEFORE, {"sender": sender, "seq": seq, "since": since}).scalar_one()
-        return int(found)
+        params = {"sender": sender, "seq": seq, "since": since}
+        if self.direct is not None:  # polled while waiting: a prepared statement, one round trip
+            row = self.direct.one(_OPEN_BEFORE, params, retry_dead=True)
+            return int(row[0]) if row is not None else 0
+        with self._auto.connect() as conn:
+            return int(conn.execute(_OPEN_BEFORE_ANY, params).scalar_one())
 
     def mark(self, message_sid: str, status: str) -> None:
-        if self.engine.dialect.name == "postgresql":  # bookkeeping: one round trip, no fsync wait
-            with self._auto.connect() as conn:
-                conn.execute(_MARK_PG, {"sid": message_sid, "status": status})
+        if self.direct is not None:  # bookkeeping: one round trip, no fsync wait
+            self.direct.one(_MARK_PG, {"sid": message_sid, "status": status}, retry_dead=True)
             return
         with self.engine.begin() as conn:
             conn.execute(update(twilio_inbound).where(twilio_inbound.c.message_sid == message_sid)

@@ -1,0 +1,64 @@
+"""The channel's hot statements straight through psycopg (bot/channels/pg_direct.py), on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from sqlalchemy import Engine, text
+
+from bot import db
+from bot.channels.pg_direct import DirectStatements
+
+PG_URL = os.environ.get("DATABASE_URL", "")
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    if not PG_URL.startswith("postgres"):
+        pytest.skip("DATABASE_URL does not name PostgreSQL: the direct statements are PostgreSQL-only")
+    eng = db.make_engine(PG_URL)
+    yield eng
+    eng.dispose()
+
+
+def test_each_statement_commits_on_its_own_and_the_connection_goes_back_as_it_came(engine: Engine) -> None:
+    direct = DirectStatements(engine)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS direct_probe_t (k text PRIMARY KEY)"))
+        conn.execute(text("DELETE FROM direct_probe_t"))
+    try:
+        assert direct.one("INSERT INTO direct_probe_t VALUES (%(k)s) RETURNING k", {"k": "a"}) == ("a",)
+        assert direct.one("DELETE FROM direct_probe_t WHERE k = 'nothing'", {}) is None
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            direct.one("INSERT INTO direct_probe_t VALUES (%(k)s)", {"k": "a"})
+        with engine.connect() as conn:  # the pooled connection is transactional again for everyone else
+            assert conn.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
+            conn.execute(text("INSERT INTO direct_probe_t VALUES ('rolled-back')"))
+            conn.rollback()
+            assert conn.execute(text("SELECT k FROM direct_probe_t ORDER BY k")).scalars().all() == ["a"]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE direct_probe_t"))
+
+
+def test_a_dead_pooled_connection_is_replaced_when_the_statement_may_be_repeated(engine: Engine) -> None:
+    direct = DirectStatements(engine)
+    pid = direct.one("SELECT pg_backend_pid()", {})
+    assert pid is not None
+    killer = db.make_engine(PG_URL)
+    with killer.connect() as conn:  # the database restarts, from the pool's point of view
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid[0]})
+        conn.commit()
+    with pytest.raises(psycopg.OperationalError):  # a statement that must not be repeated: the error
+        direct.one("SELECT pg_backend_pid()", {})
+    pid = direct.one("SELECT pg_backend_pid()", {})  # the dead connection was discarded, not pooled
+    assert pid is not None
+    with killer.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid[0]})
+        conn.commit()
+    again = direct.one("SELECT pg_backend_pid()", {}, retry_dead=True)  # replaced once, transparently
+    assert again is not None and again[0] != pid[0]
+    killer.dispose()
