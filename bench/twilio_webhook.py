@@ -21,6 +21,10 @@ conversations / (S + latency), and end-to-end latency below saturation becomes v
 ``--mode burst`` instead fires every message at once without waiting for replies and reports the
 acknowledgement rate and how long the replies took to drain.
 
+``--mode rate --rate R`` is an open loop: messages arrive at R per second (Poisson), round-robin over the
+conversations (so one patient writes again every conversations / R seconds), whether or not earlier
+replies came back — latency at a given load, the way a capacity plan reads it.
+
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/twilio_webhook.py [--conversations 200] [--turns 5] [--workers 2]
 """
@@ -136,6 +140,7 @@ async def drive(args: argparse.Namespace, url: str, fake: FakeTwilio) -> dict[st
 
     acks: list[float] = []
     e2e: list[float] = []
+    by_turn: dict[int, list[float]] = defaultdict(list)
     errors = 0
     block = secrets.randbelow(900) + 100  # fresh synthetic numbers (555 block) per run
     connector = aiohttp.TCPConnector(limit=args.conversations * 2 + 10)
@@ -167,13 +172,34 @@ async def drive(args: argparse.Namespace, url: str, fake: FakeTwilio) -> dict[st
                 sent = await post(address, SCRIPT[turn % len(SCRIPT)])
                 try:
                     e2e.append(await asyncio.wait_for(reply, 30) - sent)
+                    by_turn[turn].append(e2e[-1])
                 except TimeoutError:
                     errors += 1
+
+        async def timed(address: str, turn: int) -> None:
+            nonlocal errors
+            reply = fake.wait(address, turn + 1)
+            sent = await post(address, SCRIPT[turn % len(SCRIPT)])
+            try:
+                e2e.append(await asyncio.wait_for(reply, 30) - sent)
+                by_turn[turn].append(e2e[-1])
+            except TimeoutError:
+                errors += 1
 
         results: dict[str, Any] = {}
         start = time.perf_counter()
         if args.mode == "closed":
             await asyncio.gather(*(conversation(c) for c in range(args.conversations)))
+        elif args.mode == "rate":
+            tasks: list[asyncio.Task[None]] = []
+            due = time.perf_counter()
+            for k in range(args.conversations * args.turns):
+                due += random.expovariate(args.rate)
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                address = f"whatsapp:+521555{block:03d}{k % args.conversations:04d}"
+                tasks.append(asyncio.create_task(timed(address, k // args.conversations)))
+            results["offered_in"] = time.perf_counter() - start
+            await asyncio.gather(*tasks)
         else:
             addresses = [f"whatsapp:+521555{block:03d}{c:04d}" for c in range(args.conversations)]
             replies = [fake.wait(a, args.turns) for a in addresses]
@@ -182,7 +208,8 @@ async def drive(args: argparse.Namespace, url: str, fake: FakeTwilio) -> dict[st
             results["acked_in"] = time.perf_counter() - start
             await asyncio.wait_for(asyncio.gather(*replies), 120)
             e2e.extend(t - start for a in addresses for t in fake.arrivals[a])
-        results.update(elapsed=time.perf_counter() - start, acks=acks, e2e=e2e, errors=errors)
+        results.update(elapsed=time.perf_counter() - start, acks=acks, e2e=e2e, errors=errors,
+                       by_turn=by_turn)
         return results
 
 
@@ -211,7 +238,8 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=200)
     parser.add_argument("--turns", type=int, default=5, help="messages per conversation")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--mode", choices=("closed", "burst"), default="closed")
+    parser.add_argument("--mode", choices=("closed", "burst", "rate"), default="closed")
+    parser.add_argument("--rate", type=float, default=150.0, help="rate mode: messages per second offered")
     parser.add_argument("--ramp", type=float, default=1.0, help="seconds over which conversations start")
     parser.add_argument("--think", type=float, default=0.0,
                         help="closed mode: mean seconds a patient waits after a reply before writing again "
@@ -256,6 +284,11 @@ def main() -> None:
     if e2e:
         print(f"end to end:   p50 {pct(e2e, 0.5):7.1f} ms  p99 {pct(e2e, 0.99):7.1f} ms  "
               f"(signed POST → reply at the fake Twilio; {len(e2e)}/{n} replies)")
+    if res["by_turn"] and args.mode != "burst":
+        print("end to end by turn (p50/p99 ms): " + "  ".join(
+            f"{t + 1}: {pct(v, 0.5):.0f}/{pct(v, 0.99):.0f}" for t, v in sorted(res["by_turn"].items())))
+    if args.mode == "rate":
+        print(f"offered:      {n / float(res['offered_in']):7.0f} msg/s (Poisson, target {args.rate:g})")
     if args.mode == "burst":
         acked_in = float(res["acked_in"])
         print(f"acknowledged: {n / acked_in:7.0f} msg/s ({n} in {acked_in:.2f} s)")
