@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, DateTime, Engine, MetaData, String, Table, Text, delete, select
+from sqlalchemy import Boolean, Column, DateTime, Engine, MetaData, String, Table, Text, delete, select, text
 
 from bot.compliance.transcripts import SealedTrackerStore
 from bot.core.events import AgentUttered, BotUttered, Event, HandoffEnded, HandoffStarted, UserUttered
@@ -50,6 +50,9 @@ agent_conversation = Table(
 
 CONVERSATION_ID = re.compile(r"^[0-9a-f]{64}$")
 _CACHE_LIMIT = 100_000
+
+
+_RELAXED = text("SET LOCAL synchronous_commit = off")
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,7 @@ class Directory:
                 values["left_phase"] = left
         if phase is not None:
             values["phase"] = phase[:32]
-        in_handoff = self._upsert(ref, values)
+        in_handoff = self._upsert(ref, values, durable=handoff is not None)
         with self._lock:
             if len(self._written) > _CACHE_LIMIT:
                 self._written.clear()
@@ -165,15 +168,25 @@ class Directory:
                                           address if new_address else (prev.address if prev else None),
                                           in_handoff)
 
-    def _upsert(self, ref: str, values: dict[str, Any]) -> bool:
-        """Insert or update the row; returns its ``in_handoff``."""
-        if self.engine.dialect.name == "postgresql":
+    def _upsert(self, ref: str, values: dict[str, Any], *, durable: bool = True) -> bool:
+        """Insert or update the row; returns its ``in_handoff``.
+
+        ``durable`` False (no handoff change): on PostgreSQL the commit does not wait for the WAL flush.
+        A crash may then lose the last fraction of a second of such writes, which only re-index what
+        the transcript holds: every process starts with an empty ``_written``, so a conversation's next
+        turn writes its whole row again. A handoff change (which no later turn would rewrite, and which
+        agents must see) is always committed durably.
+        """
+        postgres = self.engine.dialect.name == "postgresql"
+        if postgres:
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
         stmt = insert(agent_conversation).values({"ref": ref, "in_handoff": False, **values})
         stmt = stmt.on_conflict_do_update(index_elements=[agent_conversation.c.ref], set_=values)
         with self.engine.begin() as conn:
+            if postgres and not durable:
+                conn.execute(_RELAXED)
             return bool(conn.execute(stmt.returning(agent_conversation.c.in_handoff)).scalar_one())
 
     def forget(self, ref: str) -> None:

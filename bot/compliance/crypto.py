@@ -171,6 +171,9 @@ class PatientCipher:
         cache_ttl: float = CACHE_TTL,
     ) -> None:
         self.engine = engine
+        # key reads are single SELECTs: on PostgreSQL without BEGIN/ROLLBACK round trips around them
+        self._reads = (engine.execution_options(isolation_level="AUTOCOMMIT")
+                       if engine.dialect.name == "postgresql" else engine)
         self.keyring = keyring
         self._audit = audit
         if cache_size == CACHE_SIZE and cache_ttl == CACHE_TTL:
@@ -215,7 +218,7 @@ class PatientCipher:
             dek_id, dek = secrets.token_hex(8), AESGCM.generate_key(bit_length=256)
             self._insert_key(conn, ref, dek_id, dek)
             return dek_id, dek
-        with self.engine.connect() as c:
+        with self._reads.connect() as c:
             found = self._load(c, ref)
         if found is not None:
             return found
@@ -224,7 +227,7 @@ class PatientCipher:
             with self.engine.begin() as c:
                 self._insert_key(c, ref, dek_id, dek)
         except IntegrityError:  # another thread created it first: use theirs
-            with self.engine.connect() as c:
+            with self._reads.connect() as c:
                 found = self._load(c, ref)
             if found is None:
                 raise ComplianceError("patient data key vanished while being created") from None
@@ -255,7 +258,7 @@ class PatientCipher:
         cached = self._cache.get(ref)
         if cached is not None and cached[0] == dek_id:
             return cached
-        with self.engine.connect() as conn:
+        with self._reads.connect() as conn:
             found = self._load(conn, ref)
         if found is None:
             self._cache.drop(ref)
@@ -330,7 +333,7 @@ class PatientCipher:
     def warm_up(self) -> None:
         """Pay the one-time costs (statement compilation, cipher set-up) at start-up, not on the first
         patient's message: one key-table read and one seal/open of a dummy value."""
-        with self.engine.connect() as conn:
+        with self._reads.connect() as conn:
             self._load(conn, "warm-up")
         aead = AESGCM(derive(self.keyring.key(self.keyring.current_kid), "bot warm-up"))
         self._open("warm-up", "0", aead, self._seal("warm-up", "0", aead, "x").split(".", 2)[2])

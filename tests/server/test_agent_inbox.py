@@ -183,9 +183,9 @@ def test_an_ordinary_turn_writes_nothing_to_the_inbox(app_state: Any, client: Te
     writes: list[dict[str, Any]] = []
     upsert = directory._upsert
 
-    def counting(ref: str, values: dict[str, Any]) -> bool:
+    def counting(ref: str, values: dict[str, Any], **options: Any) -> bool:
         writes.append(values)
-        return bool(upsert(ref, values))
+        return bool(upsert(ref, values, **options))
 
     directory._upsert = counting
     _say(client, "hola")  # first message this process sees: the row is written (sealed sender id)

@@ -81,3 +81,34 @@ def test_directory_round_trip(engine: Any) -> None:
     with engine.connect() as conn:
         assert conn.execute(select(agent_conversation)).first() is None
     assert directory.get("not-an-id") is None
+
+
+def test_handoff_changes_are_committed_durably_other_index_writes_are_relaxed(engine: Any) -> None:
+    """On PostgreSQL, only writes that no later turn would redo (a handoff starting or ending) wait for
+    the WAL flush; re-indexing a conversation does not."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement.split()[0].upper() + (" relaxed" if "synchronous_commit" in statement else ""))
+
+    keyring = Keyring.generate()
+    cipher = PatientCipher(engine, keyring, AuditLog(engine))
+    directory = Directory(engine, cipher, keyring.patient_ref)
+    ref = keyring.patient_ref(PHONE)
+    cipher.encrypt(ref, "warm")  # the patient's key exists (its creation is always durable)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        directory.observe(ref, PHONE, [{"event": "session_started", "timestamp": 1.0},
+                                       {"event": "user", "channel": "twilio_whatsapp", "text": "hola"}])
+        first = list(seen)
+        seen.clear()
+        directory.observe(ref, PHONE, [{"event": "handoff_started", "timestamp": 2.0, "reason": "requested"}])
+        handoff = list(seen)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    relaxed = engine.dialect.name == "postgresql"
+    assert ("SET relaxed" in first) is relaxed
+    assert "SET relaxed" not in handoff and "INSERT" in handoff
+    assert directory.get(ref) is not None and directory.waiting()[0].id == ref
