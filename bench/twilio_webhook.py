@@ -84,6 +84,28 @@ def named_cpu_seconds(*names: str) -> float:
     return total
 
 
+def fresh_database(server_url: str) -> tuple[str, Any]:
+    """A new, empty database on the same PostgreSQL server, and a function that drops it: every run starts
+    from the same state (no bloat or dead rows left by earlier runs — this machine runs with autovacuum
+    off, so reusing one database made each run slower than the last)."""
+    from sqlalchemy import create_engine, make_url, text
+
+    from bot.settings import normalise_database_url
+
+    url = make_url(normalise_database_url(server_url))
+    name = f"bench_twilio_{secrets.token_hex(4)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url.set(database=name).render_as_string(hide_password=False), drop
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
@@ -250,14 +272,17 @@ def main() -> None:
                              "(think + end-to-end latency), for latency below saturation)")
     parser.add_argument("--threads", type=int, default=None, help="BOT_TWILIO_WORKER_THREADS per worker")
     parser.add_argument("--keep-logs", action="store_true")
+    parser.add_argument("--same-db", action="store_true",
+                        help="use DATABASE_URL's database itself instead of a fresh one created for the run")
     args = parser.parse_args()
-    database_url = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
+    server_url = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     os.environ.setdefault("BOT_DATA_KEY", "YmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmI=")
 
     from bot import db
     from tests.channels import processes
 
+    database_url, drop_database = (server_url, lambda: None) if args.same_db else fresh_database(server_url)
     tmp = Path(tempfile.mkdtemp(prefix="bench-twilio-"))
     (tmp / "var").mkdir()
     fake_port = processes.free_port()
@@ -268,16 +293,20 @@ def main() -> None:
     engine = db.make_engine(database_url)
     db.migrate(engine)  # here, once: workers starting together on an unmigrated database would race
     engine.dispose()
-    cluster = processes.start(env, [processes.free_port()], workers=args.workers, log_dir=tmp)
-    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     try:
-        res = asyncio.run(bench(args, cluster.url(0, "/webhooks/twilio/whatsapp"), fake_port,
-                                cluster.procs[0].pid))
+        cluster = processes.start(env, [processes.free_port()], workers=args.workers, log_dir=tmp)
+        load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+        try:
+            res = asyncio.run(bench(args, cluster.url(0, "/webhooks/twilio/whatsapp"), fake_port,
+                                    cluster.procs[0].pid))
+        finally:
+            cluster.stop()
     finally:
-        cluster.stop()
+        drop_database()
     acks, e2e, n = res["acks"], res["e2e"], args.conversations * args.turns
     elapsed = float(res["elapsed"])
-    print(f"real processor; bot run --workers {args.workers}; Redis tracker+lock; PostgreSQL; "
+    print(f"real processor; bot run --workers {args.workers}; Redis tracker+lock; PostgreSQL "
+          f"({'DATABASE_URL as is' if args.same_db else 'a fresh database for this run'}); "
           f"fake Twilio REST on loopback; {os.cpu_count()} CPUs; mode {args.mode}")
     print(f"work threads per worker: {env.get('BOT_TWILIO_WORKER_THREADS', '2 (default)')}; "
           f"conversations start over {args.ramp:g} s; think time {args.think:g} s (closed mode)")
