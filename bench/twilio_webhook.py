@@ -184,22 +184,8 @@ async def drive(args: argparse.Namespace, url: str, fake: FakeTwilio) -> dict[st
                     errors += 1
             return sent
 
-        async def conversation(c: int) -> None:
-            nonlocal errors
-            await asyncio.sleep(args.ramp * c / args.conversations)  # conversations start over --ramp s
-            address = f"whatsapp:+521555{block:03d}{c:04d}"
-            for turn in range(args.turns):
-                if turn and args.think > 0:  # the patient reads the answer and types (exponential)
-                    await asyncio.sleep(random.expovariate(1 / args.think))
-                reply = fake.wait(address, turn + 1)
-                sent = await post(address, SCRIPT[turn % len(SCRIPT)])
-                try:
-                    e2e.append(await asyncio.wait_for(reply, 30) - sent)
-                    by_turn[turn].append(e2e[-1])
-                except TimeoutError:
-                    errors += 1
-
         async def timed(address: str, turn: int) -> None:
+            """One message and its reply (the ``turn + 1``-th this patient gets)."""
             nonlocal errors
             reply = fake.wait(address, turn + 1)
             sent = await post(address, SCRIPT[turn % len(SCRIPT)])
@@ -208,6 +194,14 @@ async def drive(args: argparse.Namespace, url: str, fake: FakeTwilio) -> dict[st
                 by_turn[turn].append(e2e[-1])
             except TimeoutError:
                 errors += 1
+
+        async def conversation(c: int) -> None:
+            await asyncio.sleep(args.ramp * c / args.conversations)  # conversations start over --ramp s
+            address = f"whatsapp:+521555{block:03d}{c:04d}"
+            for turn in range(args.turns):
+                if turn and args.think > 0:  # the patient reads the answer and types (exponential)
+                    await asyncio.sleep(random.expovariate(1 / args.think))
+                await timed(address, turn)
 
         results: dict[str, Any] = {}
         start = time.perf_counter()
