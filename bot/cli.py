@@ -111,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = twsub.add_parser("retry", help="send the failed messages whose retry is due now")
     p.set_defaults(func=_handler("bot.channels.twilio_commands:retry_command"))
 
+    reminders = sub.add_parser("reminders", help="appointment reminders over WhatsApp (an approved template)")
+    remsub = reminders.add_subparsers(dest="reminders_command", required=True, metavar="WHAT")
+    p = remsub.add_parser("run", help="send the reminders due now; prints counts (no names or numbers)")
+    p.add_argument("--dry-run", action="store_true", help="count what would be sent; claim and send nothing")
+    p.add_argument("--now", default=None, help="run as of this ISO 8601 time (no offset: the clinic's time)")
+    p.set_defaults(func=_handler("bot.reminders:run_command"))
+
     agents = sub.add_parser("agents", help="the agents' inbox: one bearer token per member of staff")
     agsub = agents.add_subparsers(dest="agents_command", required=True, metavar="WHAT")
     p = agsub.add_parser("add", help="issue a token for an agent: printed once, only its hash is kept")

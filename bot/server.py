@@ -325,9 +325,14 @@ def create_app(state: Any = None) -> Starlette:
         app.state.interpreter = app_state.interpreter
         app.state.hand_back = app_state.hand_back
         app.state.app_state = app_state
+        from bot.reminders import start_loop
+
+        reminders = start_loop(app, app_state)  # None unless Twilio is configured and BOT_REMINDERS != off
         try:
             yield
         finally:
+            if reminders is not None:  # before the channel it sends through
+                await run_in_threadpool(reminders.stop)
             # the channel first: its dialogue threads still use the processor and its stores
             channel = getattr(app.state, "twilio_channel", None)
             if channel is not None:

@@ -38,6 +38,9 @@ COMMON = (
     "utter_greet_again",
     "utter_consent_request",
     "utter_handoff_back",
+    # bot.reminders, outside any patient turn: in every phase but opted_out (a person handling the
+    # conversation does not cancel the reminder the patient asked for, so handoff allows it too)
+    "utter_appointment_reminder",
 )
 
 
@@ -156,7 +159,8 @@ PHASES: dict[str, Phase] = {
         ),
     ),
     "handoff": Phase(
-        paraphrase=False, responses=("utter_emergency", "utter_handoff_waiting", "utter_handoff_back")
+        paraphrase=False,
+        responses=("utter_emergency", "utter_handoff_waiting", "utter_handoff_back", "utter_appointment_reminder"),
     ),
     "opted_out": Phase(
         paraphrase=False,

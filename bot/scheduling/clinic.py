@@ -49,6 +49,14 @@ class Physician:
 
 
 @dataclass(frozen=True, slots=True)
+class ReminderRules:
+    """When appointment reminders go out (clinic.yml ``reminders``; :mod:`bot.reminders` sends them)."""
+
+    hours_before: int = 24  # an appointment starting within this many hours is reminded
+    min_hours_after_booking: int = 2  # never this soon after the booking's own confirmation
+
+
+@dataclass(frozen=True, slots=True)
 class Clinic:
     name: str
     address: str
@@ -65,6 +73,7 @@ class Clinic:
     booking_horizon_days: int
     physicians: tuple[Physician, ...]
     services: tuple[Service, ...]
+    reminders: ReminderRules = ReminderRules()
 
     # -- lookups -------------------------------------------------------------------------------------
 

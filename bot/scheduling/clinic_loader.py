@@ -21,7 +21,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from bot.errors import ConfigError
-from bot.scheduling.clinic import WEEKDAYS, Clinic, Interval, Physician, Service, WeeklyHours, intersect
+from bot.scheduling.clinic import (
+    WEEKDAYS,
+    Clinic,
+    Interval,
+    Physician,
+    ReminderRules,
+    Service,
+    WeeklyHours,
+    intersect,
+)
 
 _TEXT_KEYS = (
     "name",
@@ -43,10 +52,13 @@ _TOP_KEYS = frozenset(
         "booking_horizon_days",
         "physicians",
         "services",
+        "reminders",
     )
 )
 _PHYSICIAN_KEYS = frozenset(("id", "name", "specialty", "services", "schedule"))
 _SERVICE_KEYS = frozenset(("id", "name", "duration", "price", "sensitive"))
+_REMINDER_KEYS = frozenset(("hours_before", "min_hours_after_booking"))
+MAX_REMINDER_HOURS = 7 * 24
 _TIME = re.compile(r"^([01]?\d|2[0-4]):([0-5]\d)$")
 _ID = re.compile(r"^[a-z0-9_]+$")
 
@@ -96,7 +108,30 @@ def parse(data: object) -> Clinic:
         booking_horizon_days=_positive_int(top, "booking_horizon_days", "booking_horizon_days"),
         physicians=physicians,
         services=services,
+        reminders=_reminders(top.get("reminders")),
     )
+
+
+def _reminders(value: object) -> ReminderRules:
+    """``reminders: {hours_before: 24, min_hours_after_booking: 2}``; absent: those defaults."""
+    if value is None:
+        return ReminderRules()
+    data = _mapping(value, "reminders")
+    unknown = sorted(set(map(str, data)) - _REMINDER_KEYS)
+    if unknown:
+        raise ConfigError(f"reminders: unknown key(s) {', '.join(unknown)}; "
+                          f"use {' and '.join(sorted(_REMINDER_KEYS))}")
+    default = ReminderRules()
+    before = _int(data, "hours_before", "reminders.hours_before", default=default.hours_before)
+    if not 1 <= before <= MAX_REMINDER_HOURS:
+        raise ConfigError(f"reminders.hours_before: hours before the appointment, 1 to {MAX_REMINDER_HOURS}, "
+                          f"got {before}")
+    gap = _int(data, "min_hours_after_booking", "reminders.min_hours_after_booking",
+               default=min(default.min_hours_after_booking, before - 1))
+    if not 0 <= gap < before:
+        raise ConfigError(f"reminders.min_hours_after_booking: 0 or more and less than hours_before "
+                          f"({before}), got {gap}")
+    return ReminderRules(before, gap)
 
 
 def _check_top_keys(top: Mapping[str, Any]) -> None:
