@@ -197,6 +197,23 @@ async def hand_back(request: Request) -> JSONResponse:
     return JSONResponse(body)
 
 
+async def _agent_json(request: Request, shape: str) -> tuple[dict[str, Any], str | None, JSONResponse | None]:
+    """An agent's JSON request: ``(body, acting agent, None)``, or the 401/403/400 answer to send."""
+    from bot.agents import acting_agent
+    from bot.channels.rest import read_json
+
+    identity, problem = await _agent_authorised(request)
+    if problem is not None:
+        return {}, None, problem
+    data, problem = await read_json(request)
+    if problem is not None:
+        return {}, None, problem
+    if not isinstance(data, dict):
+        return {}, None, _error(400, f"expected a JSON object {shape}")
+    agent, problem = acting_agent(identity, [data.get("agent")])
+    return data, agent, problem
+
+
 async def agent_message(request: Request) -> JSONResponse:
     """A person in the shared inbox writes to a patient whose conversation is in handoff.
 
@@ -207,18 +224,7 @@ async def agent_message(request: Request) -> JSONResponse:
     ``template_required`` outside it, nothing recorded: ``POST .../templates`` then). The text is never
     logged.
     """
-    identity, problem = await _agent_authorised(request)
-    if problem is not None:
-        return problem
-    from bot.agents import acting_agent
-    from bot.channels.rest import read_json
-
-    data, error = await read_json(request)
-    if error is not None:
-        return error
-    if not isinstance(data, dict):
-        return _error(400, 'expected a JSON object {"agent"?: str, "text": str}')
-    agent, problem = acting_agent(identity, [data.get("agent")])
+    data, agent, problem = await _agent_json(request, '{"agent"?: str, "text": str}')
     if problem is not None:
         return problem
     text = data.get("text")
@@ -260,19 +266,9 @@ async def agent_message(request: Request) -> JSONResponse:
 async def agent_template(request: Request) -> JSONResponse:
     """An agent sends an approved WhatsApp content template (``{"response", "variables"?}``), e.g. outside
     the 24-hour window where free text is refused: see :mod:`bot.agent_templates` for the rules."""
-    identity, problem = await _agent_authorised(request)
-    if problem is not None:
-        return problem
     from bot import agent_templates
-    from bot.agents import acting_agent
-    from bot.channels.rest import read_json
 
-    data, problem = await read_json(request)
-    if problem is not None:
-        return problem
-    if not isinstance(data, dict):
-        return _error(400, 'expected a JSON object {"response": str, "variables"?: {str: str}}')
-    agent, problem = acting_agent(identity, [data.get("agent")])
+    data, agent, problem = await _agent_json(request, '{"response": str, "variables"?: {str: str}}')
     if problem is not None:
         return problem
     response = data.get("response")
