@@ -10,12 +10,11 @@ import pytest
 
 from bot.agents import AgentCredentials
 from bot.channels.twilio_replies import ContentTemplate
-from tests.channels.conftest import ACCOUNT, AGENT_TOKEN, FROM_BOT, TOKEN, Harness, agent_harness, engine
-from tests.fakes.twilio_server import signed_post
+from tests.channels.conftest import AGENT_TOKEN, Harness, agent_harness, engine
+from tests.channels.test_twilio_agent import PATIENT, Patient  # the same fictional patient
 
-__all__ = ["agent_harness", "engine"]  # the fixtures, shared with tests/channels
+__all__ = ["PATIENT", "agent_harness", "engine"]  # the fixtures, shared with tests/channels
 
-PATIENT = "whatsapp:+5215512345678"  # fictional
 CANONICAL = "+525512345678"
 SHARED = {"authorization": f"Bearer {AGENT_TOKEN}"}
 CONSENT_SID = "HX" + "c" * 32
@@ -24,19 +23,6 @@ CONFIRM_SID = "HX" + "d" * 32
 
 def bearer(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
-
-
-class Patient:
-    def __init__(self, harness: Harness, address: str = PATIENT) -> None:
-        self.h = harness
-        self.n = 0
-        self.address = address
-
-    def says(self, body: str) -> None:
-        self.n += 1
-        params = {"Body": body, "From": self.address, "To": FROM_BOT, "MessageSid": f"SM{self.n:032x}",
-                  "AccountSid": ACCOUNT, "NumMedia": "0", "ProfileName": "Ana Pérez"}
-        assert signed_post(self.h.client, TOKEN, "/webhooks/twilio/whatsapp", params).status_code == 200
 
 
 @dataclass
