@@ -101,8 +101,8 @@ class TwilioWhatsApp:
         self._finished = Finished()  # wakes a message waiting for an earlier one finished in this process
         # Own thread pools: acknowledging (one insert) never queues behind dialogue work, and the dialogue
         # (CPU-bound Python) runs on a few threads instead of competing for the GIL on dozens.
-        # 2 per process keeps the acknowledgement p99 at ~15 ms under saturation at the same throughput
-        # (4 threads: 26-125 ms; 8: 200+ ms), measured with bench/twilio_webhook.py --threads.
+        # 2 per process keeps the acknowledgement p99 at ~15-25 ms under saturation; 3-4 gave about the same
+        # throughput with p99 26-41 ms, 6 went over 50 ms (bench/twilio_webhook.py --threads, 2026-11-25).
         threads = int(os.environ.get("BOT_TWILIO_WORKER_THREADS", "2"))
         self._ack_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="twilio-ack")
         self._work_pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="twilio-work")
