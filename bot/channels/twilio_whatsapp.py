@@ -198,8 +198,9 @@ class TwilioWhatsApp:
         if values is None:
             raise ValueError("the text or the buttons do not fit this content template")
         sid = self.sender.send_template(address, template.content_sid, values)
-        payloads = numbered(text, buttons)[1] if buttons else []
-        self.ledger.set_choices(sender_hash(canonical_sender(address)), payloads or None, self.clock())
+        if buttons:  # a template without buttons (a reminder) leaves the options the patient was offered
+            self.ledger.set_choices(sender_hash(canonical_sender(address)), numbered(text, buttons)[1],
+                                    self.clock())
         return {"state": "accepted" if sid else "retry", "message_sids": [sid] if sid else []}
 
     def last_delivery(self, sender_id: str) -> dict[str, Any] | None:
