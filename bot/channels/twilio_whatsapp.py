@@ -369,7 +369,11 @@ async def inbound_webhook(request: Request) -> Response:
     if channel.directory is None:
         channel.directory = getattr(getattr(request.app.state, "app_state", None), "directory", None)
     kept = {"from": sender_address, "body": text, "tapped": tapped, "media": int(num_media)}
-    recorded = await channel.acknowledge(channel.ledger.record_inbound, sid, who, channel.clock(), kept)
+    try:
+        recorded = await channel.acknowledge(channel.ledger.record_inbound, sid, who, channel.clock(), kept)
+    except Exception as e:  # the database is down: nothing recorded, so say so (Twilio may retry)
+        log.error("twilio.inbound.not_recorded", extra={"message_sid": sid, "error": type(e).__name__})
+        return error(503, "the message could not be recorded right now; nothing was processed")
     if recorded is None:
         log.info("twilio.inbound.duplicate", extra={"sender": who[:12], "message_sid": sid})
         return twiml()

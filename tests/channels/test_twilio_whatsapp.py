@@ -210,3 +210,17 @@ def _extras(record: logging.LogRecord) -> str:
 def test_real_dialogue_available(harness: Harness) -> Any:
     if not harness.real:
         pytest.skip(f"build_app_state failed, channel tested with a fake processor: {harness.build_error}")
+
+
+def test_database_down_at_the_acknowledgement_is_503_and_nothing_is_sent(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    import psycopg
+
+    def down(*_: object, **__: object) -> None:
+        raise psycopg.OperationalError("connection refused")
+
+    monkeypatch.setattr(harness.channel.ledger, "record_inbound", down)
+    r = signed_post(harness.client, TOKEN, INBOUND, inbound("hola", "SM" + "9" * 32))
+    assert r.status_code == 503 and "nothing was processed" in r.json()["error"]
+    assert harness.fake.messages == []
+    assert "twilio.inbound.not_recorded" in caplog.text and PATIENT not in caplog.text
