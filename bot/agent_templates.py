@@ -173,7 +173,9 @@ def send(app_state: Any, outlet: Any, conversation: Any, agent: str, response: s
         channel = _channel_of(tracker)
         text, buttons = _render(processor, tracker, channel, response, variables)
         _gate(processor, agent, channel, text, variables, tuple(tracker.recent_bot_texts))
-        if template.values(text, buttons) is None:
+        # value:NAME variables: the agent's values and the clinic's (each must appear in the gated text)
+        named = {**{k: str(v) for k, v in processor.renderer.globals.items()}, **variables}
+        if template.values(text, buttons, named) is None:
             raise TemplateProblem(422, f"the rendered {response} does not fit its content template (at most "
                                        "1,024 characters and the template's number of buttons)")
         event = AgentUttered(text=text, agent=agent, blocked=False)
@@ -183,5 +185,5 @@ def send(app_state: Any, outlet: Any, conversation: Any, agent: str, response: s
         f"staff:{agent}", "agent.template", f"patient:{ref}",
         {"response": response, "in_handoff": tracker.in_handoff, "window_open": window_open},
     )  # fmt: skip
-    delivery = outlet.deliver_template(address, template, text, buttons)
+    delivery = outlet.deliver_template(address, template, text, buttons, named)
     return SentTemplate(response, text, delivery)

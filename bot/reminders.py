@@ -158,7 +158,9 @@ def _remind(app_state: Any, outlet: Any, template: Any, appointment: Any, conver
                           {"appointment_id": appointment.id, "response": RESPONSE,
                            "hours_before": services.clinic.reminders.hours_before})
     try:
-        delivery = outlet.deliver_template(conversation.address, template, message.text)
+        # for value:NAME variables of a template with fixed wording (each must appear in the gated text)
+        named = {**{k: str(v) for k, v in utter.values.items()}, "clinic_name": str(services.clinic.name)}
+        delivery = outlet.deliver_template(conversation.address, template, message.text, named=named)
     except Exception as e:  # DeliveryError: Twilio refused it for good (see the deliveries)
         log.error("reminders.delivery_failed", extra={**where, "error": type(e).__name__})
         return "failed"

@@ -41,11 +41,17 @@ MEDIA_ACK = ("Recibimos su archivo. Por su privacidad no lo revisamos por este m
 @dataclass(frozen=True)
 class ContentTemplate:
     content_sid: str
-    variables: Mapping[str, str]  # variable number → "text" | "button:N"
+    variables: Mapping[str, str]  # variable number → "text" | "button:N" | "value:NAME"
     buttons: int | None = None  # the template's fixed number of quick replies, if it has one
 
-    def values(self, text: str, buttons: Sequence[Mapping[str, str]]) -> dict[str, str] | None:
-        """The ``content_variables``; None if a source is missing (the caller falls back to text)."""
+    def values(self, text: str, buttons: Sequence[Mapping[str, str]],
+               named: Mapping[str, str] | None = None) -> dict[str, str] | None:
+        """The ``content_variables``; None if a source is missing (the caller falls back to text).
+
+        ``value:NAME`` takes ``named[NAME]`` (a value the response was rendered with), only when it
+        appears verbatim in ``text`` — the text that passed the disclosure gate — so a template's
+        fixed wording with variables never carries anything the gate did not see.
+        """
         if len(buttons) > MAX_SESSION_BUTTONS or len(text) > MAX_TEMPLATE_BODY:
             return None
         if self.buttons is not None and len(buttons) != self.buttons:  # e.g. 2 slots found, 3 in the template
@@ -54,6 +60,12 @@ class ContentTemplate:
         for name, source in self.variables.items():
             if source == "text":
                 out[name] = text
+                continue
+            if source.startswith("value:"):
+                value = (named or {}).get(source[6:])
+                if not value or value not in text:
+                    return None
+                out[name] = value
                 continue
             index = int(source.split(":", 1)[1]) - 1
             if index >= len(buttons):
@@ -93,8 +105,9 @@ def load_templates(config: Any) -> dict[str, ContentTemplate]:
         clean: dict[str, str] = {}
         for name, source in variables.items():
             source = str(source)
-            if source != "text" and not re.fullmatch(r"button:[1-9]\d?", source):
-                raise ConfigError(f"{where}.content_variables.{name}: use text or button:N")
+            if source != "text" and not re.fullmatch(r"button:[1-9]\d?|value:[a-z_][a-z0-9_]{0,63}", source):
+                raise ConfigError(f"{where}.content_variables.{name}: use text, button:N or value:NAME "
+                                  "(a value the response is rendered with)")
             clean[str(name)] = source
         templates[str(response)] = ContentTemplate(sid, clean, count)
     return templates

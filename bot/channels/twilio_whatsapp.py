@@ -190,11 +190,13 @@ class TwilioWhatsApp:
         return out
 
     def deliver_template(self, address: str, template: ContentTemplate, text: str,
-                         buttons: tuple[Mapping[str, str], ...] = ()) -> dict[str, Any]:
-        """An agent's approved content template to the exact address the patient last wrote from: allowed
-        at any time, so no window check. ``text`` (already gated) and the buttons' titles fill the
-        template's variables; ``{"state", "message_sids"}`` like :meth:`deliver`."""
-        values = template.values(text, buttons)
+                         buttons: tuple[Mapping[str, str], ...] = (),
+                         named: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """An approved content template to the exact address the patient last wrote from: allowed at any
+        time, so no window check. ``text`` (already gated), the buttons' titles and ``named`` values (those
+        the text was rendered with) fill the template's variables; ``{"state", "message_sids"}`` like
+        :meth:`deliver`."""
+        values = template.values(text, buttons, named)
         if values is None:
             raise ValueError("the text or the buttons do not fit this content template")
         sid = self.sender.send_template(address, template.content_sid, values)

@@ -183,3 +183,19 @@ def test_a_template_twilio_refuses_is_reported_recorded(inbox: Inbox) -> None:
     inbox.h.fake.fail_next = [(400, 21211)]
     answer = template(inbox, {"response": "utter_consent_reminder"})
     assert answer.status_code == 502 and answer.json()["recorded"] is True
+
+
+def test_a_fixed_wording_template_takes_the_agents_and_the_clinics_values(inbox: Inbox) -> None:
+    from bot.channels.twilio_replies import ContentTemplate
+
+    sid = "HX" + "f" * 32
+    inbox.h.channel.templates["utter_appointment_reminder"] = ContentTemplate(
+        sid, {"1": "value:reminder_date", "2": "value:reminder_time", "3": "value:clinic_name"})
+    inbox.h.clock.advance(hours=24, seconds=1)
+    values = {"reminder_date": "jueves 5 de marzo", "reminder_time": "a las 10:00"}
+    answer = template(inbox, {"response": "utter_appointment_reminder", "variables": values})
+    assert answer.status_code == 200, answer.text
+    form = inbox.h.fake.accepted[-1]
+    assert form["ContentSid"] == sid
+    assert json.loads(form["ContentVariables"]) == {"1": "jueves 5 de marzo", "2": "a las 10:00",
+                                                    "3": "Consultorio Médico Jacarandas"}

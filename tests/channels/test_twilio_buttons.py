@@ -197,3 +197,18 @@ def test_a_template_with_fixed_buttons_is_used_only_when_the_reply_has_that_many
     assert template == ContentTemplate(sid, {"1": "text"}, 3)
     assert template.values("Tengo estos horarios", three) == {"1": "Tengo estos horarios"}
     assert template.values("Tengo estos horarios", three[:2]) is None  # → numbered options instead
+
+
+def test_value_variables_only_carry_what_the_gated_text_holds() -> None:
+    from bot.channels.twilio_replies import ContentTemplate, load_templates
+    from bot.errors import ConfigError
+
+    template = ContentTemplate("HX" + "a" * 32, {"1": "value:reminder_date", "2": "value:clinic_name"})
+    text = "Le recordamos su cita el martes 3 de marzo en Consultorio Jacarandas."
+    named = {"reminder_date": "martes 3 de marzo", "clinic_name": "Consultorio Jacarandas"}
+    assert template.values(text, [], named) == {"1": "martes 3 de marzo", "2": "Consultorio Jacarandas"}
+    assert template.values(text, [], {**named, "reminder_date": "su resultado"}) is None  # not in the text
+    assert template.values(text, [], {"clinic_name": "Consultorio Jacarandas"}) is None  # missing
+    with pytest.raises(ConfigError, match="value:NAME"):
+        load_templates({"content_templates": {"utter_x": {"content_sid": "HX" + "a" * 32,
+                                                          "content_variables": {"1": "slot:diagnosis"}}}})

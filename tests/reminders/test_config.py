@@ -60,7 +60,8 @@ def test_the_template_is_read_from_endpoints_yml(monkeypatch: pytest.MonkeyPatch
         assert RESPONSE not in templates_from_endpoints()  # empty SID: not configured
         monkeypatch.setenv("TWILIO_CONTENT_REMINDER", "HX" + "e" * 32)
         template = templates_from_endpoints()[RESPONSE]
-        assert (template.content_sid, dict(template.variables)) == ("HX" + "e" * 32, {"1": "text"})
+        assert (template.content_sid, dict(template.variables)) == ("HX" + "e" * 32, {
+            "1": "value:reminder_date", "2": "value:reminder_time", "3": "value:clinic_name"})
 
 
 def test_the_response_says_only_date_time_and_clinic_and_every_phase_but_opted_out_may_send_it() -> None:

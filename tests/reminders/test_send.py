@@ -122,3 +122,20 @@ def test_the_text_names_no_physician_or_service_and_passes_the_gate(reminders: R
                                            values=reminder_values(clinic, when)).text
         assert not any(word in text.lower() for word in forbidden), text
         assert gate.check(text, channel="whatsapp", patient_specific=True).categories == (), text
+
+
+def test_a_fixed_wording_template_gets_date_time_and_clinic_as_variables(reminders: Reminders) -> None:
+    """WhatsApp approves business-initiated templates with fixed wording: ``value:NAME`` variables carry
+    only values the response was rendered with, each found verbatim in the text that passed the gate."""
+    from bot.channels.twilio_replies import ContentTemplate
+
+    h = reminders
+    h.channel.templates[RESPONSE] = ContentTemplate(
+        REMINDER_SID, {"1": "value:reminder_date", "2": "value:reminder_time", "3": "value:clinic_name"})
+    patient = Patient(h, ADDRESSES[0])
+    appointment = patient.books("sí")
+    assert send_due(h.state, h.channel, now=at(appointment, hours=3)).sent == 1
+    sent = json.loads(h.fake.accepted[-1]["ContentVariables"])
+    assert sent["1"] == "martes 3 de marzo" and sent["2"].startswith("a las ") and sent["3"] == CLINIC
+    [event] = reminded(h, patient)
+    assert all(value in event.text for value in sent.values())
