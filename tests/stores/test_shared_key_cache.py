@@ -7,26 +7,14 @@ shredding through any of them (or ARCO) drops it everywhere at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy import Engine, text
 
-from bot import db
 from bot.compliance.crypto import PatientCipher, forget_everywhere
 from bot.compliance.keyring import Keyring
 from bot.errors import ComplianceError
 
 REF = "a" * 64
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'keys.db'}")
-    db.migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def _drop_key_rows(engine: Engine) -> None:
