@@ -114,11 +114,11 @@ def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     eng.dispose()
 
 
-@pytest.fixture
-def harness(engine: Any) -> Iterator[Harness]:
+def _serve(engine: Any, state: Any, error: str | None,
+           extra: dict[str, Any] | None = None) -> Iterator[Harness]:
+    """The app around ``state`` with a channel whose twilio SDK talks to a local fake Twilio."""
     from bot.server import create_app
 
-    state, error = _state(engine)
     fake = FakeTwilio()
     clock = Clock()
     app = create_app(state)
@@ -126,7 +126,7 @@ def harness(engine: Any) -> Iterator[Harness]:
     app.state.twilio_channel = channel
     try:
         with TestClient(app) as client:
-            yield Harness(client, fake, channel, clock, state.processor, error is None, error)
+            yield Harness(client, fake, channel, clock, state.processor, error is None, error, extra or {})
     finally:
         channel.close()  # the lifespan closed it already; closing twice is harmless
         fake.close()
@@ -134,23 +134,17 @@ def harness(engine: Any) -> Iterator[Harness]:
 
 
 @pytest.fixture
+def harness(engine: Any) -> Iterator[Harness]:
+    state, error = _state(engine)
+    yield from _serve(engine, state, error)
+
+
+@pytest.fixture
 def agent_harness(engine: Any, interpreter: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     """Like ``harness`` but always the real assistant (the agents' inbox needs it), with BOT_AGENT_TOKEN."""
     from bot.app import build_app_state
-    from bot.server import create_app
 
     monkeypatch.setenv("BOT_AGENT_TOKEN", AGENT_TOKEN)
     state = build_app_state(ROOT, tracker_store={"type": "memory"}, lock_store={"type": "memory"},
                             interpreter=interpreter, engine=engine)
-    fake = FakeTwilio()
-    clock = Clock()
-    app = create_app(state)
-    channel = TwilioWhatsApp(engine, http_client=fake.http_client(), clock=clock)
-    app.state.twilio_channel = channel
-    try:
-        with TestClient(app) as client:
-            yield Harness(client, fake, channel, clock, state.processor, True, None, {"state": state})
-    finally:
-        channel.close()
-        fake.close()
-        state.close()
+    yield from _serve(engine, state, None, {"state": state})

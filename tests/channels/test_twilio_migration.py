@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, inspect, text
 
 from bot import db, settings
 from bot.channels.twilio_outbox import Outbox
 from bot.channels.twilio_store import TwilioLedger
 from bot.errors import StoreError
+from tests.compliance.helpers import scratch_schema
 
 TABLES = {"twilio_inbound", "twilio_sender", "twilio_status", "twilio_outbound", "twilio_attempt"}
 PG_URL = os.environ.get("DATABASE_URL", "")
@@ -60,21 +61,8 @@ def _check(engine: Engine) -> None:
 def pg_engine() -> Iterator[Engine]:
     if not PG_URL.startswith("postgresql"):
         pytest.skip("DATABASE_URL does not name PostgreSQL")
-    url = settings.normalise_database_url(PG_URL)
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    name = "mig_twilio"
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {name}"))
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={name}"})
-    try:
+    with scratch_schema(settings.normalise_database_url(PG_URL), "mig_twilio") as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
-            conn.execute(text("DROP SCHEMA IF EXISTS clinical CASCADE"))
-        admin.dispose()
 
 
 def test_sqlite_fresh(tmp_path: Path) -> None:

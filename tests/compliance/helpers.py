@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, create_engine, text
 
 
 class FakeClock:
@@ -14,3 +18,22 @@ class FakeClock:
 
     def advance(self, **kwargs: float) -> None:
         self.now += timedelta(**kwargs)
+
+
+@contextlib.contextmanager
+def scratch_schema(url: str, name: str) -> Iterator[Engine]:
+    """An engine whose search path is a fresh schema ``name`` on the PostgreSQL at ``url``; the schema
+    (and the ``clinical`` schema migrations create) is dropped afterwards."""
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {name}"))
+    engine = create_engine(url, connect_args={"options": f"-csearch_path={name}"})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
+            conn.execute(text("DROP SCHEMA IF EXISTS clinical CASCADE"))
+        admin.dispose()

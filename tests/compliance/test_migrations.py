@@ -6,12 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from bot.compliance.audit import AuditLog
 from bot.compliance.tables import metadata
 from bot.db import make_engine, migrate
+from tests.compliance.helpers import scratch_schema
 
 VERSIONS = Path(__file__).resolve().parents[2] / "bot" / "migrations" / "versions"
 HEAD = "0007_agent_credentials"
@@ -41,21 +42,9 @@ def test_sqlite_chain(tmp_path: Path) -> None:
 def test_postgres_chain(pg_database: str) -> None:
     if not (VERSIONS / "0001_appointments.py").exists():
         pytest.skip("migration 0001_appointments is not there yet")
-    admin = create_engine(pg_database, isolation_level="AUTOCOMMIT")
-    name = "mig_chain"
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {name}"))
-    engine = create_engine(pg_database, connect_args={"options": f"-csearch_path={name}"})
-    try:
+    with scratch_schema(pg_database, "mig_chain") as engine:
         _check(engine)
         with engine.connect() as conn:
             sql = text("SELECT tablename FROM pg_tables WHERE schemaname = 'clinical' AND rowsecurity")
             tables = [str(row[0]) for row in conn.execute(sql)]
         assert "evolution_notes" in tables
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
-            conn.execute(text("DROP SCHEMA IF EXISTS clinical CASCADE"))
-        admin.dispose()
