@@ -170,14 +170,8 @@ def _remind(app_state: Any, outlet: Any, template: Any, appointment: Any, conver
 
 def _release(repository: Any, appointment_id: str) -> None:
     """Undo a claim whose reminder was never recorded, so that a later run sends it."""
-    from sqlalchemy import update
-
-    from bot.scheduling.tables import appointments
-
     try:
-        with repository.engine.begin() as conn:
-            conn.execute(update(appointments).where(appointments.c.id == appointment_id)
-                         .values(reminder_sent_at=None))
+        repository.unmark_reminded(appointment_id)
     except Exception as e:
         log.error("reminders.release_failed", extra={"appointment_id": appointment_id,
                                                      "error": type(e).__name__})

@@ -260,6 +260,12 @@ class AppointmentRepository:
             )
             return result.rowcount == 1
 
+    def unmark_reminded(self, appointment_id: str) -> None:
+        """Undo :meth:`mark_reminded` when the reminder was never recorded, so that a later run sends it."""
+        with self._transaction("unmark_reminded") as conn:
+            conn.execute(update(appointments).where(appointments.c.id == appointment_id)
+                         .values(reminder_sent_at=None))
+
     # -- reads ---------------------------------------------------------------------------------------
 
     def get(self, appointment_id: str, patient_ref: str) -> Appointment:
