@@ -6,7 +6,8 @@ keep-alive connection, with:
 
 * ``requests`` — the SDK's ``TwilioHttpClient`` as we used it before (redirected to the fake, environment
   scan off: ``without_environment_scan``);
-* ``urllib3`` — ``bot.channels.twilio_transport.TwilioTransport`` (what ``TwilioSender.client`` uses).
+* ``transport`` — ``bot.channels.twilio_transport.TwilioTransport`` (what ``TwilioSender.client`` uses:
+  keep-alive ``http.client`` connections when no proxy is set).
 
 Prints CPU µs per send (``time.process_time``: the whole SDK call — building the request, HTTP, parsing
 Twilio's JSON into a ``MessageInstance``) and wall µs per send (mostly the fake's latency), the median of
@@ -50,7 +51,7 @@ def requests_client(base: str) -> Any:
     return without_environment_scan(Redirecting(timeout=10, max_retries=2))
 
 
-def urllib3_client(base: str) -> Any:
+def our_client(base: str) -> Any:
     from bot.channels.twilio_transport import TwilioTransport
 
     return TwilioTransport(timeout=10, base_url=base, retries=2)
@@ -87,7 +88,7 @@ def main() -> None:
     try:
         assert server.stdout is not None
         base = server.stdout.readline().strip()
-        transports: dict[str, Callable[[str], Any]] = {"requests": requests_client, "urllib3": urllib3_client}
+        transports: dict[str, Callable[[str], Any]] = {"requests": requests_client, "transport": our_client}
         results: dict[str, list[tuple[float, float]]] = {name: [] for name in transports}
         for _ in range(args.rounds):
             for name, make in transports.items():
@@ -108,7 +109,7 @@ def main() -> None:
         wall = statistics.median(r[1] for r in rounds)
         print(f"{name:9s} CPU {cpu[name]:7.1f} µs/send   wall {wall:7.1f} µs/send   "
               f"(rounds: {', '.join(f'{r[0]:.0f}' for r in rounds)} µs CPU)")
-    print(f"urllib3 saves {1 - cpu['urllib3'] / cpu['requests']:.0%} of the CPU per send")
+    print(f"transport saves {1 - cpu['transport'] / cpu['requests']:.0%} of the CPU per send")
 
 
 if __name__ == "__main__":

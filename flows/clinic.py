@@ -160,7 +160,8 @@ PHASES: dict[str, Phase] = {
     ),
     "handoff": Phase(
         paraphrase=False,
-        responses=("utter_emergency", "utter_handoff_waiting", "utter_handoff_back", "utter_appointment_reminder"),
+        responses=("utter_emergency", "utter_handoff_waiting", "utter_handoff_back",
+                   "utter_appointment_reminder"),
     ),
     "opted_out": Phase(
         paraphrase=False,

@@ -1,16 +1,19 @@
-"""The HTTP transport under the twilio SDK: a ``twilio.http.HttpClient`` built directly on ``urllib3``.
+"""The HTTP transport under the twilio SDK: a ``twilio.http.HttpClient`` on keep-alive ``http.client``
+connections (one per thread and origin), with ``urllib3`` only for origins reached through a proxy.
 
 Why: the SDK's default ``TwilioHttpClient`` goes through ``requests`` (request preparation, cookie jar,
 hooks, merging environment settings, adapter lookup on every call): about 15 % of a worker's CPU under
-load. Our Twilio calls are form POSTs with basic auth to a few hosts, so this client does only that, on
-a pooled ``urllib3`` manager: ~40 % less CPU per ``messages.create`` (``bench/twilio_send.py``). Kept from
-the requests path:
+load, and ``urllib3``'s pool, retry and header machinery is most of what remains. Our Twilio calls are form
+POSTs with basic auth to a few hosts, so this client does only that: ~70 % less CPU per
+``messages.create`` than requests (``bench/twilio_send.py``). Kept from the requests path:
 
-- one thread-safe keep-alive pool per client; a timeout (connect and read each, 10 s by default);
+- keep-alive connections, checked for a peer that closed them before reuse; a timeout (connect and read
+  each, 10 s by default);
 - TLS verified against the CA bundle requests would use (``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, else
-  certifi, else the system store), loaded once;
+  certifi, else the system store), loaded once, hostname checked;
 - proxies from the environment (``https_proxy``, ``http_proxy``, ``all_proxy``, ``no_proxy``, read once and
-  decided once per scheme and host), ``Proxy-Authorization`` from the proxy URL's credentials;
+  decided once per scheme and host), ``Proxy-Authorization`` from the proxy URL's credentials, SOCKS with
+  PySocks — through ``urllib3``'s proxy managers;
 - requests' form encoding (list values become repeated keys, ``None`` is dropped), JSON bodies for JSON
   content types, ``params`` in the query string; the SDK's ``_test_only_last_request/_response``;
 - connection attempts are retried (``retries``), never a request that may have reached Twilio (a POST is
@@ -26,11 +29,16 @@ Nothing of bodies, query strings, numbers or credentials is logged here. ``base_
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import logging
 import os
+import select
+import socket
+import ssl
 import threading
 import urllib.request
+import weakref
 from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
 
@@ -120,6 +128,100 @@ def _tls_context() -> Any:
     return context
 
 
+def _dropped(conn: http.client.HTTPConnection) -> bool:
+    """Whether an idle keep-alive connection was closed by the peer (readable means EOF or junk)."""
+    sock = conn.sock
+    if sock is None:
+        return True
+    try:
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
+class _Direct:
+    """Keep-alive ``http.client`` connections for origins reached without a proxy: one per thread and
+    origin, so no lock is taken per request."""
+
+    def __init__(self, tls: ssl.SSLContext, retries: int) -> None:
+        self.tls = tls
+        self.retries = retries
+        self._local = threading.local()
+        self._all: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+        weakref.finalize(self, _close_all, self._all, self._lock)  # as urllib3's pools: no leaked sockets
+
+    def _connection(self, origin: str, timeout: float) -> http.client.HTTPConnection:
+        conns: dict[str, http.client.HTTPConnection] | None = getattr(self._local, "conns", None)
+        if conns is None:
+            conns = self._local.conns = {}
+        conn = conns.get(origin)
+        if conn is not None and conn.sock is not None and not _dropped(conn):
+            return conn
+        if conn is not None:  # closed by the peer or after an error: replaced
+            conn.close()
+            del conns[origin]
+            with self._lock:
+                if conn in self._all:
+                    self._all.remove(conn)
+        parts = urlsplit(origin)
+        if parts.scheme == "https":
+            conn = http.client.HTTPSConnection(parts.hostname or "", parts.port, timeout=timeout,
+                                               context=self.tls)
+        else:
+            conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
+        for attempt in range(self.retries + 1):  # connection attempts only: nothing was sent yet
+            try:
+                conn.connect()
+                break
+            except Exception as e:
+                conn.close()
+                if attempt == self.retries:
+                    raise _connect_error(e, parts.netloc) from e
+        conns[origin] = conn
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    def send(self, method: str, origin: str, target: str, body: bytes | None, headers: dict[str, str],
+             timeout: float) -> Response:
+        conn = self._connection(origin, timeout)
+        assert conn.sock is not None
+        conn.sock.settimeout(timeout)
+        try:
+            conn.request(method, target, body=body, headers=headers)
+            answer = conn.getresponse()
+            text = answer.read().decode("utf-8", "replace")
+        except Exception as e:
+            conn.close()  # the request may have reached Twilio: raised, never repeated here
+            kind = ReadTimeout if isinstance(e, TimeoutError) else ConnectionError
+            raise kind(f"{type(e).__name__} talking to {urlsplit(origin).netloc}") from e
+        if answer.will_close:
+            conn.close()
+        return Response(answer.status, text, answer.msg)
+
+    def close(self) -> None:
+        _close_all(self._all, self._lock)
+
+
+def _close_all(conns: list[http.client.HTTPConnection], lock: threading.Lock) -> None:
+    with lock:
+        taken = conns[:]
+        conns.clear()
+    for conn in taken:
+        conn.close()
+
+
+def _connect_error(error: Exception, netloc: str) -> TransportError:
+    if isinstance(error, ssl.SSLError | ssl.CertificateError):
+        return SSLError(f"{netloc}: {error}")
+    if isinstance(error, TimeoutError):
+        return ConnectTimeout(f"{netloc}: connect timed out")
+    if isinstance(error, socket.gaierror):
+        return ConnectionError(f"{netloc}: name resolution failed: {error}")
+    return ConnectionError(f"{netloc}: {error}")
+
+
 class TwilioTransport(HttpClient):
     """``twilio.rest.Client(sid, token, http_client=TwilioTransport())``; share one per process."""
 
@@ -133,22 +235,23 @@ class TwilioTransport(HttpClient):
                                      respect_retry_after_header=False)
         self.tls = _tls_context()
         self._pool_kw: dict[str, Any] = {"maxsize": pool_size, "block": False, "ssl_context": self.tls}
-        self.pool = urllib3.PoolManager(**self._pool_kw)
+        self.direct = _Direct(self.tls, retries)
         self.proxies = urllib.request.getproxies()  # read once: no environment scan per request
-        self._by_origin: dict[str, urllib3.PoolManager] = {}
+        self._by_origin: dict[str, urllib3.PoolManager | None] = {}
         self._proxy_managers: dict[str, urllib3.PoolManager] = {}
         self._lock = threading.Lock()
 
-    def manager(self, url: str) -> urllib3.PoolManager:
-        """The pool for ``url``: a proxy's when the environment sets one for its scheme and host."""
-        end = url.find("/", url.find("//") + 2)
-        origin = url if end < 0 else url[:end]
-        found = self._by_origin.get(origin)
-        if found is not None:
-            return found
+    def manager(self, url: str) -> urllib3.PoolManager | None:
+        """The proxy's pool manager for ``url`` when the environment sets a proxy for its scheme and host;
+        ``None`` when ``url`` is reached directly."""
+        return self._route(_origin(url))
+
+    def _route(self, origin: str) -> urllib3.PoolManager | None:
+        if origin in self._by_origin:
+            return self._by_origin[origin]
         parts = urlsplit(origin)
         proxy = self.proxies.get(parts.scheme) or self.proxies.get("all")
-        chosen = self.pool
+        chosen = None
         if proxy and not urllib.request.proxy_bypass(parts.netloc):  # no_proxy (host or host:port)
             with self._lock:
                 if proxy not in self._proxy_managers:
@@ -197,24 +300,35 @@ class TwilioTransport(HttpClient):
             send["Authorization"] = "Basic " + base64.b64encode(
                 f"{auth[0]}:{auth[1]}".encode("latin1")).decode("ascii")
         target = f"{url}{'&' if '?' in url else '?'}{_encode(params)}" if params else url
-        try:
-            answer = self.manager(url).urlopen(
-                method, target, body=body.encode() if body is not None else None, headers=send,
-                timeout=timeout, retries=self.retries, redirect=allow_redirects)
-        except u3.HTTPError as e:
-            raise _translate(e) from e
+        payload = body.encode() if body is not None else None
+        origin = _origin(url)
+        manager = self._route(origin)
+        if manager is None:
+            path = target[len(origin):] or "/"
+            answer = self.direct.send(method, origin, path, payload, send, float(timeout))
+        else:
+            try:
+                proxied = manager.urlopen(method, target, body=payload, headers=send, timeout=timeout,
+                                          retries=self.retries, redirect=allow_redirects)
+            except u3.HTTPError as e:
+                raise _translate(e) from e
+            answer = Response(proxied.status, proxied.data.decode("utf-8", "replace"), proxied.headers)
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("twilio.http", extra={"method": method, "status": answer.status})
-        self._test_only_last_response = Response(answer.status, answer.data.decode("utf-8", "replace"),
-                                                 answer.headers)
-        return self._test_only_last_response
+            log.debug("twilio.http", extra={"method": method, "status": answer.status_code})
+        self._test_only_last_response = answer
+        return answer
 
     def close(self) -> None:
-        """Close the pooled connections (the client stays usable: it reconnects on demand)."""
-        self.pool.clear()
+        """Close the kept-alive connections (the client stays usable: it reconnects on demand)."""
+        self.direct.close()
         with self._lock:
             for manager in self._proxy_managers.values():
                 manager.clear()
+
+
+def _origin(url: str) -> str:
+    end = url.find("/", url.find("//") + 2)
+    return url if end < 0 else url[:end]
 
 
 __all__ = ["TWILIO_HOSTS", "ConnectTimeout", "ConnectionError", "ProxyError", "ReadTimeout", "SSLError",

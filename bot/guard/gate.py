@@ -49,6 +49,10 @@ _MAX_NAME = 200
 # How much of the previous messages is re-read with a new one: cross-message evidence (a cue and a result
 # word, an analyte and its value, a word split in two) lies within ~60 characters of the boundary.
 RECENT_TAIL_CHARS = 120
+# Verdicts remembered per gate: the scan is a pure function of (text, previous texts, patient_specific)
+# for a fixed lexicon and policy, and replies are mostly fixed templates, so most scans repeat exactly.
+# Keys compare by equality (no digest collisions); an exception is never remembered (fail closed).
+SCAN_MEMO_ENTRIES = 2048
 
 logger = logging.getLogger("bot.guard")
 
@@ -107,6 +111,7 @@ class DisclosureGate:
             exceptions=policy.allowed_exceptions,
             sensitive_services=(*sensitive_service_names, *policy.sensitive_services),
         )
+        self._scan = lru_cache(maxsize=SCAN_MEMO_ENTRIES)(self._scan_uncached)
 
     # -- detection ------------------------------------------------------------------------------------
 
@@ -177,19 +182,21 @@ class DisclosureGate:
             return Verdict(True, (), ())
         if len(text) > self.policy.max_message_chars:
             return Verdict(False, (OVERSIZE,), ())
-        patient_specific = bool(patient_specific)
-        detector = self._detector
         window = self.policy.recent_window
-        previous = list(recent)[-window:] if window else []
+        previous = tuple(recent)[-window:] if window else ()
         if any(not isinstance(p, str) for p in previous):
             raise TypeError("recent must hold the previous outbound texts (str)")
+        return self._scan(text, previous, bool(patient_specific))
+
+    def _scan_uncached(self, text: str, previous: tuple[str, ...], patient_specific: bool) -> Verdict:
+        detector = self._detector
         own = cached_views(text)
         if not previous:
             return _verdict(detector.detect_views(own, patient_specific=patient_specific).spans)
         # The message read together with the tail of the previous ones, so that a cue and a result word,
         # an analyte and its value or a word split in two across messages are caught. One scan of the
         # joined views serves both readings unless a match crosses the join.
-        head, head_views = _head(tuple(previous))
+        head, head_views = _head(previous)
         offset = len(head) + 1
         both = join_views(head_views, own)
         alone: list[Span] | None = None

@@ -1,6 +1,6 @@
-"""The urllib3 transport under the twilio SDK (bot/channels/twilio_transport.py): through the real SDK
-against local servers only — success, Twilio's error answers, retryable network failures, the base-URL
-redirect, proxies from the environment, TLS verification."""
+"""The HTTP transport under the twilio SDK (bot/channels/twilio_transport.py): through the real SDK
+against local servers only — success, Twilio's error answers, keep-alive reuse and peers that close it,
+retryable network failures, the base-URL redirect, proxies from the environment, TLS verification."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -59,12 +60,18 @@ class Recorder:
     seen: list[Seen] = field(default_factory=list)
     reply: tuple[int, dict[str, Any]] | None = None
     tls: ssl.SSLContext | None = None
+    close_after_answer: bool = False  # drop every kept-alive connection once it was answered
+    connections: int = 0
 
     def __post_init__(self) -> None:
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                recorder.connections += 1
+                super().setup()
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -80,6 +87,7 @@ class Recorder:
                 self.send_header("content-length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+                self.close_connection = recorder.close_after_answer  # no "Connection: close" sent
 
             do_GET = do_POST = do_DELETE = _any
 
@@ -201,6 +209,37 @@ def test_nothing_of_bodies_or_numbers_is_logged(recorder: Recorder, transport: T
     assert "5512345678" not in text and "hola" not in text and TOKEN not in text
 
 
+# -- keep-alive ----------------------------------------------------------------------------------------------
+def test_one_connection_is_kept_alive_per_thread(recorder: Recorder, transport: TwilioTransport) -> None:
+    for _ in range(3):
+        create(transport)
+    assert recorder.connections == 1 and len(recorder.seen) == 3
+    errors: list[BaseException] = []
+
+    def burst() -> None:
+        try:
+            for _ in range(3):
+                create(transport)
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=burst) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert not errors and len(recorder.seen) == 12 and recorder.connections == 4
+
+
+def test_a_connection_the_peer_closed_is_replaced_before_sending(recorder: Recorder,
+                                                                 transport: TwilioTransport) -> None:
+    recorder.close_after_answer = True
+    for _ in range(3):
+        assert create(transport).sid.startswith("SM")
+        time.sleep(0.05)  # the server's close reaches the idle connection
+    assert recorder.connections == 3 and len(recorder.seen) == 3  # each POST sent once, none failed
+
+
 # -- failures without an HTTP answer -----------------------------------------------------------------------
 def test_connection_refused_raises_connection_error() -> None:
     http = TwilioTransport(timeout=5, base_url=f"http://127.0.0.1:{free_port()}", retries=1)
@@ -319,15 +358,15 @@ def test_https_proxy_from_the_environment_unless_no_proxy(monkeypatch: pytest.Mo
     assert (manager.proxy.host, manager.proxy.port) == ("proxy.internal", 3128)  # type: ignore[union-attr]
     assert manager.proxy_headers["proxy-authorization"] == "Basic " + base64.b64encode(b"user:p@ss").decode()
     assert http.manager("https://messaging.twilio.com/v1/x") is manager  # one proxy manager per proxy
-    assert http.manager("https://api.corp.example/2010-04-01/x") is http.pool  # no_proxy
-    assert http.manager("http://api.twilio.com/x") is http.pool  # no http_proxy
+    assert http.manager("https://api.corp.example/2010-04-01/x") is None  # no_proxy: direct
+    assert http.manager("http://api.twilio.com/x") is None  # no http_proxy
     monkeypatch.delenv("https_proxy")
     assert TwilioTransport().manager(MESSAGES) is not manager
 
 
 def test_no_proxy_in_the_environment_means_direct() -> None:
     http = TwilioTransport()
-    assert http.manager(MESSAGES) is http.pool and not isinstance(http.pool, urllib3.ProxyManager)
+    assert http.manager(MESSAGES) is None
 
 
 def test_an_http_proxy_really_receives_the_request(monkeypatch: pytest.MonkeyPatch,

@@ -241,3 +241,34 @@ def test_fuzz_clinical_term_survives_surrounding_noise(prefix: str, suffix: str,
     term = noise.join("diabetes")
     text = f"{prefix} {term} {suffix}"
     assert not project_gate().check(text).allowed
+
+
+def test_verdicts_are_remembered_exactly_and_a_failure_is_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    gate = recording_gate([])
+    calls: list[str] = []
+    real = gate._detector.detect_views
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append("scan")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gate._detector, "detect_views", counting)
+    text = "Su cita es el lunes."
+    first = gate.filter(text, channel="whatsapp", provenance=AGENT)
+    again = gate.filter(text, channel="whatsapp", provenance=AGENT)
+    assert not first.blocked and again.verdict == first.verdict and len(calls) == 1
+    # another context is another key: the previous messages, the patient-specific flag
+    result = gate.filter("fue positiva", channel="whatsapp", provenance=AGENT, recent=["Sobre su prueba"])
+    assert result.blocked
+    assert not gate.filter("fue positiva", channel="whatsapp", provenance=AGENT, recent=["hola"]).blocked
+    gate.filter(text, channel="whatsapp", provenance=AGENT, patient_specific=True)
+    assert len(calls) > 1
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("detector exploded")
+
+    monkeypatch.setattr(gate._detector, "detect_views", boom)
+    other = "Le esperamos el martes."
+    assert gate.filter(other, channel="whatsapp", provenance=AGENT).verdict.categories == ("gate_error",)
+    monkeypatch.setattr(gate._detector, "detect_views", real)
+    assert not gate.filter(other, channel="whatsapp", provenance=AGENT).blocked  # the failure was not kept
