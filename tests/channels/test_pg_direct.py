@@ -24,7 +24,7 @@ def engine() -> Iterator[Engine]:
     eng.dispose()
 
 
-def test_each_statement_commits_on_its_own_and_the_connection_goes_back_as_it_came(engine: Engine) -> None:
+def test_each_statement_commits_on_its_own_and_the_pool_stays_transactional(engine: Engine) -> None:
     direct = DirectStatements(engine)
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE IF NOT EXISTS direct_probe_t (k text PRIMARY KEY)"))
@@ -34,7 +34,7 @@ def test_each_statement_commits_on_its_own_and_the_connection_goes_back_as_it_ca
         assert direct.one("DELETE FROM direct_probe_t WHERE k = 'nothing'", {}) is None
         with pytest.raises(psycopg.errors.UniqueViolation):
             direct.one("INSERT INTO direct_probe_t VALUES (%(k)s)", {"k": "a"})
-        with engine.connect() as conn:  # the pooled connection is transactional again for everyone else
+        with engine.connect() as conn:  # the engine's own connections are untouched: transactional
             assert conn.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
             conn.execute(text("INSERT INTO direct_probe_t VALUES ('rolled-back')"))
             conn.rollback()
@@ -62,3 +62,29 @@ def test_a_dead_pooled_connection_is_replaced_when_the_statement_may_be_repeated
     again = direct.one("SELECT pg_backend_pid()", {}, retry_dead=True)  # replaced once, transparently
     assert again is not None and again[0] != pid[0]
     killer.dispose()
+
+
+def backends(engine: Engine) -> set[int]:
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"))
+        return {int(pid) for pid in rows.scalars()}
+
+
+def test_connections_are_kept_alive_shared_per_engine_and_closed_with_it(engine: Engine) -> None:
+    ledger, outbox = DirectStatements(engine), DirectStatements(engine)
+    first = ledger.one("SELECT pg_backend_pid()", {})
+    assert first is not None
+    assert outbox.one("SELECT pg_backend_pid()", {}) == first  # one idle connection, reused by both
+    assert first[0] in backends(engine)
+    engine.dispose()  # e.g. a test or a benchmark about to drop its database
+    assert first[0] not in backends(engine)
+    again = ledger.one("SELECT pg_backend_pid()", {})  # usable afterwards: a new connection
+    assert again is not None and again != first
+
+
+def test_an_error_leaves_the_connection_usable(engine: Engine) -> None:
+    direct = DirectStatements(engine)
+    pid = direct.one("SELECT pg_backend_pid()", {})
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        direct.one("SELECT 1 / 0", {})
+    assert direct.one("SELECT pg_backend_pid()", {}) == pid  # the same connection, in autocommit, idle
