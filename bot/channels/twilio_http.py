@@ -27,6 +27,14 @@ def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+class Forbidden(JSONResponse):
+    """The 403 for a missing or forged signature; ``reason`` (``missing`` / ``forged``) is audited."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__({"error": "invalid or missing X-Twilio-Signature"}, status_code=403)
+        self.reason = reason
+
+
 def twiml(background: BackgroundTask | None = None) -> Response:
     return Response(EMPTY_TWIML, media_type="text/xml", background=background)
 
@@ -64,8 +72,9 @@ async def authenticated_form(request: Request) -> tuple[dict[str, str], Response
             params[key] = value
     signature = request.headers.get("x-twilio-signature", "")
     if not signature or not _valid_signature(token, _signed_url(request), params, signature):
-        log.warning("twilio.webhook.bad_signature", extra={"path": request.url.path})
-        return {}, error(403, "invalid or missing X-Twilio-Signature")
+        reason = "forged" if signature else "missing"
+        log.warning("twilio.webhook.bad_signature", extra={"path": request.url.path, "reason": reason})
+        return {}, Forbidden(reason)
     if any(isinstance(v, list) for v in params.values()):
         return {}, error(400, "repeated form fields")
     return params, None

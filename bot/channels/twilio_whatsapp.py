@@ -39,9 +39,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.channels.twilio_http import EMPTY_TWIML, authenticated_form, error, twiml, valid_sid
+from bot.channels.twilio_http import EMPTY_TWIML, Forbidden, authenticated_form, error, twiml, valid_sid
 from bot.channels.twilio_order import Finished
 from bot.channels.twilio_outbound import OutsideWindowError, TwilioSender, split_text
+from bot.channels.twilio_rejections import RejectionAudit
 from bot.channels.twilio_replies import (
     MEDIA_ACK,
     ContentTemplate,
@@ -94,6 +95,7 @@ class TwilioWhatsApp:
                               else float(os.environ.get("BOT_TWILIO_ORDER_TIMEOUT", "30")))
         self.processor: Any = None  # set by the first webhook; used to recover unfinished messages
         self.directory: Any = None  # bot.inbox.Directory, set by the first webhook: the agents' inbox
+        self.rejections = RejectionAudit()  # forged / unsigned webhook calls, into the audit log
         self._closed = False
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -325,6 +327,7 @@ class TwilioWhatsApp:
             self._retrier.join(timeout=10)
         self._ack_pool.shutdown(wait=True)
         self._work_pool.shutdown(wait=True)
+        self.rejections.flush()
         if self._own_engine is not None:
             self._own_engine.dispose()
 
@@ -346,10 +349,28 @@ def channel_for(request: Request) -> TwilioWhatsApp:
     return channel
 
 
+async def refused(request: Request, problem: Response) -> Response:
+    """``problem`` as the answer; a signature failure is also audited (see :mod:`.twilio_rejections`)."""
+    if not isinstance(problem, Forbidden):
+        return problem
+    try:
+        rejections = channel_for(request).rejections
+    except Exception as e:  # the channel cannot be built (database down): the log line must do
+        log.error("twilio.webhook.rejection_not_audited", extra={"reason": type(e).__name__})
+        return problem
+    if rejections.audit is None:
+        services = getattr(getattr(request.app.state, "app_state", None), "services", None)
+        rejections.audit = getattr(services, "audit", None)
+    details = rejections.note(request.url.path, problem.reason)
+    if details is not None:
+        await _run(rejections.append, details)
+    return problem
+
+
 async def inbound_webhook(request: Request) -> Response:
     params, problem = await authenticated_form(request)
     if problem is not None:
-        return problem
+        return await refused(request, problem)
     sid, sender_address = valid_sid(params.get("MessageSid")), params.get("From", "")
     if sid is None or not sender_address:
         return error(400, "From and MessageSid are required")
@@ -394,7 +415,7 @@ async def inbound_webhook(request: Request) -> Response:
 async def status_webhook(request: Request) -> Response:
     params, problem = await authenticated_form(request)
     if problem is not None:
-        return problem
+        return await refused(request, problem)
     sid = valid_sid(params.get("MessageSid") or params.get("SmsSid"))
     status = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
     if sid is None or status not in STATUSES:

@@ -13,33 +13,13 @@ import pytest
 from starlette.testclient import TestClient
 
 from bot.channels.twilio_whatsapp import TwilioWhatsApp
-from bot.core.processor import OutgoingMessage, UserMessage
 from tests.fakes.twilio_server import FakeTwilio
 
 TOKEN = "test-auth-token-0123456789abcdef"
 ACCOUNT = "AC" + "0" * 32
 FROM_BOT = "whatsapp:+14155238886"
-OPT_OUT_TEXT = "Usted se dio de baja de nuestros mensajes."
-LONG_TRIGGER = "mensaje largo"
 AGENT_TOKEN = "agent-token-for-tests"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class FakeProcessor:
-    """Stands in for the dialogue when the real one cannot be built (a sibling module in progress)."""
-
-    def __init__(self) -> None:
-        self.seen: list[UserMessage] = []
-
-    def handle(self, message: UserMessage) -> list[OutgoingMessage]:
-        self.seen.append(message)
-        to = message.reply_to or message.sender_id
-        if message.text.strip().upper() in {"BAJA", "ALTO", "STOP"}:
-            return [OutgoingMessage(to, OPT_OUT_TEXT, "utter_opted_out")]
-        if message.text == LONG_TRIGGER:
-            sentence = "Esta es una oración de prueba para el horario de la clínica. "
-            return [OutgoingMessage(to, sentence * 60, "utter_long")]
-        return [OutgoingMessage(to, "¡Hola! Soy el asistente del consultorio.", "utter_greet")]
 
 
 class Clock:
@@ -60,8 +40,6 @@ class Harness:
     channel: TwilioWhatsApp
     clock: Clock
     processor: Any
-    real: bool
-    build_error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -74,33 +52,11 @@ def _env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BOT_PUBLIC_URL", raising=False)
 
 
-def _state(engine: Any) -> tuple[Any, str | None]:
-    """The real app state if it builds, else a minimal one around :class:`FakeProcessor`."""
-    try:
-        from bot.app import build_app_state
+def _state(engine: Any) -> Any:
+    """The real assistant (NLU, flow, gate, audit) over memory tracker and lock stores and ``engine``."""
+    from bot.app import build_app_state
 
-        return build_app_state(tracker_store={"type": "memory"}, lock_store={"type": "memory"},
-                               engine=engine), None
-    except Exception as e:
-        processor = FakeProcessor()
-
-        class State:
-            interpreter = None
-            directory = None
-
-            def __init__(self) -> None:
-                self.processor = processor
-
-            def hand_back(self, *_: Any, **__: Any) -> list[OutgoingMessage]:
-                return []
-
-            def conversation(self, _: str) -> Any:
-                raise LookupError("no such conversation")
-
-            def close(self) -> None:
-                pass
-
-        return State(), f"{type(e).__name__}: {e}"
+    return build_app_state(tracker_store={"type": "memory"}, lock_store={"type": "memory"}, engine=engine)
 
 
 @pytest.fixture
@@ -114,8 +70,7 @@ def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     eng.dispose()
 
 
-def _serve(engine: Any, state: Any, error: str | None,
-           extra: dict[str, Any] | None = None) -> Iterator[Harness]:
+def _serve(engine: Any, state: Any, extra: dict[str, Any] | None = None) -> Iterator[Harness]:
     """The app around ``state`` with a channel whose twilio SDK talks to a local fake Twilio."""
     from bot.server import create_app
 
@@ -126,7 +81,7 @@ def _serve(engine: Any, state: Any, error: str | None,
     app.state.twilio_channel = channel
     try:
         with TestClient(app) as client:
-            yield Harness(client, fake, channel, clock, state.processor, error is None, error, extra or {})
+            yield Harness(client, fake, channel, clock, state.processor, extra or {})
     finally:
         channel.close()  # the lifespan closed it already; closing twice is harmless
         fake.close()
@@ -135,8 +90,7 @@ def _serve(engine: Any, state: Any, error: str | None,
 
 @pytest.fixture
 def harness(engine: Any) -> Iterator[Harness]:
-    state, error = _state(engine)
-    yield from _serve(engine, state, error)
+    yield from _serve(engine, _state(engine))
 
 
 @pytest.fixture
@@ -147,4 +101,4 @@ def agent_harness(engine: Any, interpreter: Any, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("BOT_AGENT_TOKEN", AGENT_TOKEN)
     state = build_app_state(ROOT, tracker_store={"type": "memory"}, lock_store={"type": "memory"},
                             interpreter=interpreter, engine=engine)
-    yield from _serve(engine, state, None, {"state": state})
+    yield from _serve(engine, state, {"state": state})

@@ -11,7 +11,7 @@ import pytest
 
 from bot.channels.twilio_outbound import MAX_CHARS, OutsideWindowError
 from bot.channels.twilio_whatsapp import EMPTY_TWIML, MEDIA_ACK
-from tests.channels.conftest import ACCOUNT, FROM_BOT, LONG_TRIGGER, TOKEN, Harness
+from tests.channels.conftest import ACCOUNT, FROM_BOT, TOKEN, Harness
 from tests.fakes.twilio_server import sign, signed_post
 
 PATIENT = "whatsapp:+5215512345678"
@@ -35,9 +35,8 @@ def test_hola_reply_goes_to_the_exact_from(harness: Harness) -> None:
     assert all(m["To"] == PATIENT and m["From"] == FROM_BOT and m["Body"] for m in sent)
     assert {r.account for r in harness.fake.requests} == {ACCOUNT}
     assert harness.channel.ledger.inbound_status("SM" + "1" * 32) == "processed"
-    if not harness.real:
-        seen = harness.processor.seen[0]
-        assert (seen.sender_id, seen.reply_to, seen.channel) == (CANONICAL, PATIENT, "twilio_whatsapp")
+    tracker = harness.processor.tracker(CANONICAL)  # one conversation, under the canonical number
+    assert tracker.latest_message is not None and tracker.latest_message.text == "hola"
 
 
 def test_forged_or_missing_signature_is_403_and_nothing_happens(harness: Harness) -> None:
@@ -52,6 +51,49 @@ def test_forged_or_missing_signature_is_403_and_nothing_happens(harness: Harness
     assert harness.client.post(INBOUND, content=body2, headers=tampered).status_code == 403
     assert harness.fake.messages == []
     assert harness.channel.ledger.inbound_status("SM" + "2" * 32) is None
+
+
+def _rejections(harness: Harness) -> list[dict[str, Any]]:
+    audit = harness.client.app.state.app_state.services.audit  # type: ignore[attr-defined]
+    return [dict(e.details) for e in audit.entries() if e.action == "twilio.webhook.rejected"]
+
+
+def test_rejected_signatures_are_audited_without_content(harness: Harness) -> None:
+    params = inbound("hola", "SM" + "a" * 32)
+    body = urlencode(params).encode()
+    plain = {"content-type": "application/x-www-form-urlencoded"}
+    assert harness.client.post(INBOUND, content=body, headers=plain).status_code == 403
+    forged = {**plain, "x-twilio-signature": sign("wrong-token", "http://testserver" + INBOUND, params)}
+    assert harness.client.post(INBOUND, content=body, headers=forged).status_code == 403
+    status = harness.client.post(STATUS, content=b"MessageSid=SMx&MessageStatus=read", headers=plain)
+    assert status.status_code == 403
+    entries = _rejections(harness)
+    assert entries == [
+        {"path": INBOUND, "reason": "missing", "count": 1, "window_s": 60},
+        {"path": INBOUND, "reason": "forged", "count": 1, "window_s": 60},
+        {"path": STATUS, "reason": "missing", "count": 1, "window_s": 60},
+    ]
+    text = json.dumps(entries)
+    assert PATIENT not in text and CANONICAL not in text and "hola" not in text
+
+
+def test_a_flood_of_forgeries_is_audited_as_counts(harness: Harness) -> None:
+    rejections = harness.channel.rejections
+    now = [1000.0]
+    rejections.clock = lambda: now[0]
+    plain = {"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": "Zm9yZ2Vk"}
+    for _ in range(25):
+        assert harness.client.post(INBOUND, content=b"Body=x", headers=plain).status_code == 403
+    assert [e["count"] for e in _rejections(harness)] == [1]  # the rest are counted, not appended yet
+    now[0] += 61
+    assert harness.client.post(INBOUND, content=b"Body=x", headers=plain).status_code == 403
+    assert [e["count"] for e in _rejections(harness)] == [1, 25]  # 24 counted + this one
+    for _ in range(3):
+        harness.client.post(INBOUND, content=b"Body=x", headers=plain)
+    harness.channel.close()  # shutdown appends what is still owed
+    assert [e["count"] for e in _rejections(harness)] == [1, 25, 3]
+    verified = harness.client.app.state.app_state.services.audit.verify()  # type: ignore[attr-defined]
+    assert verified.ok
 
 
 def test_public_url_is_what_is_signed(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,8 +123,8 @@ def test_duplicate_message_sid_is_processed_once(harness: Harness) -> None:
     assert first.status_code == second.status_code == 200
     assert second.text == EMPTY_TWIML
     assert sent > 0 and len(harness.fake.messages) == sent
-    if not harness.real:
-        assert len(harness.processor.seen) == 1
+    texts = [e for e in harness.processor.tracker(CANONICAL).events if type(e).__name__ == "UserUttered"]
+    assert len(texts) == 1
 
 
 def test_media_gets_the_fixed_acknowledgement_and_is_not_processed(harness: Harness) -> None:
@@ -93,8 +135,7 @@ def test_media_gets_the_fixed_acknowledgement_and_is_not_processed(harness: Harn
     assert [m["Body"] for m in harness.fake.messages] == [MEDIA_ACK]
     assert harness.fake.messages[0]["To"] == PATIENT
     assert harness.channel.ledger.inbound_status("SM" + "6" * 32) == "media"
-    if not harness.real:
-        assert harness.processor.seen == []
+    assert harness.processor.tracker(CANONICAL).events == []  # the dialogue never saw it
     assert all(r.path.endswith("/Messages.json") for r in harness.fake.requests)  # nothing downloaded
 
 
@@ -119,12 +160,9 @@ def test_status_callback_is_recorded(harness: Harness) -> None:
 
 
 def test_long_reply_is_split_under_1600(harness: Harness) -> None:
-    if harness.real:
-        harness.channel.ledger.record_inbound("SM" + "9" * 32, _hash(CANONICAL), harness.clock())
-        sids = harness.channel.sender.send_text(PATIENT, "Una oración de prueba. " * 150)
-        assert len(sids) > 1
-    else:
-        signed_post(harness.client, TOKEN, INBOUND, inbound(LONG_TRIGGER, "SM" + "9" * 32))
+    harness.channel.ledger.record_inbound("SM" + "9" * 32, _hash(CANONICAL), harness.clock())
+    sids = harness.channel.sender.send_text(PATIENT, "Una oración de prueba. " * 150)
+    assert len(sids) > 1
     bodies = [m["Body"] for m in harness.fake.messages]
     assert len(bodies) > 1
     assert all(len(b) <= MAX_CHARS for b in bodies)
@@ -205,11 +243,6 @@ def test_logs_carry_no_phone_number_name_or_body(harness: Harness, caplog: pytes
 def _extras(record: logging.LogRecord) -> str:
     skip = set(vars(logging.makeLogRecord({})))
     return " ".join(f"{k}={v!r}" for k, v in vars(record).items() if k not in skip)
-
-
-def test_real_dialogue_available(harness: Harness) -> Any:
-    if not harness.real:
-        pytest.skip(f"build_app_state failed, channel tested with a fake processor: {harness.build_error}")
 
 
 def test_database_down_at_the_acknowledgement_is_503_and_nothing_is_sent(
