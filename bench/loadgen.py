@@ -113,7 +113,7 @@ class Pool:
 
     async def post(self, request: bytes) -> int:
         """Writes ``request`` on a free connection; the response's status once it was read entirely."""
-        conn = self.idle.pop() if self.idle else await self._acquire()
+        conn = self._idle() or await self._acquire()
         assert conn.transport is not None
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[int] = loop.create_future()
@@ -132,9 +132,20 @@ class Pool:
             else:
                 self._release(conn)
 
+    def _idle(self) -> _Connection | None:
+        """The most recently used idle connection still open (the server closes idle ones after its
+        keep-alive timeout: those are dropped here)."""
+        while self.idle:
+            conn = self.idle.pop()
+            if conn.usable and conn.transport is not None and not conn.transport.is_closing():
+                return conn
+            self.open -= 1
+        return None
+
     async def _acquire(self) -> _Connection:
-        if self.idle:
-            return self.idle.pop()
+        idle = self._idle()
+        if idle is not None:
+            return idle
         loop = asyncio.get_running_loop()
         if self.open < self.limit:
             self.open += 1

@@ -70,3 +70,43 @@ def test_start_up_stops_on_a_clinical_media_acknowledgement(
     with pytest.raises(ConfigError, match="media acknowledgement"):
         build_app_state(ROOT, tracker_store={"type": "memory"}, lock_store={"type": "memory"},
                         interpreter=interpreter, engine=app_state.services.appointments.engine)
+
+
+@pytest.fixture
+def restore_switch_interval() -> Any:
+    import sys
+
+    before = sys.getswitchinterval()
+    yield
+    sys.setswitchinterval(before)
+
+
+def test_the_gil_switch_interval_defaults_to_one_millisecond(
+    monkeypatch: pytest.MonkeyPatch, restore_switch_interval: Any
+) -> None:
+    import sys
+
+    from bot.server import tune_switch_interval
+
+    monkeypatch.delenv("BOT_GIL_SWITCH_MS", raising=False)
+    assert tune_switch_interval() == pytest.approx(0.001)
+    assert sys.getswitchinterval() == pytest.approx(0.001)
+    monkeypatch.setenv("BOT_GIL_SWITCH_MS", "2.5")
+    assert tune_switch_interval() == pytest.approx(0.0025)
+    assert sys.getswitchinterval() == pytest.approx(0.0025)
+
+
+@pytest.mark.parametrize("raw", ["", "fast", "0", "0.01", "500", "nan", "-1"])
+def test_a_bad_gil_switch_interval_stops_start_up_with_a_clear_error(
+    raw: str, monkeypatch: pytest.MonkeyPatch, restore_switch_interval: Any
+) -> None:
+    import sys
+
+    from bot.server import tune_switch_interval
+
+    before = sys.getswitchinterval()
+    monkeypatch.setenv("BOT_GIL_SWITCH_MS", raw)
+    expected = r"BOT_GIL_SWITCH_MS must be a number of milliseconds from 0\.1 to 100"
+    with pytest.raises(ConfigError, match=expected):
+        tune_switch_interval()
+    assert sys.getswitchinterval() == before
