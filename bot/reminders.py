@@ -247,7 +247,7 @@ def start_loop(app: Any, app_state: Any, env: Mapping[str, str] | None = None) -
 
 def _channel(app: Any) -> Any:
     """The worker's WhatsApp channel, the one the webhooks use (built now if none arrived yet)."""
-    from bot.channels.twilio_whatsapp import channel_for
+    from bot.channels.twilio_webhooks import channel_for
 
     class _Request:  # channel_for reads only request.app.state
         def __init__(self, app: Any) -> None:

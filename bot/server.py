@@ -60,9 +60,9 @@ def _outlet(request: Request, channel: str | None) -> Any:
     """The channel object that delivers to this conversation, or None (REST: the JSON answer is all)."""
     if channel != WHATSAPP:
         return None
-    from bot.channels import twilio_whatsapp
+    from bot.channels import twilio_webhooks
 
-    return twilio_whatsapp.channel_for(request)
+    return twilio_webhooks.channel_for(request)
 
 
 async def _resolve(request: Request) -> tuple[Any, JSONResponse | None]:
@@ -378,10 +378,10 @@ def create_app(state: Any = None) -> Starlette:
 
 def _optional_routes() -> list[Route]:
     try:
-        from bot.channels import twilio_whatsapp
+        from bot.channels import twilio_webhooks
     except ImportError:
         return []
-    return list(twilio_whatsapp.routes())
+    return list(twilio_webhooks.routes())
 
 
 def run_command(args: argparse.Namespace) -> int:

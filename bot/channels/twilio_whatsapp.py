@@ -1,4 +1,5 @@
-"""WhatsApp through Twilio: ``POST /webhooks/twilio/whatsapp`` and ``POST /webhooks/twilio/status``.
+"""WhatsApp through Twilio: the channel behind ``POST /webhooks/twilio/whatsapp`` and ``POST
+/webhooks/twilio/status`` (the HTTP handlers are in :mod:`bot.channels.twilio_webhooks`).
 
 One inbound message: size/encoding checks → ``X-Twilio-Signature`` (``RequestValidator``, against
 ``BOT_PUBLIC_URL`` + path when set — behind a proxy the arrival URL is not what Twilio signed) → the
@@ -23,7 +24,6 @@ TWILIO_MESSAGING_SERVICE_SID, BOT_PUBLIC_URL (optional).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import os
@@ -34,44 +34,20 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from starlette.background import BackgroundTask
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-
-from bot.channels.twilio_http import EMPTY_TWIML, Forbidden, authenticated_form, error, twiml, valid_sid
+from bot.channels.twilio_http import EMPTY_TWIML
 from bot.channels.twilio_order import Finished
 from bot.channels.twilio_outbound import OutsideWindowError, TwilioSender, split_text
 from bot.channels.twilio_rejections import RejectionAudit
-from bot.channels.twilio_replies import (
-    MEDIA_ACK,
-    ContentTemplate,
-    button_payload,
-    choice,
-    numbered,
-    templates_from_endpoints,
-)
-from bot.channels.twilio_store import (
-    STATUSES,
-    Recorded,
-    TwilioLedger,
-    canonical_sender,
-    channel_engine,
-    sender_hash,
-)
+from bot.channels.twilio_replies import MEDIA_ACK, ContentTemplate, choice, numbered, templates_from_endpoints
+from bot.channels.twilio_store import Recorded, TwilioLedger, canonical_sender, channel_engine, sender_hash
 from bot.core.processor import OutgoingMessage, UserMessage
 
 log = logging.getLogger("bot.channels.twilio")
 
 CHANNEL = "twilio_whatsapp"
-INBOUND_PATH = "/webhooks/twilio/whatsapp"
-STATUS_PATH = "/webhooks/twilio/status"
-DELIVERIES_PATH = "/agent/conversations/{sender_id}/deliveries"
-MAX_TEXT = 4096
 ORDER_POLL = 0.01  # seconds between database checks while an earlier message of the patient is in progress
 
-__all__ = ["EMPTY_TWIML", "MEDIA_ACK", "TwilioWhatsApp", "canonical_sender", "channel_for", "routes",
-           "split_text"]
+__all__ = ["CHANNEL", "EMPTY_TWIML", "MEDIA_ACK", "TwilioWhatsApp", "canonical_sender", "split_text"]
 
 
 class TwilioWhatsApp:
@@ -330,142 +306,3 @@ class TwilioWhatsApp:
         self.rejections.flush()
         if self._own_engine is not None:
             self._own_engine.dispose()
-
-
-_channel_lock = threading.Lock()
-
-
-def channel_for(request: Request) -> TwilioWhatsApp:
-    """``app.state.twilio_channel`` if the app (or a test) set one, else one built from the environment."""
-    state = request.app.state
-    channel = getattr(state, "twilio_channel", None)
-    if channel is None:
-        with _channel_lock:
-            channel = getattr(state, "twilio_channel", None)
-            if channel is None:
-                channel = TwilioWhatsApp(getattr(state, "twilio_engine", None))
-                channel.start_retrier()
-                state.twilio_channel = channel
-    return channel
-
-
-async def refused(request: Request, problem: Response) -> Response:
-    """``problem`` as the answer; a signature failure is also audited (see :mod:`.twilio_rejections`)."""
-    if not isinstance(problem, Forbidden):
-        return problem
-    try:
-        rejections = channel_for(request).rejections
-    except Exception as e:  # the channel cannot be built (database down): the log line must do
-        log.error("twilio.webhook.rejection_not_audited", extra={"reason": type(e).__name__})
-        return problem
-    if rejections.audit is None:
-        services = getattr(getattr(request.app.state, "app_state", None), "services", None)
-        rejections.audit = getattr(services, "audit", None)
-    details = rejections.note(request.url.path, problem.reason)
-    if details is not None:
-        await _run(rejections.append, details)
-    return problem
-
-
-async def inbound_webhook(request: Request) -> Response:
-    params, problem = await authenticated_form(request)
-    if problem is not None:
-        return await refused(request, problem)
-    sid, sender_address = valid_sid(params.get("MessageSid")), params.get("From", "")
-    if sid is None or not sender_address:
-        return error(400, "From and MessageSid are required")
-    try:
-        canonical = canonical_sender(sender_address)
-    except ValueError:
-        return error(400, "From is not a phone number")
-    num_media = params.get("NumMedia", "0") or "0"
-    if not num_media.isdigit() or len(num_media) > 3:
-        return error(400, "NumMedia must be a small non-negative integer")
-    text = params.get("Body", "")
-    tapped = button_payload(params)  # a quick-reply button: its payload is what the dialogue gets
-    if len(text) > MAX_TEXT:
-        return error(413, f"Body longer than {MAX_TEXT} characters")
-    channel = channel_for(request)
-    who = sender_hash(canonical)
-    if channel.processor is None:
-        channel.processor = request.app.state.processor  # for recovering messages a dead worker left
-    if channel.directory is None:
-        channel.directory = getattr(getattr(request.app.state, "app_state", None), "directory", None)
-    kept = {"from": sender_address, "body": text, "tapped": tapped, "media": int(num_media)}
-    try:
-        recorded = await channel.acknowledge(channel.ledger.record_inbound, sid, who, channel.clock(), kept)
-    except Exception as e:  # the database is down: nothing recorded, so say so (Twilio may retry)
-        log.error("twilio.inbound.not_recorded", extra={"message_sid": sid, "error": type(e).__name__})
-        return error(503, "the message could not be recorded right now; nothing was processed")
-    if recorded is None:
-        log.info("twilio.inbound.duplicate", extra={"sender": who[:12], "message_sid": sid})
-        return twiml()
-    text = tapped or choice(text, recorded.choices) or text  # "2" answers option 2 of numbered buttons
-    message = UserMessage(sender_id=canonical, text=text, channel=CHANNEL, message_id=sid,
-                          reply_to=sender_address)
-    log.info("twilio.inbound.accepted",
-             extra={"sender": who[:12], "message_sid": sid, "media": int(num_media)})
-    if int(num_media) > 0:  # media is never downloaded, stored or given to the dialogue (see module doc)
-        media = int(num_media)
-        return twiml(BackgroundTask(channel.in_background, channel.acknowledge_media, message, media))
-    return twiml(BackgroundTask(channel.in_background, channel.process, request.app.state.processor, message,
-                                 recorded))
-
-
-async def status_webhook(request: Request) -> Response:
-    params, problem = await authenticated_form(request)
-    if problem is not None:
-        return await refused(request, problem)
-    sid = valid_sid(params.get("MessageSid") or params.get("SmsSid"))
-    status = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
-    if sid is None or status not in STATUSES:
-        return error(400, "MessageSid and a known MessageStatus are required")
-    code = params.get("ErrorCode") or None
-    if code is not None and (len(code) > 16 or not code.isalnum()):
-        return error(400, "ErrorCode must be a short code")
-    channel = channel_for(request)
-    state = await _run(channel.record_status, sid, status, code)
-    log.info("twilio.status.recorded",
-             extra={"message_sid": sid, "status": status, "error_code": code, "delivery": state})
-    if state == "retry":
-        channel.wake_retrier()
-    return twiml()
-
-
-async def _run(func: Callable[..., Any], *args: Any) -> Any:
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(func, *args)
-
-
-async def deliveries(request: Request) -> Response:
-    """Delivery states of a conversation's outbound WhatsApp messages, for agents (no bodies, no numbers).
-    Authenticated like every agent route (:func:`bot.agents.authenticate`: per-agent or shared token)."""
-    from bot.agents import authenticate
-
-    _, problem = await authenticate(request)
-    if problem is not None:
-        return problem
-    address = request.path_params["sender_id"]
-    app_state = getattr(request.app.state, "app_state", None)
-    conversation = None
-    if app_state is not None and getattr(app_state, "directory", None) is not None:
-        with contextlib.suppress(LookupError):
-            conversation = await _run(app_state.conversation, address)
-    if conversation is not None:  # the inbox's opaque id (preferred: no phone number in the URL)
-        address = conversation.sender_id
-    try:
-        canonical = canonical_sender(address)
-    except ValueError:
-        return error(404, "not a WhatsApp conversation")
-    channel = channel_for(request)
-    rows = await _run(channel.deliveries, canonical)
-    return JSONResponse({"conversation": sender_hash(canonical)[:12], "deliveries": rows})
-
-
-def routes() -> list[Route]:
-    return [
-        Route(INBOUND_PATH, inbound_webhook, methods=["POST"]),
-        Route(STATUS_PATH, status_webhook, methods=["POST"]),
-        Route(DELIVERIES_PATH, deliveries, methods=["GET"]),
-    ]
