@@ -6,7 +6,7 @@ import re
 
 from actions.common import consent_channel, evidence, patient_ref, slot
 from bot.core.dialogue import FlowEvent, Output, Turn, Utter
-from bot.core.events import HandoffStarted
+from bot.core.events import HandoffEnded, HandoffStarted
 
 _ARCO_KINDS = (
     ("cancellation", re.compile(r"borr|elimin|cancel|suprim|delete|erase|remove", re.I)),
@@ -45,12 +45,16 @@ class OptOut:
         turn.services.audit.append(
             f"patient:{ref}", "messaging.opted_out", f"patient:{ref}", {"channel": turn.channel}
         )
-        return [
+        out: list[Output] = [
             Utter("utter_opted_out"),
             slot("opted_out", True),
             slot("reminders_opt_in", False),
-            FlowEvent("opt_out"),
         ]
+        if turn.tracker.in_handoff:
+            # honoured during a handoff too: the person stops writing (the inbox no longer lists it)
+            out.append(HandoffEnded())
+        out.append(FlowEvent("opt_out"))
+        return out
 
 
 class OptIn:

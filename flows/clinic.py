@@ -160,8 +160,10 @@ PHASES: dict[str, Phase] = {
     ),
     "handoff": Phase(
         paraphrase=False,
+        # utter_opted_out: an opt-out keyword is honoured during a handoff too, and the processor checks
+        # the reply against the phase it is sent in, before action_opt_out's transition to opted_out
         responses=("utter_emergency", "utter_handoff_waiting", "utter_handoff_back",
-                   "utter_appointment_reminder"),
+                   "utter_appointment_reminder", "utter_opted_out"),
     ),
     "opted_out": Phase(
         paraphrase=False,

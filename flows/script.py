@@ -8,6 +8,7 @@ Emergencies and clinical questions never reach this file: their policies rank hi
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from bot.core.dialogue import Decision, Turn
 
@@ -30,13 +31,64 @@ APPOINTMENT_INTENTS = (
     "cancel_appointment",
     "check_appointment",
 )
-#: Opt-out keywords honoured whatever the model says (WhatsApp/Twilio conventions, Spanish and English).
-OPT_OUT = re.compile(
-    r"^\s*(baja|alto|stop|stopall|unsubscribe|cancelar suscripci[oó]n|darme de baja"
-    r"|ya no (me )?(manden|env[ií]en))\b",
-    re.IGNORECASE,
+#: Single-word opt-out keywords (WhatsApp/Twilio convention, Spanish and English): only the whole message.
+#: Never "cancel"/"cancelar": in Spanish that is how a patient cancels an appointment.
+_OPT_OUT_WORD = re.compile(r"baja|alto|stop|stop ?all|unsubscribe|end|quit|opt[- ]?out")
+#: Explicit opt-out phrases, honoured anywhere in the message.
+_OPT_OUT_PHRASE = re.compile(
+    r"\b(?:darme de baja"
+    r"|cancelar (?:mi |la )?suscripcion"
+    r"|ya no (?:me )?(?:manden|envien|escriban)"
+    r"|no quiero (?:recibir )?mas mensajes)\b"
 )
-OPT_IN = re.compile(r"^\s*(alta|start|unstop|suscribir(me)?|volver a recibir)\b", re.IGNORECASE)
+#: Single-word opt-in keywords: only the whole message (never "si"/"yes": they answer other questions).
+_OPT_IN_WORD = re.compile(r"alta|start|unstop")
+#: Explicit opt-in phrases, anywhere in a message that negates nothing ("no quiero volver a recibir...").
+_OPT_IN_PHRASE = re.compile(r"\b(?:suscribirme|volver a recibir|quiero recibir mensajes)\b")
+_NEGATION = re.compile(r"\b(?:no|nunca|jamas|ni)\b")
+#: What a keyword may be wrapped in: whitespace, "¡" before, "." "!" "¡" "…" after (not "?": a question
+#: such as "¿alto?" is not an instruction).
+_LEADING = " \t\r\n¡"
+_TRAILING = " \t\r\n.!¡…"
+
+
+def normalise(text: str) -> str:
+    """Lower-case, without accents (NFKD, combining marks dropped), whitespace collapsed to one space."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(plain.casefold().split())
+
+
+def _keyword(text: str) -> str:
+    return normalise(text).lstrip(_LEADING).rstrip(_TRAILING)
+
+
+def is_opt_out(text: str) -> bool:
+    """True if the patient explicitly asks to stop receiving messages, whatever the NLU model says.
+
+    Case- and accent-insensitive. A single keyword counts only as the *whole* message (surrounding
+    whitespace, a leading "¡" and trailing "." "!" "…" ignored): BAJA, ALTO, STOP, STOPALL, UNSUBSCRIBE,
+    END, QUIT, OPTOUT / OPT-OUT. So "Baja California Sur", "alto riesgo?" or "Stop, espere, me equivoqué
+    de hora" are not opt-outs. Explicit phrases count anywhere in the message: "darme de baja",
+    "cancelar (mi|la) suscripción", "ya no (me) manden/envíen/escriban", "no quiero (recibir) más
+    mensajes". "cancelar" alone is never an opt-out (it cancels appointments).
+    """
+    return bool(_OPT_OUT_WORD.fullmatch(_keyword(text)) or _OPT_OUT_PHRASE.search(normalise(text)))
+
+
+def is_opt_in(text: str) -> bool:
+    """True if a patient who opted out explicitly asks to receive messages again.
+
+    Same normalisation as :func:`is_opt_out`. Single keywords only as the whole message: ALTA, START,
+    UNSTOP (never "sí"/"yes"). Phrases anywhere, unless the message has a negation ("no", "nunca",
+    "jamás", "ni"): "suscribirme", "volver a recibir (mensajes)", "quiero recibir mensajes".
+    """
+    if _OPT_IN_WORD.fullmatch(_keyword(text)):
+        return True
+    plain = normalise(text)
+    return bool(_OPT_IN_PHRASE.search(plain)) and not _NEGATION.search(plain)
+
+
 ACCEPT = re.compile(r"^\s*acepto\b", re.IGNORECASE)
 #: An offered slot picked by its number or ordinal ("2", "la segunda", "opción 3").
 CHOICE = re.compile(
@@ -51,14 +103,17 @@ def _d(*actions: str, event: str | None = None) -> Decision:
 
 def decide(turn: Turn) -> Decision | None:
     phase, intent = turn.phase, turn.intent
+    # Opt-out keywords are honoured at once in every phase (LFPDPPP); in opted_out they get the reminder.
     if phase == "handoff":
-        return _d()  # a person is answering: the bot stays silent (emergencies rank higher)
+        # A person is answering: the bot stays silent (emergencies rank higher) except for an explicit
+        # opt-out keyword, which also ends the handoff. Never the model's opt_out intent alone here.
+        return _d("action_opt_out") if is_opt_out(turn.text) else _d()
     if phase == "opted_out":
-        if OPT_IN.match(turn.text):
+        if is_opt_in(turn.text):
             return _d("action_opt_in")
         return _d("utter_opted_out_reminder")
     if phase == "closed":
-        if intent == "opt_out":
+        if _wants_out(turn):
             return _d("action_opt_out")
         inner = _assistant(turn, "greeting", intent)
         if inner is None or inner.flow_event:
@@ -67,9 +122,19 @@ def decide(turn: Turn) -> Decision | None:
     return _assistant(turn, phase, intent)
 
 
+def _wants_out(turn: Turn) -> bool:
+    """An explicit opt-out (:func:`is_opt_out`), or the model's opt_out intent unless the text is an
+    explicit opt-in phrase ("quiero recibir mensajes" is never an opt-out, whatever the model says)."""
+    if is_opt_out(turn.text):
+        return True
+    return turn.intent == "opt_out" and not is_opt_in(turn.text)
+
+
 def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
-    if OPT_OUT.match(turn.text):
+    if _wants_out(turn):
         intent = "opt_out"
+    elif intent == "opt_out":
+        intent = "nlu_fallback"  # the model's opt_out on an explicit opt-in phrase: not understood
     if (
         intent in ("out_of_scope", "nlu_fallback")
         and phase in ("intake", "booking", "confirmation")

@@ -7,6 +7,10 @@
 - Every message goes through the outbox (:mod:`bot.channels.twilio_outbox`): attempts are recorded, and a
   transient failure (HTTP 5xx/429, network error, a retryable status callback) is retried with bounded
   backoff by :meth:`TwilioSender.retry_due`; a permanent one raises :class:`DeliveryError`.
+- A retry is not sent to a patient who opted out (BAJA) after the message was queued: it is given up
+  (state ``failed``, error code ``opted_out``). The conversation's phase decides (:func:`opted_out_in`,
+  wired by :func:`bot.channels.twilio_webhooks.channel_for`); a message queued while the patient had
+  already opted out (the flow's BAJA confirmation, an emergency answer) is still retried.
 - Calls block (the SDK over :mod:`bot.channels.twilio_transport`, urllib3): call them from a worker thread,
   never inside ``async def``.
 - ``TWILIO_API_BASE_URL`` (tests, benchmarks, staging) sends the SDK's requests to another host instead of
@@ -34,6 +38,9 @@ MAX_CHARS = 1600
 PURGE_EVERY = timedelta(minutes=1)  # how often a worker drops the payloads of finished messages
 WINDOW = timedelta(hours=24)
 STATUS_PATH = "/webhooks/twilio/status"
+#: Kept with a message queued while its patient had already opted out: a reply the flow sends in that phase
+#: on purpose (the BAJA confirmation, an emergency answer), which a retry still delivers.
+QUEUED_OPTED_OUT = "queued_opted_out"
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 
 
@@ -85,6 +92,16 @@ def _pieces(text: str, limit: int) -> list[tuple[str, str]]:
     return out
 
 
+def opted_out_in(processor: Any) -> Callable[[str], bool]:
+    """:attr:`TwilioSender.opted_out` for a dialogue processor: the patient's conversation (canonical
+    number) is in phase ``opted_out`` — the tracker is the source of truth, as for reminders."""
+
+    def opted_out(sender_id: str) -> bool:
+        return bool(processor.tracker(sender_id).phase == "opted_out")
+
+    return opted_out
+
+
 def redirecting_http_client(base_url: str, timeout: float = 10) -> Any:
     """The transport :meth:`TwilioSender.client` uses (a ``twilio_transport.TwilioTransport``), sending
     ``https://api.twilio.com`` (and ``api.us1``) requests to ``base_url`` instead."""
@@ -116,8 +133,12 @@ class TwilioSender:
 
     def __init__(self, ledger: TwilioLedger, *, http_client: Any = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 env: Mapping[str, str] | None = None, outbox: Outbox | None = None) -> None:
+                 env: Mapping[str, str] | None = None, outbox: Outbox | None = None,
+                 opted_out: Callable[[str], bool] | None = None) -> None:
         self.ledger = ledger
+        #: Whether the patient (canonical number) has opted out (BAJA): checked before a retry is sent.
+        #: None: not known here (retries are sent as before); see :func:`opted_out_in`.
+        self.opted_out = opted_out
         self.outbox = outbox or Outbox(ledger.engine, ledger.direct)
         self.http_client = http_client
         self.clock = clock
@@ -207,7 +228,7 @@ class TwilioSender:
         waiting: datetime | None = None
         for kind, payload in items:
             if waiting is not None:
-                self.outbox.create(key, kind, payload, self.clock(), state="retry", due=waiting)
+                self.outbox.create(key, kind, self._kept(payload), self.clock(), state="retry", due=waiting)
                 continue
             sid = self._attempt(None, key, kind, payload)
             if sid is None:
@@ -256,7 +277,7 @@ class TwilioSender:
             return sid
         now = self.clock()
         if outbound_id is None:
-            outbound_id = self.outbox.create(key, kind, dict(payload), now)
+            outbound_id = self.outbox.create(key, kind, self._kept(payload), now)
         scheduled = self.outbox.call_failed(outbound_id, code, retry, now)
         log.warning("twilio.outbound.call_failed", extra={"sender": key[:12], "outbound_id": outbound_id,
                                                           "error_code": code, "retry": scheduled})
@@ -273,9 +294,12 @@ class TwilioSender:
             self._purged_at = now
         done = 0
         waiting: dict[str, datetime] = {}
+        verdicts: dict[str, bool | None] = {}  # sender hash -> opted out now (None: could not tell)
         for due in self.outbox.due(now):
             if due.sender_hash in waiting:  # an earlier message of this patient failed again: keep order
                 self.outbox.defer(due.id, waiting[due.sender_hash], now)
+                continue
+            if self._held_by_opt_out(due, now, verdicts, waiting):
                 continue
             if due.kind == "text" and not self.in_window(due.payload["to"]):
                 self.outbox.give_up(due.id, now, "outside_window")
@@ -283,6 +307,47 @@ class TwilioSender:
                 continue
             done += self._retry_one(due, waiting)
         return done
+
+    def _kept(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """What the outbox keeps to retry ``payload``: marked :data:`QUEUED_OPTED_OUT` when its patient had
+        already opted out (only the flow's replies in that phase are sent then, and they must arrive)."""
+        kept = dict(payload)
+        if self.opted_out is not None and self._opted_out_now(str(payload["to"])) is True:
+            kept[QUEUED_OPTED_OUT] = True
+        return kept
+
+    def _opted_out_now(self, to: str) -> bool | None:
+        """Whether the patient at ``to`` has opted out; None when it cannot be told (the store is down)."""
+        assert self.opted_out is not None
+        try:
+            return bool(self.opted_out(canonical_sender(to)))
+        except Exception as e:
+            log.error("twilio.outbound.opt_out_unknown", extra={"error": type(e).__name__})
+            return None
+
+    def _held_by_opt_out(self, due: Due, now: datetime, verdicts: dict[str, bool | None],
+                         waiting: dict[str, datetime]) -> bool:
+        """True if ``due`` must not be sent now: its patient opted out after it was queued (it is given up
+        for good, ``opted_out``), or that cannot be checked (it counts as a failed attempt,
+        ``opt_out_unknown``, and waits for the next one within the usual bound)."""
+        if self.opted_out is None or due.payload.get(QUEUED_OPTED_OUT):
+            return False
+        if due.sender_hash not in verdicts:
+            verdicts[due.sender_hash] = self._opted_out_now(str(due.payload["to"]))
+        verdict = verdicts[due.sender_hash]
+        if verdict is False:
+            return False
+        if verdict:
+            self.outbox.give_up(due.id, now, "opted_out")
+            log.warning("twilio.outbound.retry_opted_out", extra={"outbound_id": due.id})
+            return True
+        scheduled = self.outbox.call_failed(due.id, "opt_out_unknown", True, now)
+        log.warning("twilio.outbound.retry_held", extra={"outbound_id": due.id, "retry": scheduled})
+        if scheduled:
+            later = self.outbox.next_due_of(due.id)
+            if later is not None:
+                waiting[due.sender_hash] = later  # the patient's later messages wait behind it
+        return True
 
     def _retry_one(self, due: Due, waiting: dict[str, datetime]) -> int:
         try:
@@ -301,5 +366,5 @@ class TwilioSender:
         return 1
 
 
-__all__ = ["MAX_CHARS", "DeliveryError", "OutsideWindowError", "TwilioSender", "redirecting_http_client",
-           "split_text"]
+__all__ = ["MAX_CHARS", "QUEUED_OPTED_OUT", "DeliveryError", "OutsideWindowError", "TwilioSender",
+           "opted_out_in", "redirecting_http_client", "split_text"]

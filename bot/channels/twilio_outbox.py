@@ -70,7 +70,9 @@ twilio_attempt = Table(
 )
 
 #: sending: a call in flight · accepted: Twilio took it · retry: waiting for ``next_attempt_at`` ·
-#: sent/delivered/read: as Twilio reports · failed: a permanent error or the cap was reached.
+#: sent/delivered/read: as Twilio reports · failed: a permanent error or the cap was reached, or a retry
+#: was given up (error code ``outside_window``: the 24-hour window closed; ``opted_out``: the patient
+#: opted out since it was queued; ``crash``).
 STATES = ("sending", "accepted", "retry", "sent", "delivered", "read", "failed")
 FINAL = frozenset({"delivered", "read", "failed"})
 RETRY_DELAYS = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2))

@@ -43,6 +43,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    or_,
     select,
     update,
 )
@@ -59,9 +60,12 @@ twilio_inbound = Table(
     Column("message_sid", String(64), primary_key=True),
     Column("sender_hash", String(64), nullable=False, index=True),
     Column("received_at", DateTime(timezone=True), nullable=False),
-    Column("status", String(16), nullable=False),  # received | processed | failed | media
+    # received → processing (a worker claimed it) → processed | failed | media; recovering (taken over
+    # from a worker that died) → the same ends
+    Column("status", String(16), nullable=False),
     Column("seq", Integer, nullable=True),  # per sender, in arrival order
     Column("payload", Text, nullable=True),  # the message, encrypted, until it is processed (recovery)
+    Column("claimed_at", DateTime(timezone=True), nullable=True),  # when its processing started
 )
 
 twilio_sender = Table(
@@ -100,19 +104,30 @@ WITH counter AS (
 )
 SELECT recorded.seq, counter.choices, counter.choices_at,
        (SELECT count(*) FROM twilio_inbound AS t
-        WHERE t.sender_hash = %(sender)s AND t.status = 'received' AND t.seq < recorded.seq)
+        WHERE t.sender_hash = %(sender)s AND t.status IN ('received', 'processing') AND t.seq < recorded.seq)
+       + CASE WHEN recorded.seq > 1 AND NOT EXISTS (
+             SELECT 1 FROM twilio_inbound AS p WHERE p.sender_hash = %(sender)s AND p.seq = recorded.seq - 1)
+         THEN 1 ELSE 0 END
 FROM recorded, counter
 """
 
 
 _OPEN_BEFORE: LiteralString = """
 SELECT count(*) FROM twilio_inbound
-WHERE sender_hash = %(sender)s AND seq < %(seq)s AND status = 'received' AND received_at > %(since)s
+WHERE sender_hash = %(sender)s AND seq < %(seq)s AND status IN ('received', 'processing')
+  AND received_at > %(since)s
 """
+
+OPEN = ("received", "processing")  # recorded and not finished (recovering ones no longer hold others back)
 
 _OPEN_BEFORE_ANY = select(func.count()).select_from(twilio_inbound).where(and_(
     twilio_inbound.c.sender_hash == bindparam("sender"), twilio_inbound.c.seq < bindparam("seq"),
-    twilio_inbound.c.status == "received", twilio_inbound.c.received_at > bindparam("since")))
+    twilio_inbound.c.status.in_(OPEN), twilio_inbound.c.received_at > bindparam("since")))
+
+_START_PG: LiteralString = """
+UPDATE twilio_inbound SET status = 'processing', claimed_at = %(at)s
+WHERE message_sid = %(sid)s AND status = 'received' RETURNING seq
+"""
 
 
 _MARK_PG: LiteralString = """
@@ -263,7 +278,7 @@ class TwilioLedger:
                 open_before = conn.execute(
                     select(func.count()).select_from(twilio_inbound).where(and_(
                         twilio_inbound.c.sender_hash == sender, twilio_inbound.c.seq < seq,
-                        twilio_inbound.c.status == "received"))).scalar_one()
+                        twilio_inbound.c.status.in_(OPEN)))).scalar_one()
         except IntegrityError:
             return None
         return Recorded(seq, bool(open_before), _choices(row[1], row[2], at))
@@ -273,8 +288,12 @@ class TwilioLedger:
                            sealed: str | None) -> Recorded | None:
         """The same in one statement (the acknowledgement waits on it): counter, insert, open count.
 
-        The count reads the snapshot taken before this statement, which holds every earlier message
-        of the patient (their counter updates committed before ours could take the row lock).
+        The count reads the snapshot the statement started with. An earlier message whose statement
+        was still running then (it held the counter's row lock; ours waited for it) is not in that
+        snapshot, so it would not be counted. The counter's row lock makes messages commit in ``seq``
+        order, so: if the message just before ours (``seq - 1``) is in the snapshot, every earlier one
+        is and the count is exact; if it is not (committed meanwhile, or purged), the message counts as
+        behind — :meth:`TwilioLedger.open_before`, a new statement with a new snapshot, then decides.
         """
         try:  # one statement, its own (synchronously committed) transaction; a dead pooled connection
             # (database restart) is replaced once — a repeat that finds the SID recorded is a duplicate
@@ -302,21 +321,41 @@ class TwilioLedger:
             conn.execute(update(twilio_inbound).where(twilio_inbound.c.message_sid == message_sid)
                          .values(status=status, payload=None))
 
-    def stale(self, before: datetime, limit: int = 50) -> list[str]:
-        """MessageSids acknowledged before ``before`` and never finished (their worker died), oldest first."""
-        with self._auto.connect() as conn:
-            rows = conn.execute(select(twilio_inbound.c.message_sid)
-                                .where(and_(twilio_inbound.c.status == "received",
-                                            twilio_inbound.c.received_at < before))
-                                .order_by(twilio_inbound.c.received_at).limit(limit)).all()
-        return [str(r[0]) for r in rows]
-
-    def claim(self, message_sid: str) -> dict[str, Any] | None:
-        """Take over an unfinished message (once, across workers): its decrypted payload, else None."""
+    def start(self, message_sid: str, at: datetime) -> bool:
+        """Claim a recorded message for processing (``received`` → ``processing``); False when another
+        worker's recovery took it first (then this worker must not process it too)."""
+        if self.direct is not None:  # one round trip; a repeat on a fresh connection finds it claimed
+            return self.direct.one(_START_PG, {"sid": message_sid, "at": at}, retry_dead=True) is not None
         with self.engine.begin() as conn:
             row = conn.execute(update(twilio_inbound)
                                .where(and_(twilio_inbound.c.message_sid == message_sid,
                                            twilio_inbound.c.status == "received"))
+                               .values(status="processing", claimed_at=at)
+                               .returning(twilio_inbound.c.seq)).first()
+        return row is not None
+
+    @staticmethod
+    def _abandoned(before: datetime) -> Any:
+        """Never started and acknowledged before ``before`` (its worker died before starting it, or it
+        is still queued behind a backlog), or started before ``before`` and never finished."""
+        return or_(and_(twilio_inbound.c.status == "received", twilio_inbound.c.received_at < before),
+                   and_(twilio_inbound.c.status == "processing", twilio_inbound.c.claimed_at < before))
+
+    def stale(self, before: datetime, limit: int = 50) -> list[str]:
+        """MessageSids left unfinished (see :meth:`_abandoned`), oldest first."""
+        with self._auto.connect() as conn:
+            rows = conn.execute(select(twilio_inbound.c.message_sid)
+                                .where(self._abandoned(before))
+                                .order_by(twilio_inbound.c.received_at).limit(limit)).all()
+        return [str(r[0]) for r in rows]
+
+    def claim(self, message_sid: str, before: datetime) -> dict[str, Any] | None:
+        """Take over an unfinished message (once, across workers, and never one a live worker started
+        after ``before``): its decrypted payload, else None."""
+        with self.engine.begin() as conn:
+            row = conn.execute(update(twilio_inbound)
+                               .where(and_(twilio_inbound.c.message_sid == message_sid,
+                                           self._abandoned(before)))
                                .values(status="recovering")
                                .returning(twilio_inbound.c.payload)).first()
         if row is None:

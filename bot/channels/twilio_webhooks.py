@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.channels.twilio_http import Forbidden, authenticated_form, error, twiml, valid_sid
+from bot.channels.twilio_outbound import opted_out_in
 from bot.channels.twilio_replies import button_payload, choice
 from bot.channels.twilio_store import STATUSES, canonical_sender, sender_hash
 from bot.channels.twilio_whatsapp import CHANNEL, TwilioWhatsApp
@@ -33,13 +34,20 @@ INBOUND_PATH = "/webhooks/twilio/whatsapp"
 STATUS_PATH = "/webhooks/twilio/status"
 DELIVERIES_PATH = "/agent/conversations/{sender_id}/deliveries"
 MAX_TEXT = 4096
+UNAVAILABLE = "the WhatsApp channel is not available right now; nothing was processed"
+DELIVERIES_UNAVAILABLE = "delivery states cannot be read right now; try again in a moment"
 
 
 _channel_lock = threading.Lock()
 
 
 def channel_for(request: Request) -> TwilioWhatsApp:
-    """``app.state.twilio_channel`` if the app (or a test) set one, else one built from the environment."""
+    """``app.state.twilio_channel`` if the app (or a test) set one, else one built from the environment.
+
+    Building touches the database: it raises when the database is down (the handlers answer 503, see
+    :func:`_channel_or_503`). The channel's sender learns from the app's processor whether a patient opted
+    out (BAJA), so that a pending retry is not sent to them (:meth:`TwilioSender.retry_due`).
+    """
     state = request.app.state
     channel = getattr(state, "twilio_channel", None)
     if channel is None:
@@ -47,9 +55,31 @@ def channel_for(request: Request) -> TwilioWhatsApp:
             channel = getattr(state, "twilio_channel", None)
             if channel is None:
                 channel = TwilioWhatsApp(getattr(state, "twilio_engine", None))
+                _know_opt_outs(channel, state)  # before the retrier's first round
                 channel.start_retrier()
                 state.twilio_channel = channel
+    _know_opt_outs(channel, state)
     return channel
+
+
+def _know_opt_outs(channel: TwilioWhatsApp, state: Any) -> None:
+    """Give the channel's sender the opt-out check (the processor's tracker), once."""
+    sender = getattr(channel, "sender", None)
+    if sender is None or getattr(sender, "opted_out", None) is not None:
+        return
+    processor = getattr(state, "processor", None)
+    if processor is not None:
+        sender.opted_out = opted_out_in(processor)
+
+
+def _channel_or_503(request: Request) -> TwilioWhatsApp | Response:
+    """The channel, or the 503 to answer when it cannot be built (the database is down at the first
+    request): Twilio retries a 503, so nothing is lost. Logged with the error type only."""
+    try:
+        return channel_for(request)
+    except Exception as e:
+        log.error("twilio.channel.unavailable", extra={"path": request.url.path, "error": type(e).__name__})
+        return error(503, UNAVAILABLE)
 
 
 async def refused(request: Request, problem: Response) -> Response:
@@ -88,7 +118,9 @@ async def inbound_webhook(request: Request) -> Response:
     tapped = button_payload(params)  # a quick-reply button: its payload is what the dialogue gets
     if len(text) > MAX_TEXT:
         return error(413, f"Body longer than {MAX_TEXT} characters")
-    channel = channel_for(request)
+    channel = _channel_or_503(request)
+    if isinstance(channel, Response):
+        return channel
     who = sender_hash(canonical)
     if channel.processor is None:
         channel.processor = request.app.state.processor  # for recovering messages a dead worker left
@@ -126,8 +158,14 @@ async def status_webhook(request: Request) -> Response:
     code = params.get("ErrorCode") or None
     if code is not None and (len(code) > 16 or not code.isalnum()):
         return error(400, "ErrorCode must be a short code")
-    channel = channel_for(request)
-    state = await _run(channel.record_status, sid, status, code)
+    channel = _channel_or_503(request)
+    if isinstance(channel, Response):
+        return channel
+    try:
+        state = await _run(channel.record_status, sid, status, code)
+    except Exception as e:  # the database is down: say so, Twilio retries the callback
+        log.error("twilio.status.not_recorded", extra={"message_sid": sid, "error": type(e).__name__})
+        return error(503, "the status could not be recorded right now; nothing was processed")
     log.info("twilio.status.recorded",
              extra={"message_sid": sid, "status": status, "error_code": code, "delivery": state})
     if state == "retry":
@@ -152,17 +190,27 @@ async def deliveries(request: Request) -> Response:
     address = request.path_params["sender_id"]
     app_state = getattr(request.app.state, "app_state", None)
     conversation = None
-    if app_state is not None and getattr(app_state, "directory", None) is not None:
-        with contextlib.suppress(LookupError):
-            conversation = await _run(app_state.conversation, address)
+    try:
+        if app_state is not None and getattr(app_state, "directory", None) is not None:
+            with contextlib.suppress(LookupError):
+                conversation = await _run(app_state.conversation, address)
+    except Exception as e:  # the inbox's database is down
+        log.error("twilio.deliveries.unavailable", extra={"error": type(e).__name__})
+        return error(503, DELIVERIES_UNAVAILABLE)
     if conversation is not None:  # the inbox's opaque id (preferred: no phone number in the URL)
         address = conversation.sender_id
     try:
         canonical = canonical_sender(address)
     except ValueError:
         return error(404, "not a WhatsApp conversation")
-    channel = channel_for(request)
-    rows = await _run(channel.deliveries, canonical)
+    channel = _channel_or_503(request)
+    if isinstance(channel, Response):
+        return channel
+    try:
+        rows = await _run(channel.deliveries, canonical)
+    except Exception as e:
+        log.error("twilio.deliveries.unavailable", extra={"error": type(e).__name__})
+        return error(503, DELIVERIES_UNAVAILABLE)
     return JSONResponse({"conversation": sender_hash(canonical)[:12], "deliveries": rows})
 
 

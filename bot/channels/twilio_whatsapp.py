@@ -40,6 +40,7 @@ from bot.channels.twilio_outbound import OutsideWindowError, TwilioSender, split
 from bot.channels.twilio_rejections import RejectionAudit
 from bot.channels.twilio_replies import MEDIA_ACK, ContentTemplate, choice, numbered, templates_from_endpoints
 from bot.channels.twilio_store import Recorded, TwilioLedger, canonical_sender, channel_engine, sender_hash
+from bot.core.attachments import attachment_received
 from bot.core.processor import OutgoingMessage, UserMessage
 
 log = logging.getLogger("bot.channels.twilio")
@@ -96,12 +97,18 @@ class TwilioWhatsApp:
 
     # -- background work (runs in a worker thread) ------------------------------------------------------
     def process(self, processor: Any, message: UserMessage, recorded: Recorded | None = None) -> None:
-        """Run the dialogue and send its replies; never raises (it runs after Twilio was answered)."""
+        """Run the dialogue and send its replies; never raises (it runs after Twilio was answered).
+
+        ``recorded``: the message as the webhook recorded it — processed only if this worker claims it
+        (:meth:`TwilioLedger.start`). ``None``: recovery already claimed it.
+        """
         sid = message.message_id or ""
         key = sender_hash(message.sender_id)
         try:
             if recorded is not None and recorded.behind:
                 self._wait_turn(key, recorded.seq)
+            if recorded is not None and not self._start(sid, key):
+                return
             if self.directory is not None and message.reply_to:  # where agents' messages will go
                 self.directory.note_address(message.sender_id, message.reply_to)
             replies = processor.handle(message)
@@ -207,18 +214,35 @@ class TwilioWhatsApp:
                 finished.wait(ORDER_POLL)
         log.warning("twilio.inbound.order_timeout", extra={"sender": key[:12], "seq": seq})
 
-    def acknowledge_media(self, message: UserMessage, count: int) -> None:
+    def _start(self, sid: str, key: str) -> bool:
+        """Claim a recorded message for processing; False (logged) when recovery took it first."""
+        if self.ledger.start(sid, self.clock()):
+            return True
+        log.warning("twilio.inbound.taken_over", extra={"sender": key[:12], "message_sid": sid})
+        return False
+
+    def acknowledge_media(self, message: UserMessage, count: int, *, claimed: bool = False) -> None:
+        """A file arrived (never downloaded or read): the conversation goes to a person
+        (:func:`bot.core.attachments.attachment_received`) and the patient gets the fixed acknowledgement —
+        unless they opted out of messages or their data are blocked (ARCO). ``claimed``: recovery already
+        claimed the message."""
         sid = message.message_id or ""
-        who = sender_hash(message.sender_id)[:12]
+        key = sender_hash(message.sender_id)
         try:
-            self.sender.send_text(message.reply_to or message.sender_id, MEDIA_ACK)
+            if not claimed and not self._start(sid, key):
+                return
+            outcome = "handoff"
+            if self.processor is not None:
+                outcome = attachment_received(self.processor, message.sender_id, channel=CHANNEL)
+            if outcome not in ("opted_out", "blocked"):
+                self.sender.send_text(message.reply_to or message.sender_id, MEDIA_ACK)
             self.ledger.mark(sid, "media")
             log.info("twilio.inbound.media_acknowledged",
-                     extra={"sender": who, "message_sid": sid, "media": count})
+                     extra={"sender": key[:12], "message_sid": sid, "media": count, "outcome": outcome})
         except Exception as e:
-            self._failed(sid, who, e)
+            self._failed(sid, key[:12], e)
         finally:
-            self._finished.notify(sender_hash(message.sender_id))
+            self._finished.notify(key)
 
     def _failed(self, sid: str, who: str, error: Exception) -> None:
         outside = isinstance(error, OutsideWindowError)
@@ -233,13 +257,16 @@ class TwilioWhatsApp:
     def recover(self, processor: Any) -> int:
         """Process the messages a dead worker acknowledged but never finished (oldest first).
 
-        A message counts as abandoned once it is ``order_timeout`` seconds old and still unfinished;
-        each is claimed by exactly one worker. It may be answered after newer messages of the same
-        patient (those stopped waiting for it), but it is not lost.
+        A message counts as abandoned when it was acknowledged ``order_timeout`` seconds ago and no
+        worker started it, or a worker started it that long ago and never finished
+        (:meth:`TwilioLedger.stale`); each is claimed by exactly one worker, and a worker that reaches a
+        message recovery took first leaves it (:meth:`_start`). It may be answered after newer messages of
+        the same patient (those stopped waiting for it), but it is not lost.
         """
         done = 0
-        for sid in self.ledger.stale(self.clock() - timedelta(seconds=self.order_timeout)):
-            kept = self.ledger.claim(sid)
+        before = self.clock() - timedelta(seconds=self.order_timeout)
+        for sid in self.ledger.stale(before):
+            kept = self.ledger.claim(sid, before)
             if kept is None:
                 continue
             address = str(kept.get("from") or "")
@@ -255,7 +282,7 @@ class TwilioWhatsApp:
                                   reply_to=address)
             log.warning("twilio.inbound.recovered", extra={"sender": key[:12], "message_sid": sid})
             if int(kept.get("media") or 0) > 0:
-                self.acknowledge_media(message, int(kept["media"]))
+                self.acknowledge_media(message, int(kept["media"]), claimed=True)
             else:
                 self.process(processor, message)
             done += 1

@@ -147,7 +147,7 @@ class Processor:
 
     # -- public API -----------------------------------------------------------------------------------
     def handle(self, message: UserMessage) -> list[OutgoingMessage]:
-        if self._data_blocked(message.sender_id):
+        if self.data_blocked(message.sender_id):
             # ARCO cancellation in its blocking period: the message is not processed nor stored.
             return self._fixed_reply(message, DATA_BLOCKED_RESPONSE)
         with self.lock_store.lock(message.sender_id):
@@ -181,18 +181,19 @@ class Processor:
         sender_id: str,
         events: Sequence[Event],
         utters: Sequence[Utter] = (),
-        flow_event: str | None = None,
+        flow_event: str | Sequence[str] | None = None,
         channel: str = "rest",
     ) -> list[OutgoingMessage]:
-        """Record events that come from outside a patient turn (an agent hands back, a reminder...)."""
+        """Record events that come from outside a patient turn (an agent hands back, a reminder, a file
+        the patient sent...); ``flow_event``: one chart event or several, in order, after the events."""
         with self.lock_store.lock(sender_id):
             tracker = self.tracker(sender_id)
             new_events: list[Event] = []
             for ev in events:
                 tracker.apply(ev)
                 new_events.append(ev)
-            if flow_event:
-                self._transition(tracker, new_events, flow_event)
+            for step in [flow_event] if isinstance(flow_event, str) else flow_event or ():
+                self._transition(tracker, new_events, step)
             outgoing: list[OutgoingMessage] = []
             msg = UserMessage(sender_id=sender_id, text="", channel=channel)
             for utter in utters:
@@ -402,7 +403,7 @@ class Processor:
             return []
         return outgoing
 
-    def _data_blocked(self, sender_id: str) -> bool:
+    def data_blocked(self, sender_id: str) -> bool:
         """Whether the patient's data are blocked by an ARCO cancellation (then nothing is processed)."""
         arco = getattr(self.services, "arco", None)
         if arco is None or not hasattr(arco, "is_blocked"):

@@ -4,6 +4,7 @@ statuses visible to agents without bodies — through the real twilio SDK agains
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -230,3 +231,63 @@ def test_cli_lists_deliveries_without_bodies(harness: Harness, monkeypatch: pyte
     for secret in ("5512345678", "duele", "Hola"):
         assert secret not in out
     assert main(["twilio", "deliveries", "nadie"]) == 2
+
+
+def baja(harness: Harness, sid: str = "SM" + "2" * 32) -> None:
+    hola(harness, sid=sid, body="BAJA")
+    assert harness.processor.tracker(CANONICAL).phase == "opted_out"
+
+
+def test_a_pending_retry_is_not_sent_once_the_patient_opted_out(harness: Harness,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    harness.fake.fail_next = [(500, 20500)]  # the reply to "hola" fails transiently: a retry is pending
+    hola(harness)
+    pending = [r for r in rows(harness) if r["state"] == "retry"]
+    assert pending and harness.fake.accepted == []
+    baja(harness)  # the patient opts out before the retry is due
+    accepted = list(harness.fake.accepted)  # the flow's BAJA confirmation
+    assert retry_after(harness, RETRY_DELAYS[-1].total_seconds()) == 0
+    assert harness.fake.accepted == accepted  # nothing more went to Twilio
+    for row in rows(harness):
+        if row["id"] in {p["id"] for p in pending}:
+            assert (row["state"], row["error_code"]) == ("failed", "opted_out")
+            assert harness.channel.sender.outbox.row(int(str(row["id"])))["payload_kept"] is False
+    assert retry_after(harness, 3600) == 0 and harness.fake.accepted == accepted
+    logged = [r for r in caplog.records if r.getMessage() == "twilio.outbound.retry_opted_out"]
+    assert len(logged) == len(pending)
+    text = " ".join(f"{r.getMessage()} {r.__dict__}" for r in logged)
+    assert "5512345678" not in text and "hola" not in text.lower()
+
+
+def test_a_reply_queued_after_the_opt_out_is_still_retried(harness: Harness) -> None:
+    """The BAJA confirmation (sent on purpose to a patient who just opted out) must still arrive."""
+    hola(harness)
+    harness.fake.fail_next = [(503, 20503)]
+    baja(harness)
+    [row] = [r for r in rows(harness) if r["state"] == "retry"]
+    before = len(harness.fake.accepted)
+    assert retry_after(harness, RETRY_DELAYS[0].total_seconds()) == 1
+    assert len(harness.fake.accepted) == before + 1
+    assert [(r["state"], r["attempts"]) for r in rows(harness) if r["id"] == row["id"]] == [("accepted", 2)]
+    assert harness.fake.accepted[-1]["Body"] == harness.fake.messages[-2]["Body"]  # the same text again
+
+
+def test_a_retry_waits_when_the_opt_out_cannot_be_checked(harness: Harness) -> None:
+    harness.fake.fail_next = [(500, 20500)]
+    hola(harness)
+    first = rows(harness)[0]
+
+    def store_down(sender_id: str) -> bool:
+        raise ConnectionError("tracker store unreachable")
+
+    harness.channel.sender.opted_out = store_down
+    assert retry_after(harness, RETRY_DELAYS[0].total_seconds()) == 0
+    assert harness.fake.accepted == []  # not sent while unknown
+    row = rows(harness)[0]
+    assert (row["id"], row["state"], row["attempts"], row["error_code"]) == (
+        first["id"], "retry", 2, "opt_out_unknown")
+    assert all(r["state"] == "retry" for r in rows(harness))  # the later chunks wait behind it, in order
+    harness.channel.sender.opted_out = lambda sender_id: False  # the store is back
+    assert retry_after(harness, RETRY_DELAYS[1].total_seconds()) >= 1
+    assert rows(harness)[0]["state"] == "accepted"

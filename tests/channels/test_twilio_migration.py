@@ -43,7 +43,7 @@ def _check(engine: Engine) -> None:
     columns = {c["name"] for c in inspect(engine).get_columns("twilio_inbound")}
     assert {"seq", "payload"} <= columns
     indexes = {ix["name"] for ix in inspect(engine).get_indexes("twilio_inbound")}
-    assert {"ix_twilio_inbound_sender_hash", "ix_twilio_inbound_unfinished"} <= indexes
+    assert {"ix_twilio_inbound_sender_hash", "ix_twilio_inbound_open"} <= indexes
     assert "ix_twilio_outbound_kept" in {ix["name"] for ix in inspect(engine).get_indexes("twilio_outbound")}
     ledger = TwilioLedger(engine)
     recorded = ledger.record_inbound("SMnew", "h", AT, {"from": "x", "body": "hola"})

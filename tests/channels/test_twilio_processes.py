@@ -57,7 +57,8 @@ class Env:
         deadline = time.monotonic() + timeout
         while True:
             rows = self.arrivals(address)
-            if (len(rows) >= n and all(r[2] != "received" for r in rows)) or time.monotonic() > deadline:
+            finished = all(r[2] not in ("received", "processing") for r in rows)
+            if (len(rows) >= n and finished) or time.monotonic() > deadline:
                 return rows
             time.sleep(0.05)
 

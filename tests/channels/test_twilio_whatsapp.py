@@ -135,7 +135,9 @@ def test_media_gets_the_fixed_acknowledgement_and_is_not_processed(harness: Harn
     assert [m["Body"] for m in harness.fake.messages] == [MEDIA_ACK]
     assert harness.fake.messages[0]["To"] == PATIENT
     assert harness.channel.ledger.inbound_status("SM" + "6" * 32) == "media"
-    assert harness.processor.tracker(CANONICAL).events == []  # the dialogue never saw it
+    tracker = harness.processor.tracker(CANONICAL)
+    assert not [e for e in tracker.events if type(e).__name__ == "UserUttered"]  # the dialogue never saw it
+    assert tracker.in_handoff and tracker.handoff_reason == "media"  # a person follows up, as promised
     assert all(r.path.endswith("/Messages.json") for r in harness.fake.requests)  # nothing downloaded
 
 

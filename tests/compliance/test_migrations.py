@@ -1,4 +1,4 @@
-"""The Alembic chain (0001 → 0002_compliance → 0003_clinical_rls → … → 0007_agent_credentials) on SQLite
+"""The Alembic chain (0001 → 0002_compliance → 0003_clinical_rls → … → 0008_inbound_claims) on SQLite
 and PostgreSQL."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from bot.db import make_engine, migrate
 from tests.compliance.helpers import scratch_schema
 
 VERSIONS = Path(__file__).resolve().parents[2] / "bot" / "migrations" / "versions"
-HEAD = "0007_agent_credentials"
+HEAD = "0008_inbound_claims"
 
 
 def _check(engine: Engine) -> None:
