@@ -60,12 +60,13 @@ twilio_inbound = Table(
     Column("message_sid", String(64), primary_key=True),
     Column("sender_hash", String(64), nullable=False, index=True),
     Column("received_at", DateTime(timezone=True), nullable=False),
-    # received → processing (a worker claimed it) → processed | failed | media; recovering (taken over
-    # from a worker that died) → the same ends
+    # received → processed | failed | media; recovering (taken over from a worker that died) → the same
     Column("status", String(16), nullable=False),
     Column("seq", Integer, nullable=True),  # per sender, in arrival order
     Column("payload", Text, nullable=True),  # the message, encrypted, until it is processed (recovery)
-    Column("claimed_at", DateTime(timezone=True), nullable=True),  # when its processing started
+    # when a worker started processing it (still ``received``: "processing"). Not indexed and not in any
+    # index's predicate, so claiming is a HOT update on PostgreSQL (no index writes).
+    Column("claimed_at", DateTime(timezone=True), nullable=True),
 )
 
 twilio_sender = Table(
@@ -104,7 +105,7 @@ WITH counter AS (
 )
 SELECT recorded.seq, counter.choices, counter.choices_at,
        (SELECT count(*) FROM twilio_inbound AS t
-        WHERE t.sender_hash = %(sender)s AND t.status IN ('received', 'processing') AND t.seq < recorded.seq)
+        WHERE t.sender_hash = %(sender)s AND t.status = 'received' AND t.seq < recorded.seq)
        + CASE WHEN recorded.seq > 1 AND NOT EXISTS (
              SELECT 1 FROM twilio_inbound AS p WHERE p.sender_hash = %(sender)s AND p.seq = recorded.seq - 1)
          THEN 1 ELSE 0 END
@@ -114,19 +115,16 @@ FROM recorded, counter
 
 _OPEN_BEFORE: LiteralString = """
 SELECT count(*) FROM twilio_inbound
-WHERE sender_hash = %(sender)s AND seq < %(seq)s AND status IN ('received', 'processing')
-  AND received_at > %(since)s
+WHERE sender_hash = %(sender)s AND seq < %(seq)s AND status = 'received' AND received_at > %(since)s
 """
-
-OPEN = ("received", "processing")  # recorded and not finished (recovering ones no longer hold others back)
 
 _OPEN_BEFORE_ANY = select(func.count()).select_from(twilio_inbound).where(and_(
     twilio_inbound.c.sender_hash == bindparam("sender"), twilio_inbound.c.seq < bindparam("seq"),
-    twilio_inbound.c.status.in_(OPEN), twilio_inbound.c.received_at > bindparam("since")))
+    twilio_inbound.c.status == "received", twilio_inbound.c.received_at > bindparam("since")))
 
 _START_PG: LiteralString = """
-UPDATE twilio_inbound SET status = 'processing', claimed_at = %(at)s
-WHERE message_sid = %(sid)s AND status = 'received' RETURNING seq
+UPDATE twilio_inbound SET claimed_at = %(at)s
+WHERE message_sid = %(sid)s AND status = 'received' AND claimed_at IS NULL RETURNING seq
 """
 
 
@@ -221,6 +219,10 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def _status(status: str, claimed_at: datetime | None) -> str:
+    return "processing" if status == "received" and claimed_at is not None else status
+
+
 def _choices(raw: str | None, at: datetime | None, now: datetime) -> tuple[str, ...]:
     if not raw or at is None or now - _aware(at) > CHOICES_TTL:
         return ()
@@ -278,7 +280,7 @@ class TwilioLedger:
                 open_before = conn.execute(
                     select(func.count()).select_from(twilio_inbound).where(and_(
                         twilio_inbound.c.sender_hash == sender, twilio_inbound.c.seq < seq,
-                        twilio_inbound.c.status.in_(OPEN)))).scalar_one()
+                        twilio_inbound.c.status == "received"))).scalar_one()
         except IntegrityError:
             return None
         return Recorded(seq, bool(open_before), _choices(row[1], row[2], at))
@@ -322,24 +324,26 @@ class TwilioLedger:
                          .values(status=status, payload=None))
 
     def start(self, message_sid: str, at: datetime) -> bool:
-        """Claim a recorded message for processing (``received`` → ``processing``); False when another
-        worker's recovery took it first (then this worker must not process it too)."""
+        """Claim a recorded message for processing (``claimed_at``); False when it was claimed already —
+        another worker's recovery took it first, and this worker must not process it too."""
         if self.direct is not None:  # one round trip; a repeat on a fresh connection finds it claimed
             return self.direct.one(_START_PG, {"sid": message_sid, "at": at}, retry_dead=True) is not None
         with self.engine.begin() as conn:
             row = conn.execute(update(twilio_inbound)
                                .where(and_(twilio_inbound.c.message_sid == message_sid,
-                                           twilio_inbound.c.status == "received"))
-                               .values(status="processing", claimed_at=at)
+                                           twilio_inbound.c.status == "received",
+                                           twilio_inbound.c.claimed_at.is_(None)))
+                               .values(claimed_at=at)
                                .returning(twilio_inbound.c.seq)).first()
         return row is not None
 
     @staticmethod
     def _abandoned(before: datetime) -> Any:
-        """Never started and acknowledged before ``before`` (its worker died before starting it, or it
-        is still queued behind a backlog), or started before ``before`` and never finished."""
-        return or_(and_(twilio_inbound.c.status == "received", twilio_inbound.c.received_at < before),
-                   and_(twilio_inbound.c.status == "processing", twilio_inbound.c.claimed_at < before))
+        """Unfinished, and either never started and acknowledged before ``before`` (its worker died
+        before starting it, or it is still queued behind a backlog), or started before ``before``."""
+        claimed = twilio_inbound.c.claimed_at
+        return and_(twilio_inbound.c.status == "received",
+                    or_(and_(claimed.is_(None), twilio_inbound.c.received_at < before), claimed < before))
 
     def stale(self, before: datetime, limit: int = 50) -> list[str]:
         """MessageSids left unfinished (see :meth:`_abandoned`), oldest first."""
@@ -366,18 +370,20 @@ class TwilioLedger:
         return unseal(row[0])
 
     def inbound_status(self, message_sid: str) -> str | None:
+        """``received``, ``processing`` (a worker claimed it), ``recovering`` or how it ended."""
         with self._auto.connect() as conn:
-            return conn.execute(select(twilio_inbound.c.status)
-                                .where(twilio_inbound.c.message_sid == message_sid)).scalar_one_or_none()
+            row = conn.execute(select(twilio_inbound.c.status, twilio_inbound.c.claimed_at)
+                               .where(twilio_inbound.c.message_sid == message_sid)).first()
+        return None if row is None else _status(row[0], row[1])
 
     def arrivals(self, sender: str) -> list[tuple[str, int | None, str]]:
         """(MessageSid, seq, status) of a sender's messages in arrival order (diagnostics and tests)."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(twilio_inbound.c.message_sid, twilio_inbound.c.seq,
-                                       twilio_inbound.c.status)
+                                       twilio_inbound.c.status, twilio_inbound.c.claimed_at)
                                 .where(twilio_inbound.c.sender_hash == sender)
                                 .order_by(twilio_inbound.c.seq)).all()
-        return [(r[0], r[1], r[2]) for r in rows]
+        return [(r[0], r[1], _status(r[2], r[3])) for r in rows]
 
     def last_inbound(self, sender: str) -> datetime | None:
         with self._auto.connect() as conn:

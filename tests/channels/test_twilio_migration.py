@@ -43,11 +43,13 @@ def _check(engine: Engine) -> None:
     columns = {c["name"] for c in inspect(engine).get_columns("twilio_inbound")}
     assert {"seq", "payload"} <= columns
     indexes = {ix["name"] for ix in inspect(engine).get_indexes("twilio_inbound")}
-    assert {"ix_twilio_inbound_sender_hash", "ix_twilio_inbound_open"} <= indexes
+    assert {"ix_twilio_inbound_sender_hash", "ix_twilio_inbound_unfinished"} <= indexes
     assert "ix_twilio_outbound_kept" in {ix["name"] for ix in inspect(engine).get_indexes("twilio_outbound")}
     ledger = TwilioLedger(engine)
     recorded = ledger.record_inbound("SMnew", "h", AT, {"from": "x", "body": "hola"})
     assert recorded is not None and not recorded.behind
+    assert ledger.start("SMnew", AT) and not ledger.start("SMnew", AT)
+    assert ledger.inbound_status("SMnew") == "processing"
     assert ledger.record_inbound("SMnew", "h", AT) is None  # a retry of a known SID
     ledger.mark("SMnew", "processed")
     assert ledger.inbound_status("SMnew") == "processed"
@@ -67,6 +69,21 @@ def pg_engine() -> Iterator[Engine]:
 
 def test_sqlite_fresh(tmp_path: Path) -> None:
     engine = db.make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    db.migrate(engine)
+    _check(engine)
+    engine.dispose()
+
+
+def test_sqlite_claims_migration_round_trip(tmp_path: Path) -> None:
+    """0008 adds ``claimed_at`` and its downgrade drops it in place, keeping the partial index."""
+    from alembic import command
+
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    db.migrate(engine)
+    command.downgrade(db.alembic_config(engine), "0007_agent_credentials")  # type: ignore[arg-type]
+    assert "claimed_at" not in {c["name"] for c in inspect(engine).get_columns("twilio_inbound")}
+    indexes = {ix["name"] for ix in inspect(engine).get_indexes("twilio_inbound")}
+    assert "ix_twilio_inbound_unfinished" in indexes
     db.migrate(engine)
     _check(engine)
     engine.dispose()
