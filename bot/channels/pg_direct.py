@@ -117,16 +117,25 @@ class DirectStatements:
     def one(self, sql: LiteralString, params: Mapping[str, Any], *,
             retry_dead: bool = False) -> tuple[Any, ...] | None:
         """Run ``sql``; its first row (None when it returns none). psycopg's errors propagate, e.g.
-        ``psycopg.errors.UniqueViolation``."""
-        for attempt in (1, 2):
+        ``psycopg.errors.UniqueViolation``.
+
+        ``retry_dead``: a connection found dead (no answer from the server: an error without SQLSTATE,
+        e.g. "connection socket closed" after a restart) is closed and the statement tried again on
+        another, as many times as there may be dead ones (idle here and in the engine's pool), then on a
+        new one. Only for statements that are safe to repeat."""
+        attempts = self._connections.max_idle + 2 if retry_dead else 1
+        for attempt in range(1, attempts + 1):
             own = self._connections.take()
             try:
                 cursor = own.cursor.execute(sql, params)
                 row = cursor.fetchone() if cursor.description is not None else None
-            except psycopg.OperationalError:
-                dead = own.conn.broken or own.conn.closed
-                self._connections.give(own)  # a dead one is closed, not kept
-                if dead and retry_dead and attempt == 1:
+            except psycopg.OperationalError as e:
+                dead = own.conn.broken or own.conn.closed or e.sqlstate is None
+                if dead:
+                    own.close()  # whatever its state says: never handed out again
+                else:
+                    self._connections.give(own)
+                if dead and attempt < attempts:
                     continue
                 raise
             except BaseException:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import psycopg
@@ -49,19 +50,48 @@ def test_a_dead_pooled_connection_is_replaced_when_the_statement_may_be_repeated
     pid = direct.one("SELECT pg_backend_pid()", {})
     assert pid is not None
     killer = db.make_engine(PG_URL)
-    with killer.connect() as conn:  # the database restarts, from the pool's point of view
-        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid[0]})
-        conn.commit()
-    with pytest.raises(psycopg.OperationalError):  # a statement that must not be repeated: the error
-        direct.one("SELECT pg_backend_pid()", {})
-    pid = direct.one("SELECT pg_backend_pid()", {})  # the dead connection was discarded, not pooled
-    assert pid is not None
+    try:
+        terminate(killer, [pid[0]])  # the database restarts, from the pool's point of view
+        with pytest.raises(psycopg.OperationalError):  # a statement that must not be repeated: the error
+            direct.one("SELECT pg_backend_pid()", {})
+        pid = direct.one("SELECT pg_backend_pid()", {})  # the dead connection was discarded, not pooled
+        assert pid is not None
+        terminate(killer, [pid[0]])
+        again = direct.one("SELECT pg_backend_pid()", {}, retry_dead=True)  # replaced, transparently
+        assert again is not None and again[0] != pid[0]
+    finally:
+        killer.dispose()
+
+
+def terminate(killer: Engine, pids: list[int]) -> None:
     with killer.connect() as conn:
-        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid[0]})
+        for pid in pids:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         conn.commit()
-    again = direct.one("SELECT pg_backend_pid()", {}, retry_dead=True)  # replaced once, transparently
-    assert again is not None and again[0] != pid[0]
-    killer.dispose()
+
+
+def test_after_a_restart_every_dead_connection_is_skipped(engine: Engine) -> None:
+    """A restart kills every connection at once: the idle ones here and those in the engine's pool.
+    A repeatable statement goes through them all to a live one."""
+    direct = DirectStatements(engine)
+    connections = direct._connections
+    held = [connections.take() for _ in range(3)]  # three idle direct connections
+    pooled = [engine.raw_connection() for _ in range(2)]  # and two idle in the engine's pool
+    pids = [own.conn.info.backend_pid for own in held]
+    pids += [c.driver_connection.info.backend_pid for c in pooled]  # type: ignore[union-attr]
+    for own in held:
+        connections.give(own)
+    for c in pooled:
+        c.close()  # back to the pool
+    killer = db.make_engine(PG_URL)
+    try:
+        terminate(killer, pids)
+        time.sleep(0.2)  # the backends are gone
+        row = direct.one("SELECT pg_backend_pid()", {}, retry_dead=True)
+        assert row is not None and row[0] not in pids
+        assert direct.one("SELECT pg_backend_pid()", {}) == row  # the live one is kept
+    finally:
+        killer.dispose()
 
 
 def backends(engine: Engine) -> set[int]:
