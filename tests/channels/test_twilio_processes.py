@@ -1,4 +1,5 @@
-"""Two real server processes sharing Redis (tracker + locks) and the database: order, no loss, dead locks.
+"""Two real servers (``bot run --workers 2`` each: four worker processes) sharing Redis (tracker + locks)
+and the database: order, no loss, dead locks.
 
 Needs REDIS_URL (and uses DATABASE_URL when set, else one SQLite file both processes share).
 """
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set: the
                                 "needs a real Redis shared by both server processes")
 INBOUND = "/webhooks/twilio/whatsapp"
 LOCK_LIFETIME = 2.0
+WORKERS = 2
 TEXTS = ["hola", "quiero una cita", "para consulta general", "mañana en la tarde", "gracias"]
 
 
@@ -88,7 +90,9 @@ def env(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
                                  models_dir=models, extra={"BOT_TWILIO_ORDER_TIMEOUT": "4"})
     engine = db.make_engine(environ["DATABASE_URL"])
     db.migrate(engine)  # once, here: two processes migrating the same empty database at once would race
-    cluster = processes.start(environ, [processes.free_port(), processes.free_port()], log_dir=tmp)
+    # two `bot run --workers 2` servers: four worker processes, two per listening port
+    cluster = processes.start(environ, [processes.free_port(), processes.free_port()], workers=WORKERS,
+                              log_dir=tmp)
     cluster.prefix = prefix
     redis_cfg = {"type": "redis", "url": REDIS_URL, "key_prefix": prefix + "tracker:"}
     lock_cfg = {"type": "redis", "url": REDIS_URL, "key_prefix": prefix + "lock:",
