@@ -82,6 +82,17 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def worker_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU time of each direct child of ``pid`` (``bot run --workers N``: its worker processes)."""
+    children: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            children += [int(c) for c in (task / "children").read_text().split()]
+    except (OSError, ValueError):
+        return {}
+    return {child: cpu_seconds(child) for child in children}
+
+
 def named_cpu_seconds(*names: str) -> float:
     """CPU time of every process whose command name is one of ``names`` (e.g. postgres, redis-server)."""
     total = 0.0
@@ -168,6 +179,8 @@ async def drive(args: argparse.Namespace, url: str, plan: Plan, fake: FakeTwilio
     errors = 0
     parts = urlsplit(url)
     pool = Pool(parts.hostname or "127.0.0.1", parts.port or 80, limit=args.conversations * 2 + 10)
+    if args.connections:
+        await pool.spread(args.connections)
     loop = asyncio.get_running_loop()
     perf_counter = time.perf_counter
 
@@ -251,12 +264,14 @@ async def bench(args: argparse.Namespace, url: str, fake_port: int, server_pid: 
         await drive(warm, url, warm_plan, fake)  # every worker builds its channel, pools and caches
         gc.collect()
         gc.freeze()  # the load generator's own full collections would show up as latency
-        cpu = cpu_seconds(server_pid)
+        cpu, per_worker = cpu_seconds(server_pid), worker_cpu_seconds(server_pid)
         pg, rd = named_cpu_seconds("postgres"), named_cpu_seconds("redis-server")
         own = time.process_time()  # the load generator's own CPU: drive() only, not these /proc scans
         results = await drive(args, url, plan, fake)
         results["bench_cpu"] = time.process_time() - own
         results["server_cpu"] = cpu_seconds(server_pid) - cpu
+        after = worker_cpu_seconds(server_pid)
+        results["worker_cpu"] = sorted((after[w] - per_worker.get(w, 0.0) for w in after), reverse=True)
         results["pg_cpu"] = named_cpu_seconds("postgres") - pg
         results["redis_cpu"] = named_cpu_seconds("redis-server") - rd
         return results
@@ -289,6 +304,10 @@ def main() -> None:
                              "(0: at once, the server is saturated; >0: offered load ≈ conversations / "
                              "(think + end-to-end latency), for latency below saturation)")
     parser.add_argument("--threads", type=int, default=None, help="BOT_TWILIO_WORKER_THREADS per worker")
+    parser.add_argument("--connections", type=int, default=64,
+                        help="keep-alive connections opened at once and used in turn, as many senders "
+                        "would (0: open on demand, reuse the most recent: a few hot connections, so "
+                        "one worker gets most of the load)")
     parser.add_argument("--keep-logs", action="store_true")
     parser.add_argument("--same-db", action="store_true",
                         help="use DATABASE_URL's database itself instead of a fresh one created for the run")
@@ -325,7 +344,8 @@ def main() -> None:
     elapsed = float(res["elapsed"])
     print(f"real processor; bot run --workers {args.workers}; Redis tracker+lock; PostgreSQL "
           f"({'DATABASE_URL as is' if args.same_db else 'a fresh database for this run'}); "
-          f"fake Twilio REST on loopback; {os.cpu_count()} CPUs; mode {args.mode}")
+          f"fake Twilio REST on loopback; {os.cpu_count()} CPUs; mode {args.mode}; "
+          f"{args.connections or 'on-demand'} keep-alive connections")
     print(f"work threads per worker: {env.get('BOT_TWILIO_WORKER_THREADS', '2 (default)')}; "
           f"conversations start over {args.ramp:g} s; think time {args.think:g} s (closed mode)")
     print(f"conversations: {args.conversations}  messages: {n}  errors: {res['errors']}")
@@ -350,6 +370,11 @@ def main() -> None:
           f"{per['redis_cpu']:.1f}; every process of that name on the machine), this load generator + fake "
           f"Twilio {per['bench_cpu']:.1f} ms; load average before the run: {load}")
     total = sum(per.values())
+    split = [float(c) for c in res.get("worker_cpu", []) if float(c) > 0.05]  # not uvicorn's resource tracker
+    if split and sum(split) > 0:
+        shares = " / ".join(f"{100 * c / sum(split):.0f} %" for c in split)
+        hot = "" if args.connections else ": a few hot connections"
+        print(f"CPU split between the workers: {shares} (--connections {args.connections}{hot})")
     print(f"total {total:.1f} ms CPU per message → at most {os.cpu_count() or 1} CPUs / total = "
           f"{(os.cpu_count() or 1) * 1000 / total:.0f} msg/s on this machine; the workers alone allow "
           f"{(os.cpu_count() or 1) * 1000 / per['server_cpu']:.0f} msg/s with every CPU theirs")

@@ -7,9 +7,6 @@ flow and stores once, and a configuration error stops start-up with a clear mess
 from __future__ import annotations
 
 import argparse
-import gc
-import os
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -21,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.channels.rest import rest_webhook
+from bot.worker import can_reuse_port, serve_workers, settle_heap, tune_switch_interval
 
 
 async def health(request: Request) -> JSONResponse:
@@ -299,34 +297,6 @@ async def agent_template(request: Request) -> JSONResponse:
                          "response": sent.response, "text": sent.text, "delivery": sent.delivery})
 
 
-def settle_heap() -> None:
-    """After start-up: move everything built so far (the model, domain, flow, libraries: ~100k objects)
-    out of the cyclic garbage collector's reach. Otherwise each full collection rescans it and stops every
-    request of the worker for 50-100 ms (measured with gc.callbacks under bench/twilio_webhook.py)."""
-    gc.collect()
-    gc.freeze()
-
-
-def tune_switch_interval() -> float:
-    """How long a thread may hold the GIL while another waits: ``BOT_GIL_SWITCH_MS`` (default 1 ms, Python's
-    is 5). A worker's event loop acknowledges webhooks while its dialogue threads run CPU-bound Python;
-    with 5 ms each hand-over of the GIL to the loop could wait up to 5 ms, and an acknowledgement needs
-    several. Measured with bench/twilio_webhook.py --turns 10, six alternating pairs: acknowledgement p99
-    14-28 ms (max 21-43) at 1 ms against 18-60 ms (max 34-113) at 5 ms, throughput the same within the
-    machine's noise. Returns the interval set, in seconds."""
-    from bot.errors import ConfigError
-
-    raw = os.environ.get("BOT_GIL_SWITCH_MS", "1")
-    try:
-        ms = float(raw)
-    except ValueError:
-        ms = float("nan")
-    if not 0.1 <= ms <= 100:
-        raise ConfigError(f"BOT_GIL_SWITCH_MS must be a number of milliseconds from 0.1 to 100, got {raw!r}")
-    sys.setswitchinterval(ms / 1000)
-    return ms / 1000
-
-
 def create_app(state: Any = None) -> Starlette:
     """The ASGI app. Pass a ready ``AppState`` (tests) or let the lifespan build one from the project."""
 
@@ -390,13 +360,10 @@ def run_command(args: argparse.Namespace) -> int:
     from bot.app import prepare
 
     prepare()  # train if there is no model, migrate the database: fail here, before forking workers
-    uvicorn.run(
-        "bot.server:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="info",
-        access_log=False,
-    )
+    options: dict[str, Any] = {"factory": True, "host": args.host, "port": args.port, "workers": args.workers,
+                               "log_level": "info", "access_log": False}
+    if args.workers > 1 and can_reuse_port():  # each worker its own SO_REUSEPORT socket (bot.worker)
+        serve_workers(uvicorn.Config("bot.server:create_app", **options))
+    else:
+        uvicorn.run("bot.server:create_app", **options)
     return 0

@@ -86,7 +86,7 @@ def test_the_gil_switch_interval_defaults_to_one_millisecond(
 ) -> None:
     import sys
 
-    from bot.server import tune_switch_interval
+    from bot.worker import tune_switch_interval
 
     monkeypatch.delenv("BOT_GIL_SWITCH_MS", raising=False)
     assert tune_switch_interval() == pytest.approx(0.001)
@@ -102,7 +102,7 @@ def test_a_bad_gil_switch_interval_stops_start_up_with_a_clear_error(
 ) -> None:
     import sys
 
-    from bot.server import tune_switch_interval
+    from bot.worker import tune_switch_interval
 
     before = sys.getswitchinterval()
     monkeypatch.setenv("BOT_GIL_SWITCH_MS", raw)
