@@ -38,10 +38,10 @@ def attachment_received(processor: Any, sender_id: str, *, channel: str) -> str:
         events += [SessionStarted(), FlowTransitioned(flow_event="start", state=processor.flow.initial)]
     steps = ["reopened"] if tracker.phase == "closed" else []
     steps.append("human_requested")
+    processor.apply_external(sender_id, [*events, HandoffStarted(reason=REASON)], flow_event=steps,
+                             channel=channel)
     ref = processor.services.patient_ref(sender_id)
     processor.services.audit.append(
         "bot", "handoff.started", f"patient:{ref}", {"reason": REASON, "phase": tracker.phase}
     )
-    processor.apply_external(sender_id, [*events, HandoffStarted(reason=REASON)], flow_event=steps,
-                             channel=channel)
     return "handoff"
