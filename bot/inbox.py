@@ -96,14 +96,20 @@ class Directory:
         self._lock = threading.Lock()
         self._written: dict[str, _Written] = {}
         self._addresses: dict[str, str] = {}
+        self._channels: dict[str, str] = {}
 
     # -- learning ----------------------------------------------------------------------------------------
-    def note_address(self, sender_id: str, address: str) -> None:
-        """The exact address the patient is writing from (in memory; sealed with the turn's write)."""
+    def note_address(self, sender_id: str, address: str, channel: str | None = None) -> None:
+        """The exact address the patient is writing from (in memory; sealed with the turn's write), and
+        the channel it belongs to — for a conversation whose events name none yet (a patient whose first
+        message was a file: handed to a person without a text turn)."""
         with self._lock:
             if len(self._addresses) > _CACHE_LIMIT:
                 self._addresses.clear()
+                self._channels.clear()
             self._addresses[sender_id] = address
+            if channel:
+                self._channels[sender_id] = channel
 
     def observe(self, ref: str, sender_id: str, events: Sequence[Mapping[str, Any]]) -> None:
         """Update the conversation's row after ``events`` were recorded; only when the inbox would change."""
@@ -140,6 +146,8 @@ class Directory:
         with self._lock:
             prev = self._written.get(ref)
             address = self._addresses.get(sender_id)
+            if channel is None and (prev is None or not prev.channel):
+                channel = self._channels.get(sender_id)
         new_address = address is not None and (prev is None or fresh or prev.address != address)
         changed = (prev is None or fresh or handoff is not None or new_address
                    or (channel is not None and channel != prev.channel)

@@ -33,18 +33,27 @@ APPOINTMENT_INTENTS = (
 )
 #: Single-word opt-out keywords (WhatsApp/Twilio convention, Spanish and English): only the whole message.
 #: Never "cancel"/"cancelar": in Spanish that is how a patient cancels an appointment.
-_OPT_OUT_WORD = re.compile(r"baja|alto|stop|stop ?all|unsubscribe|end|quit|opt[- ]?out")
-#: Explicit opt-out phrases, honoured anywhere in the message.
+_OPT_OUT_WORD = re.compile(r"(?:baja|alto|stop|stop ?all|unsubscribe|end|quit|opt[- ]?out)"
+                           r"(?:,? (?:por ?favor|porfa|please|gracias))?")
+#: Explicit opt-out phrases, honoured anywhere in the message (unless negated, see _OPT_OUT_NEGATED).
 _OPT_OUT_PHRASE = re.compile(
     r"\b(?:darme de baja"
     r"|cancelar (?:mi |la )?suscripcion"
     r"|ya no (?:me )?(?:manden|envien|escriban)"
-    r"|no quiero (?:recibir )?mas mensajes)\b"
+    r"|ya no quiero (?:recibir )?(?:mas )?(?:mensajes|recordatorios)"
+    r"|no me (?:manden|envien|escriban) (?:mas )?(?:mensajes|recordatorios)"
+    r"|no quiero (?:recibir )?mas (?:mensajes|recordatorios))\b"
 )
+#: "no quiero darme de baja, solo cambiar la cita": the phrase, negated.
+_OPT_OUT_NEGATED = re.compile(r"\bno (?:quiero |deseo |voy a |necesito )?"
+                              r"(?:darme de baja|cancelar (?:mi |la )?suscripcion)\b")
 #: Single-word opt-in keywords: only the whole message (never "si"/"yes": they answer other questions).
 _OPT_IN_WORD = re.compile(r"alta|start|unstop")
 #: Explicit opt-in phrases, anywhere in a message that negates nothing ("no quiero volver a recibir...").
-_OPT_IN_PHRASE = re.compile(r"\b(?:suscribirme|volver a recibir|quiero recibir mensajes)\b")
+_MESSAGES = r"(?:los |sus )?(?:mensajes|recordatorios|notificaciones)"
+_OPT_IN_PHRASE = re.compile(r"\b(?:suscribirme(?: de nuevo| otra vez)?(?:$|[.!,]| por favor| porfa| a "
+                            + _MESSAGES + r")|volver a recibir(?:$|[.!,]| " + _MESSAGES + r")"
+                            r"|quiero recibir " + _MESSAGES + r")")
 _NEGATION = re.compile(r"\b(?:no|nunca|jamas|ni)\b")
 #: What a keyword may be wrapped in: whitespace, "¡" before, "." "!" "¡" "…" after (not "?": a question
 #: such as "¿alto?" is not an instruction).
@@ -67,21 +76,28 @@ def is_opt_out(text: str) -> bool:
     """True if the patient explicitly asks to stop receiving messages, whatever the NLU model says.
 
     Case- and accent-insensitive. A single keyword counts only as the *whole* message (surrounding
-    whitespace, a leading "¡" and trailing "." "!" "…" ignored): BAJA, ALTO, STOP, STOPALL, UNSUBSCRIBE,
-    END, QUIT, OPTOUT / OPT-OUT. So "Baja California Sur", "alto riesgo?" or "Stop, espere, me equivoqué
-    de hora" are not opt-outs. Explicit phrases count anywhere in the message: "darme de baja",
-    "cancelar (mi|la) suscripción", "ya no (me) manden/envíen/escriban", "no quiero (recibir) más
-    mensajes". "cancelar" alone is never an opt-out (it cancels appointments).
+    whitespace, a leading "¡" and trailing "." "!" "…" ignored; "por favor", "porfa", "please", "gracias"
+    may follow): BAJA, ALTO, STOP, STOPALL, UNSUBSCRIBE, END, QUIT, OPTOUT / OPT-OUT. So "Baja California
+    Sur", "alto riesgo?" or "Stop, espere, me equivoqué de hora" are not opt-outs. Explicit phrases count
+    anywhere in the message: "darme de baja", "cancelar (mi|la) suscripción", "ya no (me)
+    manden/envíen/escriban", "ya no quiero recibir (más) mensajes", "no me manden (más) mensajes", "no
+    quiero (recibir) más mensajes" — but not negated ("no quiero darme de baja"). "cancelar" alone is
+    never an opt-out (it cancels appointments).
     """
-    return bool(_OPT_OUT_WORD.fullmatch(_keyword(text)) or _OPT_OUT_PHRASE.search(normalise(text)))
+    if _OPT_OUT_WORD.fullmatch(_keyword(text)):
+        return True
+    plain = _OPT_OUT_NEGATED.sub(" ", normalise(text))  # a negated phrase does not count
+    return bool(_OPT_OUT_PHRASE.search(plain))
 
 
 def is_opt_in(text: str) -> bool:
     """True if a patient who opted out explicitly asks to receive messages again.
 
     Same normalisation as :func:`is_opt_out`. Single keywords only as the whole message: ALTA, START,
-    UNSTOP (never "sí"/"yes"). Phrases anywhere, unless the message has a negation ("no", "nunca",
-    "jamás", "ni"): "suscribirme", "volver a recibir (mensajes)", "quiero recibir mensajes".
+    UNSTOP (never "sí"/"yes"). Phrases naming the messages, anywhere, unless the message has a negation
+    ("no", "nunca", "jamás", "ni"): "suscribirme" (alone, or "a los mensajes"), "volver a recibir"
+    (alone, or "(los) mensajes / recordatorios"), "quiero recibir (los) mensajes" — not "quiero volver a
+    recibir mi receta" nor "suscribirme a la revista".
     """
     if _OPT_IN_WORD.fullmatch(_keyword(text)):
         return True

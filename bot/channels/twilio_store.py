@@ -43,6 +43,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    literal_column,
     or_,
     select,
     update,
@@ -337,29 +338,44 @@ class TwilioLedger:
                                .returning(twilio_inbound.c.seq)).first()
         return row is not None
 
-    @staticmethod
-    def _abandoned(before: datetime) -> Any:
-        """Unfinished, and either never started and acknowledged before ``before`` (its worker died
-        before starting it, or it is still queued behind a backlog), or started before ``before``."""
-        claimed = twilio_inbound.c.claimed_at
-        return and_(twilio_inbound.c.status == "received",
-                    or_(and_(claimed.is_(None), twilio_inbound.c.received_at < before), claimed < before))
+    def renew(self, message_sid: str, at: datetime) -> bool:
+        """Push a started message's claim to ``at`` (long work keeps it); False when recovery took it."""
+        with self._auto.begin() as conn:
+            row = conn.execute(update(twilio_inbound)
+                               .where(and_(twilio_inbound.c.message_sid == message_sid,
+                                           twilio_inbound.c.status == "received",
+                                           twilio_inbound.c.claimed_at.is_not(None)))
+                               .values(claimed_at=at)
+                               .returning(twilio_inbound.c.seq)).first()
+        return row is not None
 
-    def stale(self, before: datetime, limit: int = 50) -> list[str]:
+    @staticmethod
+    def _abandoned(before: datetime, started_before: datetime) -> Any:
+        """Unfinished, and either never started and acknowledged before ``before`` (its worker died
+        before starting it, or it is still queued behind a backlog), or claimed before
+        ``started_before`` (a longer lease: a live worker renews its claim, see :meth:`renew`).
+        ``'received'`` is written into the SQL, not bound: the partial index's predicate must match
+        under a prepared statement's generic plan too."""
+        claimed = twilio_inbound.c.claimed_at
+        return and_(twilio_inbound.c.status == literal_column("'received'"),
+                    or_(and_(claimed.is_(None), twilio_inbound.c.received_at < before),
+                        claimed < started_before))
+
+    def stale(self, before: datetime, started_before: datetime, limit: int = 50) -> list[str]:
         """MessageSids left unfinished (see :meth:`_abandoned`), oldest first."""
         with self._auto.connect() as conn:
             rows = conn.execute(select(twilio_inbound.c.message_sid)
-                                .where(self._abandoned(before))
+                                .where(self._abandoned(before, started_before))
                                 .order_by(twilio_inbound.c.received_at).limit(limit)).all()
         return [str(r[0]) for r in rows]
 
-    def claim(self, message_sid: str, before: datetime) -> dict[str, Any] | None:
-        """Take over an unfinished message (once, across workers, and never one a live worker started
-        after ``before``): its decrypted payload, else None."""
+    def claim(self, message_sid: str, before: datetime, started_before: datetime) -> dict[str, Any] | None:
+        """Take over an unfinished message (once, across workers, and never one a live worker holds; see
+        :meth:`_abandoned`): its decrypted payload, else None."""
         with self.engine.begin() as conn:
             row = conn.execute(update(twilio_inbound)
                                .where(and_(twilio_inbound.c.message_sid == message_sid,
-                                           self._abandoned(before)))
+                                           self._abandoned(before, started_before)))
                                .values(status="recovering")
                                .returning(twilio_inbound.c.payload)).first()
         if row is None:

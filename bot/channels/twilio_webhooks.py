@@ -141,8 +141,9 @@ async def inbound_webhook(request: Request) -> Response:
     log.info("twilio.inbound.accepted",
              extra={"sender": who[:12], "message_sid": sid, "media": int(num_media)})
     if int(num_media) > 0:  # media is never downloaded, stored or given to the dialogue (see module doc)
-        media = int(num_media)
-        return twiml(BackgroundTask(channel.in_background, channel.acknowledge_media, message, media))
+        files = int(num_media)
+        return twiml(BackgroundTask(channel.in_background, channel.acknowledge_media, message, files,
+                                    recorded))
     return twiml(BackgroundTask(channel.in_background, channel.process, request.app.state.processor, message,
                                  recorded))
 

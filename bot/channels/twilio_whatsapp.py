@@ -46,6 +46,7 @@ from bot.core.processor import OutgoingMessage, UserMessage
 log = logging.getLogger("bot.channels.twilio")
 
 CHANNEL = "twilio_whatsapp"
+CLAIM_LEASE = 3  # a started message is recovered after this many order timeouts without its claim renewed
 ORDER_POLL = 0.01  # seconds between database checks while an earlier message of the patient is in progress
 
 __all__ = ["CHANNEL", "EMPTY_TWIML", "MEDIA_ACK", "TwilioWhatsApp", "canonical_sender", "split_text"]
@@ -109,14 +110,20 @@ class TwilioWhatsApp:
                 self._wait_turn(key, recorded.seq)
             if recorded is not None and not self._start(sid, key):
                 return
+            claimed = self.clock()
             if self.directory is not None and message.reply_to:  # where agents' messages will go
-                self.directory.note_address(message.sender_id, message.reply_to)
+                self.directory.note_address(message.sender_id, message.reply_to, CHANNEL)
             replies = processor.handle(message)
             offered: list[str] = []
             for reply in replies:
-                if reply.text:
-                    offered = self.send_reply(message.reply_to or reply.recipient_id, reply,
-                                              window_open=recorded is not None)
+                if not reply.text:
+                    continue
+                if recorded is not None and self.clock() - claimed > timedelta(seconds=self.order_timeout):
+                    if not self._renew(sid, key):  # slow: keep the claim, unless recovery took it
+                        return
+                    claimed = self.clock()
+                offered = self.send_reply(message.reply_to or reply.recipient_id, reply,
+                                          window_open=recorded is not None)
             if offered or (recorded is not None and recorded.choices):
                 self.ledger.set_choices(key, offered or None, self.clock())
             self.ledger.mark(sid, "processed")
@@ -214,6 +221,14 @@ class TwilioWhatsApp:
                 finished.wait(ORDER_POLL)
         log.warning("twilio.inbound.order_timeout", extra={"sender": key[:12], "seq": seq})
 
+    def _renew(self, sid: str, key: str) -> bool:
+        """Keep a long-running message's claim; False (logged) when recovery took it meanwhile (then this
+        worker sends nothing more: recovery answers it)."""
+        if self.ledger.renew(sid, self.clock()):
+            return True
+        log.warning("twilio.inbound.taken_over", extra={"sender": key[:12], "message_sid": sid})
+        return False
+
     def _start(self, sid: str, key: str) -> bool:
         """Claim a recorded message for processing; False (logged) when recovery took it first."""
         if self.ledger.start(sid, self.clock()):
@@ -221,16 +236,20 @@ class TwilioWhatsApp:
         log.warning("twilio.inbound.taken_over", extra={"sender": key[:12], "message_sid": sid})
         return False
 
-    def acknowledge_media(self, message: UserMessage, count: int, *, claimed: bool = False) -> None:
+    def acknowledge_media(self, message: UserMessage, count: int, recorded: Recorded | None = None) -> None:
         """A file arrived (never downloaded or read): the conversation goes to a person
         (:func:`bot.core.attachments.attachment_received`) and the patient gets the fixed acknowledgement —
-        unless they opted out of messages or their data are blocked (ARCO). ``claimed``: recovery already
-        claimed the message."""
+        unless they opted out of messages or their data are blocked (ARCO). In arrival order, like a text
+        (a file sent after BAJA is handled after it). ``recorded`` None: recovery already claimed it."""
         sid = message.message_id or ""
         key = sender_hash(message.sender_id)
         try:
-            if not claimed and not self._start(sid, key):
+            if recorded is not None and recorded.behind:
+                self._wait_turn(key, recorded.seq)
+            if recorded is not None and not self._start(sid, key):
                 return
+            if self.directory is not None and message.reply_to:  # where agents' messages will go
+                self.directory.note_address(message.sender_id, message.reply_to, CHANNEL)
             outcome = "handoff"
             if self.processor is not None:
                 outcome = attachment_received(self.processor, message.sender_id, channel=CHANNEL)
@@ -258,15 +277,19 @@ class TwilioWhatsApp:
         """Process the messages a dead worker acknowledged but never finished (oldest first).
 
         A message counts as abandoned when it was acknowledged ``order_timeout`` seconds ago and no
-        worker started it, or a worker started it that long ago and never finished
+        worker started it, or a worker claimed it ``CLAIM_LEASE`` times that long ago and never renewed
+        its claim (a live worker renews it before each send once the message has taken
+        ``order_timeout`` seconds)
         (:meth:`TwilioLedger.stale`); each is claimed by exactly one worker, and a worker that reaches a
         message recovery took first leaves it (:meth:`_start`). It may be answered after newer messages of
         the same patient (those stopped waiting for it), but it is not lost.
         """
         done = 0
-        before = self.clock() - timedelta(seconds=self.order_timeout)
-        for sid in self.ledger.stale(before):
-            kept = self.ledger.claim(sid, before)
+        now = self.clock()
+        before = now - timedelta(seconds=self.order_timeout)
+        started_before = now - timedelta(seconds=self.order_timeout * CLAIM_LEASE)
+        for sid in self.ledger.stale(before, started_before):
+            kept = self.ledger.claim(sid, before, started_before)
             if kept is None:
                 continue
             address = str(kept.get("from") or "")
@@ -282,7 +305,7 @@ class TwilioWhatsApp:
                                   reply_to=address)
             log.warning("twilio.inbound.recovered", extra={"sender": key[:12], "message_sid": sid})
             if int(kept.get("media") or 0) > 0:
-                self.acknowledge_media(message, int(kept["media"]), claimed=True)
+                self.acknowledge_media(message, int(kept["media"]))
             else:
                 self.process(processor, message)
             done += 1

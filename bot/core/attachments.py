@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.events import Event, FlowTransitioned, HandoffStarted, SessionStarted
+from bot.errors import FlowError
 
 REASON = "media"
 
@@ -38,8 +39,16 @@ def attachment_received(processor: Any, sender_id: str, *, channel: str) -> str:
         events += [SessionStarted(), FlowTransitioned(flow_event="start", state=processor.flow.initial)]
     steps = ["reopened"] if tracker.phase == "closed" else []
     steps.append("human_requested")
-    processor.apply_external(sender_id, [*events, HandoffStarted(reason=REASON)], flow_event=steps,
-                             channel=channel)
+    try:
+        processor.apply_external(sender_id, [*events, HandoffStarted(reason=REASON)], flow_event=steps,
+                                 channel=channel)
+    except FlowError:  # the conversation moved meanwhile (another file handed it off, a BAJA): as it is now
+        now = processor.tracker(sender_id)
+        if now.in_handoff:
+            return "waiting"
+        if now.phase == "opted_out":
+            return "opted_out"
+        raise
     ref = processor.services.patient_ref(sender_id)
     processor.services.audit.append(
         "bot", "handoff.started", f"patient:{ref}", {"reason": REASON, "phase": tracker.phase}

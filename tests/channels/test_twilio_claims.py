@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 
 from bot import db, settings
 from bot.channels.twilio_store import _RECORD_PG, TwilioLedger, sender_hash
-from bot.channels.twilio_whatsapp import CHANNEL, MEDIA_ACK
+from bot.channels.twilio_whatsapp import CHANNEL, CLAIM_LEASE, MEDIA_ACK
 from bot.core.events import HandoffStarted, UserUttered
 from bot.core.processor import UserMessage
 from tests.channels.conftest import FROM_BOT, TOKEN, Harness
@@ -72,13 +72,43 @@ def test_a_started_message_is_left_to_its_worker_until_its_claim_expires(harness
     harness.clock.advance(seconds=timeout * 0.7)
     assert ledger.start(sid, harness.clock())  # a worker starts it, late but alive
     assert not ledger.start(sid, harness.clock())  # only once
-    harness.clock.advance(seconds=timeout * 0.7)  # received long ago, started recently
+    harness.clock.advance(seconds=timeout * 2.2)  # received long ago, claimed within the lease
     assert harness.channel.recover(harness.processor) == 0
     assert ledger.inbound_status(sid) == "processing"
-    harness.clock.advance(seconds=timeout * 0.7)  # the worker died while on it
+    assert ledger.renew(sid, harness.clock())  # long work: the worker keeps its claim
+    harness.clock.advance(seconds=timeout * (CLAIM_LEASE - 0.5))
+    assert harness.channel.recover(harness.processor) == 0
+    harness.clock.advance(seconds=timeout)  # the worker died while on it: its claim lapsed
     assert harness.channel.recover(harness.processor) == 1
     assert ledger.inbound_status(sid) == "processed"
     assert harness.fake.messages
+    assert not ledger.renew(sid, harness.clock())  # finished: nothing to keep
+
+
+def test_a_worker_whose_claim_lapsed_sends_nothing_more(harness: Harness,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dialogue took longer than the lease (a stuck store, a slow Twilio): another worker's recovery
+    answered the message meanwhile, so the late worker sends none of its replies."""
+    sid = "SM" + "a5" * 16
+    recorded = _record(harness, sid)
+    channel, processor = harness.channel, harness.processor
+    handle = processor.handle
+
+    by_recovery: list[int] = []
+
+    def slow_handle(message: UserMessage) -> Any:
+        replies = handle(message)
+        harness.clock.advance(seconds=channel.order_timeout * CLAIM_LEASE + 1)
+        monkeypatch.setattr(processor, "handle", handle)  # recovery runs the dialogue at normal speed
+        assert channel.recover(processor) == 1  # meanwhile, in another worker
+        by_recovery.append(len(harness.fake.messages))
+        return replies
+
+    monkeypatch.setattr(processor, "handle", slow_handle)
+    channel.process(processor, _message(sid), recorded)
+    assert by_recovery[0] > 0  # recovery answered it
+    assert len(harness.fake.messages) == by_recovery[0]  # and the late worker sent nothing
+    assert channel.ledger.inbound_status(sid) == "processed"
 
 
 def test_an_unfinished_started_message_holds_back_the_next_one(harness: Harness) -> None:
@@ -153,7 +183,8 @@ def test_a_file_hands_the_conversation_to_a_person(harness: Harness) -> None:
     assert tracker.in_handoff and tracker.handoff_reason == "media" and tracker.phase == "handoff"
     assert not [e for e in tracker.events if isinstance(e, UserUttered)]  # the dialogue never saw it
     state = harness.client.app.state.app_state  # type: ignore[attr-defined]
-    assert [c.sender_id for c in state.directory.waiting()] == [CANONICAL]  # in the agents' inbox
+    [waiting] = state.directory.waiting()  # in the agents' inbox, reachable over WhatsApp
+    assert (waiting.sender_id, waiting.channel, waiting.address) == (CANONICAL, CHANNEL, PATIENT)
     started = [e for e in state.services.audit.entries() if e.action == "handoff.started"]
     assert [dict(e.details)["reason"] for e in started] == ["media"]
     # a second file while waiting: acknowledged, no second hand-off

@@ -176,3 +176,25 @@ def test_an_opt_in_phrase_is_never_an_opt_out_whatever_the_model_says() -> None:
     for phase in (("assistant", "greeting"), ("closed",)):
         decision = decide(turn(phase, "quiero recibir mensajes", intent="opt_out"))
         assert decision is None or "action_opt_out" not in decision.actions
+
+
+@pytest.mark.parametrize("text", [
+    "baja por favor", "BAJA, gracias", "STOP please", "ya no quiero recibir mensajes",
+    "no me manden mensajes", "no me envíen más mensajes", "ya no quiero recordatorios"])
+def test_more_ways_of_saying_stop(text: str) -> None:
+    assert is_opt_out(text)
+    decision = decide(turn(HANDOFF, text, intent="greet"))  # honoured during a handoff too
+    assert decision is not None and decision.actions == ("action_opt_out",)
+
+
+@pytest.mark.parametrize("text", [
+    "no quiero darme de baja, solo cambiar la cita", "no quiero cancelar mi suscripción",
+    "no voy a darme de baja"])
+def test_a_negated_opt_out_phrase_is_not_an_opt_out(text: str) -> None:
+    assert not is_opt_out(text)
+
+
+@pytest.mark.parametrize("text", ["quiero volver a recibir mi receta", "suscribirme a la revista",
+                                  "quiero recibir mi diagnóstico"])
+def test_receiving_something_else_is_not_an_opt_in(text: str) -> None:
+    assert not is_opt_in(text)

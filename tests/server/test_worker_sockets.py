@@ -53,9 +53,25 @@ def test_a_port_someone_listens_on_stops_start_up_with_a_clear_error(port: int) 
         stale.close()
 
 
-def test_reuse_port_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BOT_REUSE_PORT", "0")
-    assert can_reuse_port() is False
+def test_own_sockets_are_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.delenv("BOT_REUSE_PORT", raising=False)
+    assert can_reuse_port() is False  # uvicorn's shared socket unless asked
+    monkeypatch.setenv("BOT_REUSE_PORT", "1")
+    assert can_reuse_port() is sys.platform.startswith("linux")
     monkeypatch.setenv("BOT_REUSE_PORT", "yes")
     with pytest.raises(ConfigError, match="BOT_REUSE_PORT must be 1"):
         can_reuse_port()
+
+
+def test_a_worker_that_cannot_bind_exits_with_the_start_up_failure_code(port: int) -> None:
+    """uvicorn's supervisor stops on this code instead of restarting the worker forever."""
+    from bot.worker import STARTUP_FAILURE
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        with pytest.raises(SystemExit) as stopped:
+            list(ReusePortSockets("127.0.0.1", port))
+    assert stopped.value.code == STARTUP_FAILURE == 3
