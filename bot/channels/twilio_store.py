@@ -329,22 +329,17 @@ class TwilioLedger:
         another worker's recovery took it first, and this worker must not process it too."""
         if self.direct is not None:  # one round trip; a repeat on a fresh connection finds it claimed
             return self.direct.one(_START_PG, {"sid": message_sid, "at": at}, retry_dead=True) is not None
-        with self.engine.begin() as conn:
-            row = conn.execute(update(twilio_inbound)
-                               .where(and_(twilio_inbound.c.message_sid == message_sid,
-                                           twilio_inbound.c.status == "received",
-                                           twilio_inbound.c.claimed_at.is_(None)))
-                               .values(claimed_at=at)
-                               .returning(twilio_inbound.c.seq)).first()
-        return row is not None
+        return self._claim_at(message_sid, at, twilio_inbound.c.claimed_at.is_(None))
 
     def renew(self, message_sid: str, at: datetime) -> bool:
         """Push a started message's claim to ``at`` (long work keeps it); False when recovery took it."""
+        return self._claim_at(message_sid, at, twilio_inbound.c.claimed_at.is_not(None))
+
+    def _claim_at(self, message_sid: str, at: datetime, claimed: Any) -> bool:
         with self._auto.begin() as conn:
             row = conn.execute(update(twilio_inbound)
                                .where(and_(twilio_inbound.c.message_sid == message_sid,
-                                           twilio_inbound.c.status == "received",
-                                           twilio_inbound.c.claimed_at.is_not(None)))
+                                           twilio_inbound.c.status == "received", claimed))
                                .values(claimed_at=at)
                                .returning(twilio_inbound.c.seq)).first()
         return row is not None

@@ -102,3 +102,22 @@ def agent_harness(engine: Any, interpreter: Any, monkeypatch: pytest.MonkeyPatch
     state = build_app_state(ROOT, tracker_store={"type": "memory"}, lock_store={"type": "memory"},
                             interpreter=interpreter, engine=engine)
     yield from _serve(engine, state, {"state": state})
+
+
+def written(h: Harness) -> dict[str, int]:
+    """Everything a webhook could write: the channel's rows, dialogue events, requests to Twilio."""
+    counts: dict[str, int] = {}
+    from sqlalchemy import func, select
+
+    from bot.channels.twilio_outbox import twilio_outbound
+    from bot.channels.twilio_store import twilio_inbound, twilio_status
+
+    with h.channel.ledger.engine.connect() as conn:
+        for table in (twilio_inbound, twilio_status, twilio_outbound):
+            counts[table.name] = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+    store = h.processor.tracker_store
+    while hasattr(store, "inner"):  # under the encrypting, pseudonymising layers: the stored events
+        store = store.inner
+    counts["tracker_events"] = sum(len(store.load(s)) for s in store.senders())
+    counts["twilio_requests"] = len(h.fake.requests)
+    return counts

@@ -7,13 +7,10 @@ import logging
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from bot.channels import twilio_webhooks
-from bot.channels.twilio_outbox import twilio_outbound
-from bot.channels.twilio_store import twilio_inbound, twilio_status
-from tests.channels.conftest import ACCOUNT, AGENT_TOKEN, FROM_BOT, TOKEN, Harness
+from tests.channels.conftest import ACCOUNT, AGENT_TOKEN, FROM_BOT, TOKEN, Harness, written
 from tests.fakes.twilio_server import signed_post
 
 PATIENT = "whatsapp:+5215500001234"  # synthetic test range
@@ -37,20 +34,6 @@ def inbound(h: Harness, sid: str = SID) -> Any:
 def status(h: Harness, sid: str = SID, value: str = "delivered") -> Any:
     return signed_post(h.client, TOKEN, STATUS, {"MessageSid": sid, "MessageStatus": value,
                                                  "AccountSid": ACCOUNT, "To": PATIENT})
-
-
-def written(h: Harness) -> dict[str, int]:
-    """Everything a webhook could write: the channel's rows, dialogue events, requests to Twilio."""
-    counts: dict[str, int] = {}
-    with h.channel.ledger.engine.connect() as conn:
-        for table in (twilio_inbound, twilio_status, twilio_outbound):
-            counts[table.name] = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
-    store = h.processor.tracker_store
-    while hasattr(store, "inner"):  # under the encrypting, pseudonymising layers: the stored events
-        store = store.inner
-    counts["tracker_events"] = sum(len(store.load(s)) for s in store.senders())
-    counts["twilio_requests"] = len(h.fake.requests)
-    return counts
 
 
 NOTHING = {"twilio_inbound": 0, "twilio_status": 0, "twilio_outbound": 0, "tracker_events": 0,

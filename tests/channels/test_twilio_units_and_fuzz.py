@@ -13,9 +13,8 @@ from sqlalchemy import func, select
 
 from bot.channels.twilio_http import valid_sid
 from bot.channels.twilio_outbound import split_text
-from bot.channels.twilio_outbox import twilio_outbound
 from bot.channels.twilio_store import canonical_sender, twilio_inbound, twilio_status
-from tests.channels.conftest import TOKEN, Harness
+from tests.channels.conftest import TOKEN, Harness, written
 from tests.fakes.twilio_server import signed_post
 
 
@@ -64,20 +63,6 @@ sids = st.text(alphabet="0123456789abcdef", min_size=32, max_size=32).map(lambda
 forms = noise | st.builds(lambda sid, extra: {**VALID, "MessageSid": sid, **extra}, sids,
                           st.dictionaries(st.sampled_from(FIELDS), values, max_size=2))
 INBOUND, STATUS = "/webhooks/twilio/whatsapp", "/webhooks/twilio/status"
-
-
-def written(h: Harness) -> dict[str, int]:
-    """Everything a webhook could write: the channel's rows, dialogue events, requests to Twilio."""
-    counts: dict[str, int] = {}
-    with h.channel.ledger.engine.connect() as conn:
-        for table in (twilio_inbound, twilio_status, twilio_outbound):
-            counts[table.name] = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
-    store = h.processor.tracker_store
-    while hasattr(store, "inner"):  # under the encrypting, pseudonymising layers: the stored events
-        store = store.inner
-    counts["tracker_events"] = sum(len(store.load(s)) for s in store.senders())
-    counts["twilio_requests"] = len(h.fake.requests)
-    return counts
 
 
 def rows_with_sid(h: Harness, table: Any, sid: str) -> int:
