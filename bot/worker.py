@@ -5,12 +5,16 @@ over them (:func:`serve_workers`)."""
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
+
+log = logging.getLogger("bot.worker")
 
 STARTUP_FAILURE = 3  # uvicorn's exit code for a worker that cannot start: its supervisor gives up
 
@@ -99,6 +103,10 @@ def serve_workers(config: Any) -> None:
     if not config.port:
         raise ConfigError("--port 0 with several workers on their own sockets: each would get another port")
     check_free(config.host, config.port)
+    migrate = Path("/proc/sys/net/ipv4/tcp_migrate_req")
+    if migrate.exists() and migrate.read_text().strip() == "0":
+        log.warning("worker.sockets.no_migration: connections waiting for a worker that exits are reset; "
+                    "set net.ipv4.tcp_migrate_req=1 (or BOT_REUSE_PORT=0 for one shared socket)")
     options: dict[str, Any] = {"sockets": ReusePortSockets(config.host, config.port)}
     if "target" in inspect.signature(Multiprocess.__init__).parameters:  # uvicorn before 0.30
         from uvicorn import Server
@@ -121,14 +129,17 @@ def check_free(host: str, port: int) -> None:
 
 
 def can_reuse_port() -> bool:
-    """``BOT_REUSE_PORT=1`` on Linux (``SO_REUSEPORT``); by default (``0``) uvicorn's one shared socket.
+    """Each worker its own ``SO_REUSEPORT`` socket (Linux), unless ``BOT_REUSE_PORT=0`` (uvicorn's one
+    shared socket).
 
-    The trade-off, measured and reviewed: own sockets spread new connections evenly (CPU splits of
-    52/48-53/47 against 50/50-77/23 with the shared socket in bench/twilio_webhook.py; the same throughput
-    at that load), but connections still waiting in a worker's accept queue are reset when that worker
-    exits (a crash, a restart, the supervisor killing a hung worker) unless the kernel migrates them
-    (``net.ipv4.tcp_migrate_req=1``, Linux 5.14+). Off by default for that reason."""
-    wanted = os.environ.get("BOT_REUSE_PORT", "0").strip()
+    The trade-off, measured: on the shared socket the first worker to wake accepts every connection
+    waiting (asyncio accepts up to 100 per wake-up), so connections opened together can all land on one
+    worker — bench/twilio_webhook.py measured CPU splits from 50/50 to 81/19 and 100/0, and at 146 msg/s
+    with everything on one worker an acknowledgement p99 of 112 ms; own sockets gave 52/48 to 59/41. The
+    cost: connections still waiting in a worker's accept queue are reset when that worker exits (a crash,
+    a restart, the supervisor killing a hung worker) unless the kernel migrates them
+    (``net.ipv4.tcp_migrate_req=1``, Linux 5.14+; :func:`serve_workers` warns when it is off)."""
+    wanted = os.environ.get("BOT_REUSE_PORT", "1").strip()
     if wanted not in ("0", "1"):
         raise ConfigError(f"BOT_REUSE_PORT must be 1 (each worker its own socket) or 0, got {wanted!r}")
     return wanted == "1" and hasattr(socket, "SO_REUSEPORT") and sys.platform.startswith("linux")

@@ -53,13 +53,13 @@ def test_a_port_someone_listens_on_stops_start_up_with_a_clear_error(port: int) 
         stale.close()
 
 
-def test_own_sockets_are_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_own_sockets_by_default_on_linux_and_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
     monkeypatch.delenv("BOT_REUSE_PORT", raising=False)
-    assert can_reuse_port() is False  # uvicorn's shared socket unless asked
-    monkeypatch.setenv("BOT_REUSE_PORT", "1")
     assert can_reuse_port() is sys.platform.startswith("linux")
+    monkeypatch.setenv("BOT_REUSE_PORT", "0")
+    assert can_reuse_port() is False  # uvicorn's one shared socket
     monkeypatch.setenv("BOT_REUSE_PORT", "yes")
     with pytest.raises(ConfigError, match="BOT_REUSE_PORT must be 1"):
         can_reuse_port()
