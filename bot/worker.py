@@ -45,15 +45,13 @@ def tune_switch_interval() -> float:
     return ms / 1000
 
 
-
 class ReusePortSockets(list[socket.socket]):
     """The listening sockets uvicorn's worker supervisor hands each worker process: instead of one
-    socket bound by the parent and shared by every worker (a connection then stays with whichever worker
-    accepted it, and a busy worker — already running — tends to accept first, so a few busy keep-alive
-    connections load one worker: 1,967 messages against 65 in one benchmark run), each worker binds its
-    own socket to the same address with ``SO_REUSEPORT`` (Linux), and the kernel spreads new connections
-    evenly over them. Crosses to a spawned worker as its address only; the socket is made there, at its
-    first use, and kept."""
+    socket bound by the parent and shared by every worker (a connection stays with whichever worker
+    accepted it, and the first worker to wake accepts every connection waiting: CPU splits up to 100/0
+    measured, see :func:`can_reuse_port`), each worker binds its own socket to the same address with
+    ``SO_REUSEPORT`` (Linux), and the kernel spreads new connections evenly over them. Crosses to a
+    spawned worker as its address only; the socket is made there, at its first use, and kept."""
 
     def __init__(self, host: str, port: int) -> None:
         super().__init__()
