@@ -65,6 +65,14 @@ from bench.loadgen import FakeTwilio, Pool, request_bytes  # noqa: E402
 SCRIPT = ["hola", "¿cuál es su horario?", "¿dónde están ubicados?", "¿cuánto cuesta la consulta?", "gracias"]
 
 
+def children(pid: int) -> list[int]:
+    """The direct children of ``pid`` (Linux /proc); raises OSError / ValueError when it is gone."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and its children that are still alive (Linux /proc)."""
     total = 0.0
@@ -75,8 +83,7 @@ def cpu_seconds(pid: int) -> float:
         try:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / tick
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pids += [int(c) for c in (task / "children").read_text().split()]
+            pids += children(current)
         except (OSError, ValueError, IndexError):
             continue
     return total
@@ -84,13 +91,10 @@ def cpu_seconds(pid: int) -> float:
 
 def worker_cpu_seconds(pid: int) -> dict[int, float]:
     """CPU time of each direct child of ``pid`` (``bot run --workers N``: its worker processes)."""
-    children: list[int] = []
     try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            children += [int(c) for c in (task / "children").read_text().split()]
+        return {child: cpu_seconds(child) for child in children(pid)}
     except (OSError, ValueError):
         return {}
-    return {child: cpu_seconds(child) for child in children}
 
 
 def named_cpu_seconds(*names: str) -> float:

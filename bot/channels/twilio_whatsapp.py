@@ -106,20 +106,16 @@ class TwilioWhatsApp:
         sid = message.message_id or ""
         key = sender_hash(message.sender_id)
         try:
-            if recorded is not None and recorded.behind:
-                self._wait_turn(key, recorded.seq)
-            if recorded is not None and not self._start(sid, key):
+            if not self._begin(message, sid, key, recorded):
                 return
             claimed = self.clock()
-            if self.directory is not None and message.reply_to:  # where agents' messages will go
-                self.directory.note_address(message.sender_id, message.reply_to, CHANNEL)
             replies = processor.handle(message)
             offered: list[str] = []
             for reply in replies:
                 if not reply.text:
                     continue
                 if recorded is not None and self.clock() - claimed > timedelta(seconds=self.order_timeout):
-                    if not self._renew(sid, key):  # slow: keep the claim, unless recovery took it
+                    if not self._hold(self.ledger.renew, sid, key):  # slow: keep the claim
                         return
                     claimed = self.clock()
                 offered = self.send_reply(message.reply_to or reply.recipient_id, reply,
@@ -221,17 +217,23 @@ class TwilioWhatsApp:
                 finished.wait(ORDER_POLL)
         log.warning("twilio.inbound.order_timeout", extra={"sender": key[:12], "seq": seq})
 
-    def _renew(self, sid: str, key: str) -> bool:
-        """Keep a long-running message's claim; False (logged) when recovery took it meanwhile (then this
-        worker sends nothing more: recovery answers it)."""
-        if self.ledger.renew(sid, self.clock()):
-            return True
-        log.warning("twilio.inbound.taken_over", extra={"sender": key[:12], "message_sid": sid})
-        return False
+    def _begin(self, message: UserMessage, sid: str, key: str, recorded: Recorded | None) -> bool:
+        """Before a message (text or file) is handled: its turn in arrival order, this worker's claim on
+        it, and the address agents' messages will go to. False when recovery took it first (``recorded``
+        None: recovery is the caller and holds it already)."""
+        if recorded is not None:
+            if recorded.behind:
+                self._wait_turn(key, recorded.seq)
+            if not self._hold(self.ledger.start, sid, key):
+                return False
+        if self.directory is not None and message.reply_to:
+            self.directory.note_address(message.sender_id, message.reply_to, CHANNEL)
+        return True
 
-    def _start(self, sid: str, key: str) -> bool:
-        """Claim a recorded message for processing; False (logged) when recovery took it first."""
-        if self.ledger.start(sid, self.clock()):
+    def _hold(self, claim: Callable[[str, datetime], bool], sid: str, key: str) -> bool:
+        """Take (``ledger.start``) or keep (``ledger.renew``) this worker's claim on a message; False
+        (logged) when recovery took it — then this worker sends nothing more: recovery answers it."""
+        if claim(sid, self.clock()):
             return True
         log.warning("twilio.inbound.taken_over", extra={"sender": key[:12], "message_sid": sid})
         return False
@@ -244,12 +246,8 @@ class TwilioWhatsApp:
         sid = message.message_id or ""
         key = sender_hash(message.sender_id)
         try:
-            if recorded is not None and recorded.behind:
-                self._wait_turn(key, recorded.seq)
-            if recorded is not None and not self._start(sid, key):
+            if not self._begin(message, sid, key, recorded):
                 return
-            if self.directory is not None and message.reply_to:  # where agents' messages will go
-                self.directory.note_address(message.sender_id, message.reply_to, CHANNEL)
             outcome = "handoff"
             if self.processor is not None:
                 outcome = attachment_received(self.processor, message.sender_id, channel=CHANNEL)
@@ -281,7 +279,7 @@ class TwilioWhatsApp:
         its claim (a live worker renews it before each send once the message has taken
         ``order_timeout`` seconds)
         (:meth:`TwilioLedger.stale`); each is claimed by exactly one worker, and a worker that reaches a
-        message recovery took first leaves it (:meth:`_start`). It may be answered after newer messages of
+        message recovery took first leaves it (:meth:`_hold`). It may be answered after newer messages of
         the same patient (those stopped waiting for it), but it is not lost.
         """
         done = 0
