@@ -4,7 +4,8 @@
 
 Creates a scratch database (bot_bench_<random>), dropped at the end. Goals: >= 2,000 appends/s with 4
 concurrent writers (separate processes, one AuditLog each, every append its own committed transaction),
-and >= 100,000 entries/s for ``verify()``.
+and >= 100,000 entries/s for ``verify()``. Entries are keyed (HMAC-SHA256) under a random signing key
+made for the run; ``--checkpoint-every`` as in production (default 1,000).
 """
 
 from __future__ import annotations
@@ -19,15 +20,21 @@ from datetime import UTC, datetime
 
 from sqlalchemy import create_engine, text
 
-from bot.compliance.audit import GENESIS, AuditLog, canonical_details, canonical_entry, entry_hash
+from bot.compliance import signing
+from bot.compliance.audit import GENESIS, AuditLog, canonical_details, canonical_entry, entry_mac
 from bot.compliance.schema import create_compliance_schema
 from bot.compliance.tables import audit_log
 from bot.settings import normalise_database_url
 
 
-def _writer(url: str, seconds: float, start_at: float, out: mp.Queue) -> None:
+def _log(engine: object, seed: str, every: int) -> AuditLog:
+    key = signing.Ed25519PrivateKey.from_private_bytes(signing._b64_32("seed", seed))
+    return AuditLog(engine, key, checkpoint_every=every)  # type: ignore[arg-type]
+
+
+def _writer(url: str, seed: str, every: int, seconds: float, start_at: float, out: mp.Queue) -> None:
     engine = create_engine(url, pool_size=1)
-    log = AuditLog(engine)
+    log = _log(engine, seed, every)
     while time.time() < start_at:
         time.sleep(0.001)
     deadline, count = time.perf_counter() + seconds, 0
@@ -38,7 +45,7 @@ def _writer(url: str, seconds: float, start_at: float, out: mp.Queue) -> None:
     out.put(count)
 
 
-def _fill(url: str, total: int) -> None:
+def _fill(url: str, total: int, key: bytes) -> None:
     """Top the chain up to ``total`` entries quickly (bulk inserts of correctly chained rows)."""
     engine = create_engine(url)
     with engine.begin() as conn:
@@ -50,8 +57,8 @@ def _fill(url: str, total: int) -> None:
             seq += 1
             details = canonical_details({"n": seq})
             subject = f"item:fill-{seq}"
-            digest = entry_hash(
-                prev, canonical_entry(seq, ts, "system:bench", "bench.fill", subject, details)
+            digest = entry_mac(
+                key, prev, canonical_entry(seq, ts, "system:bench", "bench.fill", subject, details)
             )
             batch.append(
                 {"seq": seq, "ts": ts, "actor": "system:bench", "action": "bench.fill", "subject": subject,
@@ -71,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writers", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--verify-entries", type=int, default=200_000)
+    parser.add_argument("--checkpoint-every", type=int, default=1000)
     args = parser.parse_args(argv)
     raw = os.environ.get("DATABASE_URL", "")
     if not raw.startswith(("postgres://", "postgresql://")):
@@ -85,11 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         engine = create_engine(url)
         with engine.begin() as conn:
             create_compliance_schema(conn)
+        seed, _public = signing.generate_keypair()
         ctx = mp.get_context("spawn")
         out: mp.Queue = ctx.Queue()
         start_at = time.time() + 2.0
         procs = [
-            ctx.Process(target=_writer, args=(url, args.seconds, start_at, out)) for _ in range(args.writers)
+            ctx.Process(target=_writer, args=(url, seed, args.checkpoint_every, args.seconds, start_at, out))
+            for _ in range(args.writers)
         ]
         for p in procs:
             p.start()
@@ -98,13 +108,15 @@ def main(argv: list[str] | None = None) -> int:
             p.join()
         appends = sum(counts)
         rate = appends / args.seconds
-        log = AuditLog(engine)
+        log = _log(engine, seed, args.checkpoint_every)
         check = log.verify()
         print(
             f"append: {args.writers} writers x {args.seconds:.0f} s -> {appends} entries, "
-            f"{rate:,.0f} appends/s (goal >= 2,000)  chain ok={check.ok}"
+            f"{rate:,.0f} appends/s (goal >= 2,000)  chain ok={check.ok} checkpoints={check.checkpoints}"
         )
-        _fill(url, args.verify_entries)
+        chain = log.keys().chain
+        assert chain is not None
+        _fill(url, args.verify_entries, chain)
         t0 = time.perf_counter()
         result = log.verify()
         elapsed = time.perf_counter() - t0

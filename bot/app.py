@@ -7,7 +7,6 @@ stops the process with a clear message instead of failing on the first patient's
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,10 +24,6 @@ from bot.errors import ConfigError
 from bot.flow.runtime import Flow
 from bot.nlg.templates import TemplateRenderer
 
-# A sender id that is a phone number (Twilio's ``whatsapp:+521…``, ``+52…``, bare digits); anything else
-# (a REST sender such as ``conv-12``) is not read as one, so two such ids never share a patient.
-_PHONE_LIKE = re.compile(r"^(?:whatsapp:)?\+?[0-9][0-9 ().-]{6,24}$")
-
 
 @dataclass
 class ClinicServices:
@@ -44,15 +39,18 @@ class ClinicServices:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def patient_ref(self, sender_id: str) -> str:
-        """A keyed hash of the canonical phone number (or of the sender id on non-phone channels)."""
+        """A keyed hash of the canonical phone number for a phone channel's sender id (see
+        :mod:`bot.core.identity`); of the sender id itself for every other id, so a REST or console
+        sender never shares a patient with a phone number, however much it looks like one."""
         with self._lock:
             ref = self._refs.get(sender_id)
         if ref is None:
             from bot.compliance.crypto import canonical_phone
+            from bot.core.identity import is_phone_id
 
             # not a phone: the sender id itself, bracketed so surrounding spaces stay distinct
             key = f"sender:[{sender_id}]"
-            if _PHONE_LIKE.match(sender_id.strip()):
+            if is_phone_id(sender_id):
                 with contextlib.suppress(Exception):
                     key = canonical_phone(sender_id)
             ref = str(self.keyring.patient_ref(key))
@@ -251,11 +249,22 @@ def _media_ack() -> dict[str, str]:
     return {"the WhatsApp media acknowledgement": MEDIA_ACK}
 
 
+def channel_erasers() -> list[Any]:
+    """What each installed channel keeps per patient, for ARCO erasure (see ArcoService.erasers)."""
+    try:
+        from bot.channels.twilio_outbox import erase_patient
+    except ImportError:  # the Twilio channel is not installed
+        return []
+    return [erase_patient]
+
+
 def prepare(project: Path | None = None) -> None:
     """Everything `bot run` must do once before serving: a model to load and a migrated database."""
     from bot import db
+    from bot.access import check_deployment
     from bot.nlu.model import load_latest
 
+    check_deployment()
     load_latest(settings.models_dir(), train_if_missing=True)
     db.get_engine()  # migrated once here, before the workers start
 
@@ -277,7 +286,6 @@ def build_app_state(
     from bot.compliance.consent import ConsentRegistry
     from bot.compliance.crypto import PatientCipher
     from bot.compliance.keyring import Keyring
-    from bot.compliance.signing import signing_key_from_env
     from bot.compliance.transcripts import PseudonymousLockStore, raw_store
     from bot.guard.gate import load_gate
     from bot.inbox import Directory, ErasingBackend, IndexedTrackerStore
@@ -301,13 +309,16 @@ def build_app_state(
 
         interpreter = load_latest(settings.models_dir(), train_if_missing=True)
     engine = engine or db.get_engine()
-    audit = AuditLog(engine, signing_key_from_env())
     keyring = Keyring.from_env(str(engine.url.render_as_string(hide_password=False)))
+    audit = AuditLog.from_env(engine, keyring)  # deployed: no start without BOT_AUDIT_SIGNING_KEY
+    from bot.core.pseudonym import set_key as set_log_pseudonym_key  # logs: keyed, stable pseudonyms
+
+    set_log_pseudonym_key(keyring.subkey("bot log-pseudonym v1"))
     cipher = PatientCipher(engine, keyring, audit)
     cipher.warm_up()
     services = ClinicServices(
         clinic=clinic,
-        appointments=AppointmentRepository(engine, clinic, cipher=cipher),
+        appointments=AppointmentRepository(engine, clinic, cipher=cipher, audit=audit),
         consent=ConsentRegistry(engine, audit, cipher=cipher),
         audit=audit,
         arco=ArcoService(engine, audit, load_compliance()),
@@ -333,6 +344,7 @@ def build_app_state(
     services.patient_ref("+525500000000")  # loads the phone-number metadata now, not on a first message
     # ARCO erasure deletes the patient's conversation too, and its line in the agents' inbox
     services.arco.transcripts = ErasingBackend(backend, directory)
+    services.arco.erasers.extend(channel_erasers())
     locks = PseudonymousLockStore(
         create_lock_store(raw_store(lock_store) if lock_store is not None else endpoints.get("lock_store")),
         services.patient_ref,
@@ -353,7 +365,7 @@ def build_app_state(
     )
     if clock is not None:
         processor.clock = clock
-    closers = [trackers.close, locks.close]
+    closers = [trackers.close, locks.close, audit.close]  # audit last: its shutdown checkpoint
     if paraphraser is not None:
         closers.append(paraphraser.close)
     return AppState(processor, interpreter, services, closers, directory)

@@ -76,8 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the hash-chained audit log")
     asub = audit.add_subparsers(dest="audit_command", required=True, metavar="WHAT")
     p = asub.add_parser("verify", help="walk the chain and name the first broken entry")
+    p.add_argument("--checkpoints", action="append", metavar="FILE", help="exported checkpoints to check too")
     p.set_defaults(func=_handler("bot.compliance.commands:audit_verify_command"))
     p = asub.add_parser("checkpoint", help="write a signed checkpoint of the chain head")
+    p.add_argument("--export", metavar="FILE", help="then write every checkpoint as JSON lines (- = stdout)")
     p.set_defaults(func=_handler("bot.compliance.commands:audit_checkpoint_command"))
 
     consent = sub.add_parser("consent", help="consent evidence")

@@ -6,10 +6,12 @@ Migrations live in ``bot/migrations`` and are applied with :func:`migrate` (``bo
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import OperationalError
 
 from bot import settings
@@ -28,10 +30,61 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
+_SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+
+
+def owner_only(path: Path) -> None:
+    """Make a SQLite database file and its companions (-wal, -shm, -journal) readable by their owner only.
+
+    The file is created 0600 if missing, before SQLite opens it: SQLite gives the -wal and -shm files it
+    creates later the mode of the database file. Existing files (an older install) are tightened.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):  # created meanwhile by another process: tightened below
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for suffix in _SQLITE_SUFFIXES:
+        companion = path.with_name(path.name + suffix)
+        try:
+            if companion.stat().st_mode & 0o077:
+                companion.chmod(0o600)
+        except FileNotFoundError:
+            continue
+        except PermissionError:  # not ours (a shared, read-only database): nothing we may change
+            continue
+
+
+def secure_var_files(var: Path) -> None:
+    """Tighten every SQLite file in ``var`` (bot.db, a SQLite tracker store, …) to owner-only."""
+    for entry in var.iterdir():
+        if entry.is_file() and entry.suffix in (".db", ".sqlite", ".sqlite3"):
+            owner_only(entry)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file a ``sqlite:///…`` URL names, or None (in memory)."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
 def make_engine(url: str | None = None) -> Engine:
-    """A new engine for ``url`` (default: :func:`bot.settings.database_url`). Checks connectivity."""
+    """A new engine for ``url`` (default: :func:`bot.settings.database_url`). Checks connectivity.
+
+    A SQLite file (and its -wal/-shm files) is created readable by its owner only (see :func:`owner_only`);
+    so is every SQLite file under ``var/``, itself 0700 (:func:`bot.settings.var_dir`).
+    """
     url = settings.normalise_database_url(url) if url else settings.database_url()
     if url.startswith("sqlite"):
+        path = sqlite_file(url)
+        if path is not None:
+            var = os.environ.get("BOT_VAR_DIR")
+            var_path = Path(var).resolve() if var else settings.project_dir() / "var"
+            if path.resolve().parent == var_path.resolve():
+                settings.var_dir()  # 0700
+                secure_var_files(var_path)
+            owner_only(path)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:

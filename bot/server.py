@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bot.access import DeveloperAccess
 from bot.channels.rest import rest_webhook
 from bot.worker import can_reuse_port, serve_workers, settle_heap, tune_switch_interval
 
@@ -153,14 +154,14 @@ async def hand_back(request: Request) -> JSONResponse:
     identity, problem = await _agent_authorised(request)
     if problem is not None:
         return problem
+    from bot import edge
     from bot.agents import acting_agent
-    from bot.channels.rest import read_json
 
-    data: Any = {}
-    if await request.body():
-        data, problem = await read_json(request)
-        if problem is not None:
-            return problem
+    try:
+        body = await edge.read_body(request)
+        data: Any = edge.parse_json(body) if body else {}
+    except edge.EdgeError as e:
+        return e.response()
     if not isinstance(data, dict) or not isinstance(data.get("notify", True), bool):
         return _error(400, 'expected a JSON object {"agent"?: str, "notify"?: bool}')
     agent, problem = acting_agent(identity, [data.get("agent"), request.headers.get("x-agent-id")],
@@ -305,8 +306,10 @@ def create_app(state: Any = None) -> Starlette:
         own = state is None
         app_state = state
         if app_state is None:
+            from bot.access import check_deployment
             from bot.app import build_app_state
 
+            check_deployment()
             tune_switch_interval()
             app_state = await run_in_threadpool(build_app_state)
             settle_heap()
@@ -332,10 +335,15 @@ def create_app(state: Any = None) -> Starlette:
 
                 db.dispose_all()
 
-    routes = [
-        Route("/health", health, methods=["GET"]),
-        Route("/model/parse", model_parse, methods=["POST"]),
-        Route("/webhooks/rest/webhook", rest_webhook, methods=["POST"]),
+    access = DeveloperAccess.from_env()
+    developer = [("/model/parse", model_parse), ("/webhooks/rest/webhook", rest_webhook)]
+    access.announce([path for path, _ in developer])
+    routes = [Route("/health", health, methods=["GET"])]
+    for path, endpoint in developer:
+        served = access.guard(endpoint)
+        if served is not None:
+            routes.append(Route(path, served, methods=["POST"]))
+    routes += [
         Route("/agent/conversations", list_conversations, methods=["GET"]),
         Route("/agent/conversations/{conversation_id}", get_conversation, methods=["GET"]),
         Route("/agent/conversations/{conversation_id}/handback", hand_back, methods=["POST"]),
@@ -343,7 +351,11 @@ def create_app(state: Any = None) -> Starlette:
         Route("/agent/conversations/{conversation_id}/templates", agent_template, methods=["POST"]),
     ]
     extra = _optional_routes()
-    return Starlette(routes=routes + extra, lifespan=lifespan)
+    from starlette.middleware import Middleware
+
+    from bot.edge import EdgeMiddleware  # body cap, content types, paths for every route (bot/edge.py)
+
+    return Starlette(routes=routes + extra, lifespan=lifespan, middleware=[Middleware(EdgeMiddleware)])
 
 
 def _optional_routes() -> list[Route]:

@@ -19,6 +19,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # never write keys or databases into the checkout; never pick up a developer's secrets by accident
     os.environ.setdefault("BOT_VAR_DIR", _VAR.name)
     os.environ.setdefault("BOT_DATA_KEY", base64.b64encode(b"k" * 32).decode())
+    # the tests set Twilio credentials and DATABASE_URL, which would make this a deployed configuration;
+    # tests of the deployed rules set BOT_ENV=production themselves (see bot.settings.deployment_mode)
+    os.environ.setdefault("BOT_ENV", "development")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bot.core.identity import namespaced
 from bot.core.processor import UserMessage
 
 
@@ -25,7 +26,8 @@ def shell_command(args: argparse.Namespace) -> int:
             break
         if text.strip() in ("/salir", "/exit", "/quit"):
             break
-        replies = state.processor.handle(UserMessage(sender_id=args.sender, text=text, channel="console"))
+        message = UserMessage(sender_id=namespaced("console", args.sender), text=text, channel="console")
+        replies = state.processor.handle(message)
         for reply in replies:
             console.print(f"[bold green]Asistente:[/bold green] {reply.text}")
         if not replies:

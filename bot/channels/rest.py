@@ -8,16 +8,19 @@ The dialogue is synchronous; it runs in the threadpool so the event loop never b
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from bot import edge
+from bot.core.identity import namespaced
 from bot.core.processor import UserMessage
 
-MAX_BODY = 64 * 1024
+CHANNEL = "rest"
+
+MAX_BODY = edge.MAX_BODY
 MAX_TEXT = 4096
 MAX_SENDER = 128
 
@@ -27,18 +30,12 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 async def read_json(request: Request) -> tuple[Any, JSONResponse | None]:
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY:
-        return None, _error(413, f"body larger than {MAX_BODY} bytes")
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        return None, _error(413, f"body larger than {MAX_BODY} bytes")
+    """The JSON body (streamed with a cap, then validated at the edge: :func:`bot.edge.read_json`), or the
+    4xx to answer. Shared by the agents' JSON routes."""
     try:
-        return json.loads(body.decode("utf-8")), None
-    except UnicodeDecodeError:
-        return None, _error(400, "body is not valid UTF-8")
-    except json.JSONDecodeError:
-        return None, _error(400, "body is not valid JSON")
+        return await edge.read_json(request, MAX_BODY), None
+    except edge.EdgeError as e:
+        return None, e.response()
 
 
 async def rest_webhook(request: Request) -> JSONResponse:
@@ -55,12 +52,14 @@ async def rest_webhook(request: Request) -> JSONResponse:
     if len(text) > MAX_TEXT:
         return _error(413, f"`message` longer than {MAX_TEXT} characters")
     processor = request.app.state.processor
+    # A REST sender is its own namespace: "55 8765 4321" here is never that phone's WhatsApp patient.
+    conversation = namespaced(CHANNEL, sender)
     replies = await run_in_threadpool(
-        processor.handle, UserMessage(sender_id=sender, text=text, channel="rest")
+        processor.handle, UserMessage(sender_id=conversation, text=text, channel=CHANNEL)
     )
     payload = []
     for reply in replies:
-        item: dict[str, Any] = {"recipient_id": reply.recipient_id, "text": reply.text}
+        item: dict[str, Any] = {"recipient_id": sender, "text": reply.text}
         if reply.buttons:
             item["buttons"] = [dict(b) for b in reply.buttons]
         payload.append(item)

@@ -9,17 +9,18 @@ from __future__ import annotations
 import logging
 import os
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bot import edge
+
 log = logging.getLogger("bot.channels.twilio")
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
-MAX_BODY = 64 * 1024
-MAX_FIELDS = 200
+MAX_BODY = edge.MAX_BODY  # Twilio's forms are a few KiB
+MAX_FIELDS = edge.MAX_FORM_FIELDS
 MAX_SID = 64
 
 
@@ -45,24 +46,13 @@ async def authenticated_form(request: Request) -> tuple[dict[str, str], Response
     if not token:
         log.error("twilio.config.missing_auth_token")
         return {}, error(503, "TWILIO_AUTH_TOKEN is not set: cannot authenticate Twilio webhooks")
-    length = request.headers.get("content-length")
-    if length and (not length.isdigit() or int(length) > MAX_BODY):
-        return {}, error(413, f"body larger than {MAX_BODY} bytes")
-    body = b""
-    async for part in request.stream():
-        body += part
-        if len(body) > MAX_BODY:
-            return {}, error(413, f"body larger than {MAX_BODY} bytes")
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if body and ctype != "application/x-www-form-urlencoded":
-        return {}, error(415, "expected application/x-www-form-urlencoded")
-    try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False,
-                          encoding="utf-8", errors="strict", max_num_fields=MAX_FIELDS)
-    except UnicodeDecodeError:
-        return {}, error(400, "body is not valid UTF-8 form data")
-    except ValueError:
-        return {}, error(400, "malformed form body")
+    try:  # the edge's rules (bot.edge): streamed with a cap, strict UTF-8, bounded fields, no NUL
+        body = await edge.read_body(request, MAX_BODY)
+        if body and not edge.content_type_ok(request.headers.get("content-type"), edge.FORM_ONLY):
+            return {}, error(415, f"expected Content-Type {edge.FORM_TYPE}")
+        pairs = edge.parse_form(body, MAX_FIELDS)
+    except edge.EdgeError as e:
+        return {}, e.response()
     params: dict[str, Any] = {}
     for key, value in pairs:
         if key in params:
@@ -71,20 +61,36 @@ async def authenticated_form(request: Request) -> tuple[dict[str, str], Response
         else:
             params[key] = value
     signature = request.headers.get("x-twilio-signature", "")
-    if not signature or not _valid_signature(token, _signed_url(request), params, signature):
+    url = _signed_url(request)
+    if url is None:
+        log.error("twilio.config.missing_public_url", extra={"path": request.url.path})
+        return {}, error(503, "BOT_PUBLIC_URL is not set: cannot authenticate Twilio webhooks")
+    if not signature or not _valid_signature(token, url, params, signature):
         reason = "forged" if signature else "missing"
         log.warning("twilio.webhook.bad_signature", extra={"path": request.url.path, "reason": reason})
         return {}, Forbidden(reason)
     if any(isinstance(v, list) for v in params.values()):
         return {}, error(400, "repeated form fields")
-    return params, None
+    try:  # NFC for the dialogue only now: the signature above covered the values exactly as sent
+        return edge.clean_form(params), None
+    except edge.EdgeError as e:
+        return {}, e.response()
 
 
-def _signed_url(request: Request) -> str:
+# Hosts whose arrival URL may stand in for BOT_PUBLIC_URL: this machine only (local development, the
+# in-process test client). Any other Host header is the caller's word, so it is never trusted.
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]", "testserver"})
+
+
+def _signed_url(request: Request) -> str | None:
+    """The URL Twilio signed: ``BOT_PUBLIC_URL`` + path; without it, the arrival URL only for a local
+    Host (None otherwise: the request cannot be authenticated and is refused)."""
     public = os.environ.get("BOT_PUBLIC_URL")
-    if not public:
-        return str(request.url)
     query = request.url.query
+    if not public:
+        if (request.url.hostname or "").lower() not in LOCAL_HOSTS:
+            return None
+        return str(request.url)
     return public.rstrip("/") + request.url.path + (f"?{query}" if query else "")
 
 

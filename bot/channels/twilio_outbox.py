@@ -28,6 +28,7 @@ from typing import Any, LiteralString
 
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Engine,
     Integer,
@@ -35,6 +36,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    delete,
     insert,
     or_,
     select,
@@ -42,7 +44,17 @@ from sqlalchemy import (
 )
 
 from bot.channels.pg_direct import DirectStatements
-from bot.channels.twilio_store import autocommit, check_schema, metadata, seal, twilio_status, unseal
+from bot.channels.twilio_store import (
+    autocommit,
+    check_schema,
+    metadata,
+    seal,
+    sender_hash_of_ref,
+    twilio_inbound,
+    twilio_sender,
+    twilio_status,
+    unseal,
+)
 
 twilio_outbound = Table(
     "twilio_outbound",
@@ -318,3 +330,26 @@ def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+def erase_patient(conn: Connection, patient_ref: str) -> dict[str, int]:
+    """Delete everything the channel holds for one patient: the inbound ledger, the sender row, outbound
+    messages, their attempts and statuses. Runs inside the caller's transaction (ARCO erasure, audited
+    there); returns counts by table."""
+    sender = sender_hash_of_ref(patient_ref)
+    sids = select(twilio_inbound.c.message_sid).where(twilio_inbound.c.sender_hash == sender)
+    outbound_ids = select(twilio_outbound.c.id).where(twilio_outbound.c.sender_hash == sender)
+    outbound_sids = select(twilio_attempt.c.message_sid).where(twilio_attempt.c.outbound_id.in_(outbound_ids))
+    counts = {
+        "twilio_status": conn.execute(delete(twilio_status).where(
+            twilio_status.c.message_sid.in_(outbound_sids) | twilio_status.c.message_sid.in_(sids))).rowcount,
+        "twilio_attempt": conn.execute(delete(twilio_attempt).where(
+            twilio_attempt.c.outbound_id.in_(outbound_ids))).rowcount,
+        "twilio_outbound": conn.execute(delete(twilio_outbound).where(
+            twilio_outbound.c.sender_hash == sender)).rowcount,
+        "twilio_inbound": conn.execute(delete(twilio_inbound).where(
+            twilio_inbound.c.sender_hash == sender)).rowcount,
+        "twilio_sender": conn.execute(delete(twilio_sender).where(
+            twilio_sender.c.sender_hash == sender)).rowcount,
+    }
+    return {table: int(n or 0) for table, n in counts.items()}

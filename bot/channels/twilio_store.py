@@ -16,13 +16,8 @@ different processes — and a message's predecessors are committed before its nu
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
-import hmac
 import json
-import os
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, LiteralString
@@ -39,10 +34,11 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
-    delete,
+    exists,
     func,
     insert,
     inspect,
+    literal,
     literal_column,
     or_,
     select,
@@ -51,6 +47,13 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from bot.channels.pg_direct import DirectStatements
+from bot.channels.twilio_keys import (  # noqa: F401  (re-exported: the channel's modules import them here)
+    channel_keys,
+    seal,
+    sender_hash,
+    sender_hash_of_ref,
+    unseal,
+)
 from bot.errors import StoreError
 
 metadata = MetaData()
@@ -133,39 +136,6 @@ _MARK_PG: LiteralString = """
 WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
 UPDATE twilio_inbound SET status = %(status)s, payload = NULL FROM relaxed WHERE message_sid = %(sid)s
 """
-
-
-def sender_hash(canonical: str) -> str:
-    """Keyed hash of a canonical phone number (key: BOT_DATA_KEY) — phone numbers are too few to hash bare."""
-    key = os.environ.get("BOT_DATA_KEY", "").encode() or b"bot.twilio.sender"
-    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
-
-
-_AEADS: dict[str, Any] = {}  # BOT_DATA_KEY value → its AES-GCM object for the channel's payloads
-
-
-def _aead() -> Any:
-    """AES-GCM under a key derived from ``BOT_DATA_KEY`` (built once per key value, not per message)."""
-    raw = os.environ.get("BOT_DATA_KEY", "")
-    aead = _AEADS.get(raw)
-    if aead is None:
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-        _AEADS.clear()  # only the current key is ever needed
-        aead = _AEADS[raw] = AESGCM(hashlib.sha256(b"bot twilio outbox v1\x00" + raw.encode()).digest())
-    return aead
-
-
-def seal(data: dict[str, Any]) -> str:
-    nonce = secrets.token_bytes(12)
-    blob = _aead().encrypt(nonce, json.dumps(data, ensure_ascii=False).encode(), b"twilio-outbox")
-    return "v1:" + base64.b64encode(nonce + blob).decode()
-
-
-def unseal(token: str) -> dict[str, Any]:
-    raw = base64.b64decode(token.removeprefix("v1:"))
-    data = json.loads(_aead().decrypt(raw[:12], raw[12:], b"twilio-outbox"))
-    return dict(data)
 
 
 def canonical_sender(address: str, region: str = "MX") -> str:
@@ -417,10 +387,20 @@ class TwilioLedger:
         return () if row is None else _choices(row[0], row[1], now)
 
     # -- delivery statuses -------------------------------------------------------------------------------
-    def record_status(self, message_sid: str, status: str, error_code: str | None, at: datetime) -> None:
+    def record_status(self, message_sid: str, status: str, error_code: str | None, at: datetime) -> bool:
+        """Keep a status callback once: Twilio retries callbacks and a signed one can be replayed (its
+        signature has no timestamp), so a repeat of the same (message, status, error code) adds nothing.
+        Applying a status is idempotent as well (the outbox only moves a message forward). False: a repeat."""
+        same = select(twilio_status.c.id).where(
+            twilio_status.c.message_sid == message_sid, twilio_status.c.status == status,
+            (twilio_status.c.error_code == error_code) if error_code is not None
+            else twilio_status.c.error_code.is_(None))
+        row = select(literal(message_sid), literal(status), literal(error_code, String),
+                     literal(at, DateTime(timezone=True))).where(~exists(same))
         with self._auto.begin() as conn:
-            conn.execute(insert(twilio_status).values(
-                message_sid=message_sid, status=status, error_code=error_code, received_at=at))
+            done = conn.execute(insert(twilio_status).from_select(
+                ["message_sid", "status", "error_code", "received_at"], row))
+        return bool(done.rowcount)
 
     def statuses(self, message_sid: str) -> list[tuple[str, str | None]]:
         with self.engine.connect() as conn:
@@ -428,9 +408,3 @@ class TwilioLedger:
                                 .where(twilio_status.c.message_sid == message_sid)
                                 .order_by(twilio_status.c.id)).all()
         return [(r[0], r[1]) for r in rows]
-
-    def forget_sender(self, sender: str) -> None:
-        """Erase what the channel keeps about one patient (ARCO cancellation)."""
-        with self.engine.begin() as conn:
-            conn.execute(delete(twilio_inbound).where(twilio_inbound.c.sender_hash == sender))
-            conn.execute(delete(twilio_sender).where(twilio_sender.c.sender_hash == sender))

@@ -27,15 +27,17 @@ from bot.channels.twilio_replies import button_payload, choice
 from bot.channels.twilio_store import STATUSES, canonical_sender, sender_hash
 from bot.channels.twilio_whatsapp import CHANNEL, TwilioWhatsApp
 from bot.core.processor import UserMessage
+from bot.edge import ascii_int
 
 log = logging.getLogger("bot.channels.twilio")
 
 INBOUND_PATH = "/webhooks/twilio/whatsapp"
 STATUS_PATH = "/webhooks/twilio/status"
-DELIVERIES_PATH = "/agent/conversations/{sender_id}/deliveries"
+DELIVERIES_PATH = "/agent/conversations/{sender_id}/deliveries"  # the inbox's opaque id
 MAX_TEXT = 4096
 UNAVAILABLE = "the WhatsApp channel is not available right now; nothing was processed"
 DELIVERIES_UNAVAILABLE = "delivery states cannot be read right now; try again in a moment"
+NO_SUCH_CONVERSATION = "no such WhatsApp conversation (use the id from GET /agent/conversations)"
 
 
 _channel_lock = threading.Lock()
@@ -111,8 +113,8 @@ async def inbound_webhook(request: Request) -> Response:
         canonical = canonical_sender(sender_address)
     except ValueError:
         return error(400, "From is not a phone number")
-    num_media = params.get("NumMedia", "0") or "0"
-    if not num_media.isdigit() or len(num_media) > 3:
+    num_media = ascii_int(params.get("NumMedia", "0") or "0", 0, 999)  # not "²" or "١": isdigit() is true
+    if num_media is None:
         return error(400, "NumMedia must be a small non-negative integer")
     text = params.get("Body", "")
     tapped = button_payload(params)  # a quick-reply button: its payload is what the dialogue gets
@@ -126,7 +128,7 @@ async def inbound_webhook(request: Request) -> Response:
         channel.processor = request.app.state.processor  # for recovering messages a dead worker left
     if channel.directory is None:
         channel.directory = getattr(getattr(request.app.state, "app_state", None), "directory", None)
-    kept = {"from": sender_address, "body": text, "tapped": tapped, "media": int(num_media)}
+    kept = {"from": sender_address, "body": text, "tapped": tapped, "media": num_media}
     try:
         recorded = await channel.acknowledge(channel.ledger.record_inbound, sid, who, channel.clock(), kept)
     except Exception as e:  # the database is down: nothing recorded, so say so (Twilio may retry)
@@ -139,9 +141,9 @@ async def inbound_webhook(request: Request) -> Response:
     message = UserMessage(sender_id=canonical, text=text, channel=CHANNEL, message_id=sid,
                           reply_to=sender_address)
     log.info("twilio.inbound.accepted",
-             extra={"sender": who[:12], "message_sid": sid, "media": int(num_media)})
-    if int(num_media) > 0:  # media is never downloaded, stored or given to the dialogue (see module doc)
-        files = int(num_media)
+             extra={"sender": who[:12], "message_sid": sid, "media": num_media})
+    if num_media > 0:  # media is never downloaded, stored or given to the dialogue (see module doc)
+        files = num_media
         return twiml(BackgroundTask(channel.in_background, channel.acknowledge_media, message, files,
                                     recorded))
     return twiml(BackgroundTask(channel.in_background, channel.process, request.app.state.processor, message,
@@ -157,7 +159,7 @@ async def status_webhook(request: Request) -> Response:
     if sid is None or status not in STATUSES:
         return error(400, "MessageSid and a known MessageStatus are required")
     code = params.get("ErrorCode") or None
-    if code is not None and (len(code) > 16 or not code.isalnum()):
+    if code is not None and (len(code) > 16 or not code.isascii() or not code.isalnum()):
         return error(400, "ErrorCode must be a short code")
     channel = _channel_or_503(request)
     if isinstance(channel, Response):
@@ -182,37 +184,46 @@ async def _run(func: Callable[..., Any], *args: Any) -> Any:
 
 async def deliveries(request: Request) -> Response:
     """Delivery states of a conversation's outbound WhatsApp messages, for agents (no bodies, no numbers).
-    Authenticated like every agent route (:func:`bot.agents.authenticate`: per-agent or shared token)."""
-    from bot.agents import authenticate
 
-    _, problem = await authenticate(request)
+    Addressed by the inbox's opaque id only — a phone number in the URL is answered like any unknown id
+    (404), so the route tells nobody whether a number is a patient's. Authenticated like every agent route
+    (:func:`bot.agents.authenticate`) and audited as ``deliveries.viewed`` with the agent's id, like the
+    transcript (the shared token's agent: ``X-Agent-Id``)."""
+    from bot.agents import acting_agent, authenticate
+
+    identity, problem = await authenticate(request)
+    if problem is not None or identity is None:
+        return problem or error(401, "unauthorised")
+    agent, problem = acting_agent(identity, [request.headers.get("x-agent-id")], default="agent")
     if problem is not None:
         return problem
-    address = request.path_params["sender_id"]
     app_state = getattr(request.app.state, "app_state", None)
     conversation = None
     try:
         if app_state is not None and getattr(app_state, "directory", None) is not None:
             with contextlib.suppress(LookupError):
-                conversation = await _run(app_state.conversation, address)
+                conversation = await _run(app_state.conversation, request.path_params["sender_id"])
     except Exception as e:  # the inbox's database is down
         log.error("twilio.deliveries.unavailable", extra={"error": type(e).__name__})
         return error(503, DELIVERIES_UNAVAILABLE)
-    if conversation is not None:  # the inbox's opaque id (preferred: no phone number in the URL)
-        address = conversation.sender_id
-    try:
-        canonical = canonical_sender(address)
-    except ValueError:
-        return error(404, "not a WhatsApp conversation")
+    canonical = None
+    if conversation is not None and conversation.channel == CHANNEL:
+        with contextlib.suppress(ValueError):
+            canonical = canonical_sender(conversation.sender_id)
+    if canonical is None:
+        return error(404, NO_SUCH_CONVERSATION)
     channel = _channel_or_503(request)
     if isinstance(channel, Response):
         return channel
     try:
         rows = await _run(channel.deliveries, canonical)
+        await _run(app_state.services.audit.append, f"staff:{agent}", "deliveries.viewed",
+                   f"patient:{conversation.id}", {"items": len(rows)})
     except Exception as e:
         log.error("twilio.deliveries.unavailable", extra={"error": type(e).__name__})
         return error(503, DELIVERIES_UNAVAILABLE)
-    return JSONResponse({"conversation": sender_hash(canonical)[:12], "deliveries": rows})
+    return JSONResponse({"conversation": conversation.id, "deliveries": rows},
+                        headers={"cache-control": "no-store"})
 
 
 def routes() -> list[Route]:

@@ -15,12 +15,12 @@ from __future__ import annotations
 import builtins
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, Row, and_, column, func, inspect, select, table, update
+from sqlalchemy import Connection, DateTime, Engine, Row, and_, column, func, inspect, select, table, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.compliance.audit import AuditLog, AuditWriter
@@ -100,6 +100,9 @@ class ArcoService:
         self.config = config
         self._clock = clock
         self.transcripts = transcripts  # the tracker store (keyed by patient reference), if any
+        # What else holds a patient's rows (a channel's ledger and outbox): each eraser deletes them
+        # inside the erasure's audit transaction and returns counts by table (registered by the wiring).
+        self.erasers: list[Callable[[Connection, str], Mapping[str, int]]] = []
         self._blocked: tuple[float, frozenset[str]] | None = None
 
     def open(self, patient_ref: str, kind: str, channel: str) -> ArcoRequest:
@@ -260,6 +263,12 @@ class ArcoService:
                     w.append(
                         "system:retention", "appointments.deleted", f"patient:{r.patient_ref}",
                         {"rows": int(rows or 0), "reason": "arco.cancellation", "arco": r.id},
+                    )  # fmt: skip
+                for eraser in self.erasers:
+                    counts = {table: int(n) for table, n in eraser(w.conn, r.patient_ref).items()}
+                    w.append(
+                        "system:retention", "channel.deleted", f"patient:{r.patient_ref}",
+                        {"rows": counts, "reason": "arco.cancellation", "arco": r.id},
                     )  # fmt: skip
                 shred_patient_key(w, r.patient_ref, "system:retention", "arco.cancellation")
                 w.conn.execute(

@@ -10,6 +10,7 @@ import getpass
 import json
 import os
 import re
+import sys
 
 from sqlalchemy import Engine
 
@@ -30,17 +31,25 @@ def _staff() -> str:
 
 
 def audit_verify_command(args: argparse.Namespace) -> int:
+    """Check the chain (links, HMACs), the stored checkpoints and exported ones; print what could not be
+    checked. Exit 1 when something is broken."""
     from bot.compliance.consent import ConsentRegistry
 
     engine = _engine()
     audit = AuditLog(engine, verify_key=signing.verify_key_from_env())
-    result = audit.verify()
+    try:
+        result = audit.verify(getattr(args, "checkpoints", None) or [])
+    except (OSError, ValueError) as e:
+        print(f"cannot read the exported checkpoints: {e}")
+        return 2
     status = "OK" if result.ok else "BROKEN"
     print(
         f"audit chain {status}: {result.entries} entries, {result.checkpoints} checkpoints — {result.reason}"
     )
     if result.first_bad_seq is not None:
         print(f"first broken entry: seq {result.first_bad_seq}")
+    for note in result.notes:
+        print(f"not checked: {note}")
     problems = ConsentRegistry(engine, audit).verify_links()
     for problem in problems:
         print(problem)
@@ -48,14 +57,29 @@ def audit_verify_command(args: argparse.Namespace) -> int:
 
 
 def audit_checkpoint_command(args: argparse.Namespace) -> int:
-    audit = AuditLog(_engine(), signing.signing_key_from_env())
-    cp = audit.checkpoint()
-    # one JSON line: keep it somewhere the database's administrators cannot rewrite
-    print(
-        json.dumps(
-            {"seq": cp.seq, "hash": cp.hash, "ts": cp.ts, "key_id": cp.key_id, "signature": cp.signature}
-        )
-    )
+    """Sign the head (one JSON line on stdout); ``--export FILE``: then write every checkpoint to FILE."""
+    from bot.errors import ConfigError
+
+    engine = _engine()
+    export = getattr(args, "export", None)
+    try:
+        audit = AuditLog.from_env(engine)
+    except ConfigError as e:
+        if not export:
+            raise
+        print(f"no new checkpoint ({e}); exporting the stored ones", file=sys.stderr)
+        audit = AuditLog(engine, verify_key=signing.verify_key_from_env())
+    else:
+        cp = audit.checkpoint()
+        # keep it somewhere the database's administrators cannot rewrite
+        print(cp.as_json() if cp else "", file=sys.stderr if export == "-" else sys.stdout)
+    if export:
+        if export == "-":
+            count = audit.export_checkpoints(sys.stdout)
+        else:
+            with open(export, "w", encoding="utf-8") as out:
+                count = audit.export_checkpoints(out)
+        print(f"{count} checkpoints exported to {export}", file=sys.stderr)
     return 0
 
 
@@ -99,9 +123,12 @@ def retention_run_command(args: argparse.Namespace) -> int:
     engine = _engine()
     # the tracker store the assistant actually uses (endpoints.yml): SQL, Redis or memory
     transcripts = create_tracker_store(load_endpoints().get("tracker_store"))
+    from bot.app import channel_erasers  # the wiring knows which channels are installed
+
     try:
         report = retention.run(
-            engine, AuditLog(engine), config.load(), utc_now(), bool(args.dry_run), transcripts=transcripts
+            engine, AuditLog(engine), config.load(), utc_now(), bool(args.dry_run), transcripts=transcripts,
+            erasers=channel_erasers(),
         )
     finally:
         transcripts.close()

@@ -61,6 +61,8 @@ class Keyring:
         if len(self._keys) != len(keys):
             raise ConfigError(f"{ENV}: duplicate key id")
         self.current_kid = keys[0][0]
+        self._anchor_kid = keys[-1][0]
+        self._subkeys: dict[tuple[str, str], bytes] = {}
         self._ref_key = derive(ref_key if ref_key is not None else keys[-1][1], "bot patient-ref v1")
         digest = hashlib.sha256(b"bot keyring fingerprint v1")
         for kid, key in keys:
@@ -82,7 +84,12 @@ class Keyring:
 
     @classmethod
     def from_env(cls, database_url: str | None = None) -> Keyring:
-        """Keys from ``BOT_DATA_KEY``; for the embedded SQLite only, a generated key under ``var/``."""
+        """Keys from ``BOT_DATA_KEY``; for the embedded SQLite only, a generated key under ``var/``.
+
+        A deployed setup (:func:`bot.settings.deployment_mode`: ``BOT_ENV=production``, ``DATABASE_URL``
+        or ``TWILIO_AUTH_TOKEN``) must set ``BOT_DATA_KEY`` even on SQLite: a key generated next to the
+        database it protects protects nothing once the disk or a backup leaves the building.
+        """
         ref = os.environ.get(REF_ENV)
         ref_key = _decode(REF_ENV, ref) if ref else None
         value = os.environ.get(ENV)
@@ -91,6 +98,12 @@ class Keyring:
         url = settings.normalise_database_url(database_url) if database_url else settings.database_url()
         if not url.startswith("sqlite"):
             raise ConfigError(f"{ENV} is not set; it is required with {url.split(':', 1)[0]} databases")
+        if settings.deployment_mode() == settings.DEPLOYED:
+            raise ConfigError(
+                f"{ENV} is not set; a deployed setup (BOT_ENV=production, DATABASE_URL or TWILIO_AUTH_TOKEN "
+                "set) needs it even on SQLite — the generated var/data.key is for the embedded default only "
+                "(32 random bytes in base64: openssl rand -base64 32)"
+            )
         return cls.parse(_embedded_key(settings.var_dir() / "data.key"), ref_key)
 
     @classmethod
@@ -107,6 +120,22 @@ class Keyring:
     @property
     def kids(self) -> tuple[str, ...]:
         return tuple(self._keys)
+
+    def subkey(self, purpose: str, kid: str | None = None) -> bytes:
+        """A 32-byte key for one purpose (HKDF-SHA256 of a master key, ``info`` = ``purpose``).
+
+        Without ``kid``: of the *anchor* — the last key listed, which rotation keeps (like
+        :meth:`patient_ref`), so a pseudonym or a MAC key stays stable when a new current key is prepended.
+        With ``kid`` (e.g. :attr:`current_kid` to encrypt, the token's kid to decrypt): of that key.
+        Every purpose string names its own version (``"bot log-pseudonym v1"``), so no key serves twice.
+        """
+        if not purpose:
+            raise ConfigError("a subkey needs a purpose")
+        name = kid if kid is not None else self._anchor_kid
+        found = self._subkeys.get((name, purpose))
+        if found is None:
+            found = self._subkeys[(name, purpose)] = derive(self.key(name), purpose)
+        return found
 
     def patient_ref(self, phone_canonical: str) -> str:
         """HMAC-SHA256 of the canonical phone number (hex): the only way patients are looked up."""

@@ -13,6 +13,7 @@ read; its 5-year floor is enforced when the configuration is loaded.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -148,8 +149,10 @@ def run(
     now: datetime,
     dry_run: bool,
     transcripts: Any = None,
+    erasers: Sequence[Any] = (),
 ) -> Report:
-    """Apply every retention rule; ``transcripts`` is the tracker store (its keys are patient refs)."""
+    """Apply every retention rule; ``transcripts`` is the tracker store (its keys are patient refs);
+    ``erasers`` delete what channels keep per patient on ARCO erasure (see ArcoService.erasers)."""
     report = Report(now, dry_run)
     for rule in config.tables:
         months = config.months_for(rule)
@@ -159,5 +162,6 @@ def run(
             report.tables.append(_expire_table(engine, audit, rule, months, now, dry_run))
     if inspect(engine).has_table("arco_requests"):
         arco = ArcoService(engine, audit, config, clock=lambda: now, transcripts=transcripts)
+        arco.erasers.extend(erasers)
         report.arco_deleted = [r.id for r in arco.process_due(now, dry_run)]
     return report

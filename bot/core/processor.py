@@ -9,7 +9,6 @@ every event under the patient's key (bot.compliance.transcripts), so plaintext e
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,8 @@ from bot.core.events import (
     SessionStarted,
     UserUttered,
 )
+from bot.core.identity import check_sender
+from bot.core.pseudonym import pseudonym
 from bot.core.resume import TrackerCache
 from bot.core.slots import extract_slots
 from bot.core.tracker import Tracker
@@ -125,8 +126,9 @@ class FlowPort(Protocol):
 
 
 def sender_hash(sender_id: str) -> str:
-    """What logs may carry instead of a sender id (never the phone number)."""
-    return hashlib.sha256(sender_id.encode()).hexdigest()[:12]
+    """What logs may carry instead of a sender id (never the phone number): a keyed pseudonym
+    (:func:`bot.core.pseudonym.pseudonym`) — a bare hash of a phone number is reversed by enumeration."""
+    return pseudonym(sender_id, length=12)
 
 
 @dataclass
@@ -147,6 +149,7 @@ class Processor:
 
     # -- public API -----------------------------------------------------------------------------------
     def handle(self, message: UserMessage) -> list[OutgoingMessage]:
+        check_sender(message.channel, message.sender_id)  # only a verified channel speaks for a phone
         if self.data_blocked(message.sender_id):
             # ARCO cancellation in its blocking period: the message is not processed nor stored.
             return self._fixed_reply(message, DATA_BLOCKED_RESPONSE)

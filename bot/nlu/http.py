@@ -1,7 +1,8 @@
 """``POST /model/parse`` as a Starlette endpoint (mounted by :mod:`bot.server`).
 
 Body: ``{"text": str, "reference_time"?: ISO 8601 str}`` → Rasa's parse result. Client mistakes are
-answered with 400 (or 413 for a body over 64 KiB) and ``{"error": "..."}``, never with a 500.
+answered with 400 (or 413 for a body over 64 KiB) and ``{"error": "..."}``, never with a 500; the body
+is read and validated by the edge's rules (:mod:`bot.edge`).
 
 The parse runs directly on the event loop rather than in a thread pool: it is pure CPU work of well
 under a millisecond (see ``bench/parse_latency.py``: p99 of the in-process parse is far below the
@@ -11,14 +12,15 @@ featurisation at a few thousand characters, so no request can hold the loop for 
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-MAX_BODY_BYTES = 64 * 1024
+from bot import edge
+
+MAX_BODY_BYTES = edge.MAX_BODY
 
 
 class _BadRequest(Exception):
@@ -29,46 +31,27 @@ class _BadRequest(Exception):
 
 
 def _error(message: str, status: int = 400) -> Response:
-    return JSONResponse({"error": message}, status_code=status)
+    return edge.error_response(status, message)
 
 
 async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            if int(declared) > MAX_BODY_BYTES:
-                raise _BadRequest("request body is larger than 64 KiB", 413)
-        except ValueError as e:
-            raise _BadRequest("invalid Content-Length header") from e
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _BadRequest("request body is larger than 64 KiB", 413)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await edge.read_body(request, MAX_BODY_BYTES)  # streamed, refused past the cap
+    except edge.EdgeError as e:
+        raise _BadRequest(e.message, e.status) from e
 
 
 def parse_body(body: bytes) -> tuple[str, datetime | None]:
     """Validate the request body; raise :class:`_BadRequest` with a message for the client."""
-    try:
-        decoded = body.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise _BadRequest("request body is not valid UTF-8") from e
-    try:
-        payload: Any = json.loads(decoded)
-    except (json.JSONDecodeError, RecursionError) as e:
-        raise _BadRequest("request body is not valid JSON") from e
+    try:  # UTF-8, depth, numbers, surrogates, NUL, NFC: the edge's rules (bot.edge.parse_json)
+        payload: Any = edge.parse_json(body)
+    except edge.EdgeError as e:
+        raise _BadRequest(e.message, e.status) from e
     if not isinstance(payload, dict):
         raise _BadRequest('expected a JSON object like {"text": "..."}')
     text = payload.get("text")
     if not isinstance(text, str):
         raise _BadRequest("'text' is required and must be a string")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as e:
-        raise _BadRequest("'text' contains unpaired surrogates") from e
     reference = payload.get("reference_time")
     if reference is None:
         return text, None

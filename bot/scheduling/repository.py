@@ -91,7 +91,15 @@ def _open(cipher: FieldCipher | None, ref: str, value: str | None) -> str | None
         return SHREDDED
 
 
+class AuditSink(Protocol):
+    def append(self, actor: str, action: str, subject: str, details: Any) -> Any: ...
+
+
 class AppointmentRepository:
+    """Every change (book, cancel, reschedule, outcome) is audited as ``appointment.<change>`` with the
+    actor that made it (``bot`` for the assistant acting for the patient, ``staff:<id>`` for a person),
+    the patient reference and the appointment ids — never a name, a service or a physician."""
+
     def __init__(
         self,
         engine: Engine,
@@ -99,11 +107,17 @@ class AppointmentRepository:
         *,
         clock: Callable[[], datetime] = _utc_now,
         cipher: FieldCipher | None = None,
+        audit: AuditSink | None = None,
     ):
         self.engine = engine
         self.clinic = clinic
         self._clock = clock
         self.cipher = cipher
+        self.audit = audit
+
+    def _audited(self, actor: str, change: str, patient_ref: str, details: dict[str, Any]) -> None:
+        if self.audit is not None:
+            self.audit.append(actor, f"appointment.{change}", f"patient:{patient_ref}", details)
 
     def _seal(self, patient_ref: str, value: str | None) -> str | None:
         if value is None or self.cipher is None:
@@ -127,6 +141,8 @@ class AppointmentRepository:
         start: datetime,
         for_relation: str | None = None,
         now: datetime | None = None,
+        *,
+        actor: str = "bot",
     ) -> Appointment:
         """Book ``start`` (aware). SlotUnavailableError if invalid per the clinic's rules or taken."""
         now = self._now(now)
@@ -151,9 +167,12 @@ class AppointmentRepository:
             conn.execute(insert(appointments), values)
             self._take(conn, appointment_id, physician_id, slot_starts(slot.start, slot.end, self._step))
         log.info("scheduling.booked", extra={"appointment_id": appointment_id, "physician_id": physician_id})
+        self._audited(actor, "booked", patient_ref, {"appointment": appointment_id})
         return self._get(appointment_id)
 
-    def cancel(self, appointment_id: str, patient_ref: str, now: datetime | None = None) -> Appointment:
+    def cancel(
+        self, appointment_id: str, patient_ref: str, now: datetime | None = None, *, actor: str = "bot"
+    ) -> Appointment:
         """Cancel an upcoming appointment of this patient; its slots become free, the row stays."""
         now = self._now(now)
         with self._transaction("cancel") as conn:
@@ -167,6 +186,7 @@ class AppointmentRepository:
                 .values(status=AppointmentStatus.CANCELLED.value, updated_at=now)
             )
         log.info("scheduling.cancelled", extra={"appointment_id": appointment_id})
+        self._audited(actor, "cancelled", patient_ref, {"appointment": appointment_id})
         return self._get(appointment_id)
 
     def reschedule(
@@ -176,6 +196,8 @@ class AppointmentRepository:
         new_start: datetime,
         now: datetime | None = None,
         physician_id: str | None = None,
+        *,
+        actor: str = "bot",
     ) -> Appointment:
         """Move an appointment atomically; returns the new appointment (the old one becomes 'rescheduled').
 
@@ -229,10 +251,17 @@ class AppointmentRepository:
                 .values(status=AppointmentStatus.RESCHEDULED.value, updated_at=now)
             )
         log.info("scheduling.rescheduled", extra={"appointment_id": old.id, "new_appointment_id": new_id})
+        self._audited(actor, "rescheduled", old.patient_ref,
+                      {"appointment": old.id, "new_appointment": new_id})
         return self._get(new_id)
 
     def record_outcome(
-        self, appointment_id: str, status: AppointmentStatus, now: datetime | None = None
+        self,
+        appointment_id: str,
+        status: AppointmentStatus,
+        now: datetime | None = None,
+        *,
+        actor: str = "bot",
     ) -> None:
         """Staff side: mark a booked appointment completed or no_show (its slots stay occupied)."""
         if status not in (AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW):
@@ -247,6 +276,10 @@ class AppointmentRepository:
             )
             if result.rowcount != 1:
                 raise AppointmentNotFoundError("no booked appointment with that id")
+            ref = conn.execute(
+                select(appointments.c.patient_ref).where(appointments.c.id == appointment_id)
+            ).scalar_one()
+        self._audited(actor, status.value, str(ref), {"appointment": appointment_id})
 
     def mark_reminded(self, appointment_id: str, now: datetime | None = None) -> bool:
         """Record that the reminder went out; False if it already had been (safe for retrying workers)."""

@@ -6,11 +6,11 @@ values (tuples come back as lists, non-JSON values are refused up front instead 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.core.pseudonym import pseudonym
 from bot.errors import StoreError
 
 MAX_SENDER_ID_LENGTH = 255
@@ -54,8 +54,9 @@ def decode_event(text: str | bytes) -> dict[str, Any]:
 
 
 def sender_hash(sender_id: str) -> str:
-    """A short, stable pseudonym for logs: sender ids (phone numbers) are never logged in clear."""
-    return hashlib.blake2b(sender_id.encode("utf-8"), digest_size=8).hexdigest()
+    """A short, stable pseudonym for logs: sender ids (phone numbers) are never logged in clear. Keyed
+    (:func:`bot.core.pseudonym.pseudonym`): an unkeyed hash of a phone number is reversed by enumeration."""
+    return pseudonym(sender_id, length=16)
 
 
 def event_older(event: Mapping[str, Any], before: float) -> bool:

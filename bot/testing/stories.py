@@ -99,7 +99,7 @@ class StoryRunner:
 
     def run(self, file: str, story: Mapping[str, Any]) -> StoryResult:
         self._count += 1
-        sender = f"+52155500{self._count:05d}"[:14]
+        sender = f"rest:story-{self._count:05d}"
         processor = self.state.processor
         ok = True
         lines = [f"- story: {story.get('story')}", "  steps:"]

@@ -174,7 +174,7 @@ def test_rest_conversations_get_no_templates(inbox: Inbox) -> None:
     said = h.client.post("/webhooks/rest/webhook", json={"sender": "conv-7", "message": "quiero hablar con "
                                                                                        "una persona"})
     assert said.status_code == 200
-    cid = str(inbox.state.services.patient_ref("conv-7"))
+    cid = str(inbox.state.services.patient_ref("rest:conv-7"))  # the REST channel namespaces its senders
     answer = template(inbox, {"response": "utter_consent_reminder"}, cid=cid)
     assert answer.status_code == 409 and "WhatsApp" in answer.json()["error"]
 

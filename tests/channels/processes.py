@@ -85,6 +85,7 @@ def base_env(tmp: Path, *, redis_url: str, database_url: str | None, twilio_base
         BOT_ENDPOINTS=str(write_endpoints(tmp, redis_url, prefix, lock_lifetime)),
         TWILIO_ACCOUNT_SID=ACCOUNT, TWILIO_AUTH_TOKEN=TOKEN, TWILIO_WHATSAPP_FROM=FROM_BOT,
         TWILIO_API_BASE_URL=twilio_base, REDIS_URL=redis_url, PYTHONUNBUFFERED="1",
+        BOT_ENV="development",  # loopback servers: the arrival URL is what the tests sign
     )
     env["DATABASE_URL"] = database_url or f"sqlite:///{tmp / 'shared.db'}"
     if models_dir is not None:

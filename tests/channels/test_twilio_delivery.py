@@ -136,23 +136,33 @@ def test_agents_see_delivery_states_without_bodies(harness: Harness, monkeypatch
     hola(harness, body="hola me duele la cabeza")
     sid = str(rows(harness)[0]["message_sid"])
     status(harness, sid, "delivered")
-    path = f"/agent/conversations/{PATIENT}/deliveries"
+    cid = harness.processor.services.patient_ref(CANONICAL)  # the inbox's opaque id
+    path = f"/agent/conversations/{cid}/deliveries"
     assert harness.client.get(path).status_code == 401
     assert harness.client.get(path, headers={"authorization": "Bearer nope"}).status_code == 401
-    r = harness.client.get(path, headers={"authorization": f"Bearer {AGENT_TOKEN}"})
+    r = harness.client.get(path, headers={"authorization": f"Bearer {AGENT_TOKEN}", "x-agent-id": "ana.r"})
     assert r.status_code == 200
     data = r.json()
+    assert data["conversation"] == cid
     assert data["deliveries"][0]["state"] == "delivered"
     assert data["deliveries"][0]["statuses"][0]["status"] == "delivered"
     text = json.dumps(data, ensure_ascii=False)
     for secret in ("5512345678", "duele", "cabeza", "Hola", "hola", "asistente"):
         assert secret not in text
-    other = harness.client.get("/agent/conversations/whatsapp:+5215599999999/deliveries",
-                               headers={"authorization": f"Bearer {AGENT_TOKEN}"})
-    assert other.json()["deliveries"] == []
-    bad = harness.client.get("/agent/conversations/conv-12/deliveries",
-                             headers={"authorization": f"Bearer {AGENT_TOKEN}"})
-    assert bad.status_code == 404
+    # the access is audited with the agent, like the transcript
+    from sqlalchemy import select
+
+    from bot.compliance.tables import audit_log
+
+    with harness.processor.services.audit.engine.connect() as conn:
+        viewed = conn.execute(select(audit_log.c.actor, audit_log.c.subject)
+                              .where(audit_log.c.action == "deliveries.viewed")).all()
+    assert [tuple(v) for v in viewed] == [("staff:ana.r", f"patient:{cid}")]
+    # a phone number, a patient's included, is not an id: the same 404 as any unknown id
+    answers = [harness.client.get(f"/agent/conversations/{who}/deliveries",
+                                  headers={"authorization": f"Bearer {AGENT_TOKEN}"})
+               for who in (PATIENT, CANONICAL, "whatsapp:+5215599999999", "conv-12")]
+    assert {(a.status_code, a.text) for a in answers} == {(404, answers[0].text)}
 
 
 def test_kept_payloads_are_encrypted(harness: Harness) -> None:
@@ -164,7 +174,7 @@ def test_kept_payloads_are_encrypted(harness: Harness) -> None:
     hola(harness)
     with harness.channel.ledger.engine.connect() as conn:
         stored = [r[0] for r in conn.execute(select(twilio_outbound.c.payload))]
-    assert stored and all(p and p.startswith("v1:") for p in stored)
+    assert stored and all(p and p.startswith("v2.") for p in stored)
     assert not any("5512345678" in p or "Hola" in p for p in stored if p)
 
 
@@ -213,7 +223,7 @@ def test_inbound_messages_are_kept_encrypted_until_processed(harness: Harness) -
     with harness.channel.ledger.engine.connect() as conn:
         stored = conn.execute(select(twilio_inbound.c.payload)
                               .where(twilio_inbound.c.message_sid == sid)).scalar_one()
-    assert stored.startswith("v1:") and "duele" not in stored and "5512345678" not in stored
+    assert stored.startswith("v2.") and "duele" not in stored and "5512345678" not in stored
 
 
 def test_cli_lists_deliveries_without_bodies(harness: Harness, monkeypatch: pytest.MonkeyPatch,
@@ -291,3 +301,14 @@ def test_a_retry_waits_when_the_opt_out_cannot_be_checked(harness: Harness) -> N
     harness.channel.sender.opted_out = lambda sender_id: False  # the store is back
     assert retry_after(harness, RETRY_DELAYS[1].total_seconds()) >= 1
     assert rows(harness)[0]["state"] == "accepted"
+
+
+def test_a_repeated_or_replayed_status_callback_is_kept_once(harness: Harness) -> None:
+    """Twilio retries callbacks and a captured signed one can be replayed: each adds nothing new."""
+    hola(harness)
+    sid = str(rows(harness)[0]["message_sid"])
+    for _ in range(3):
+        status(harness, sid, "sent")
+        status(harness, sid, "delivered")
+    assert harness.channel.ledger.statuses(sid) == [("sent", None), ("delivered", None)]
+    assert rows(harness)[0]["state"] == "delivered"

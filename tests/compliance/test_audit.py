@@ -17,9 +17,10 @@ from bot.compliance.audit import (
     canonical_details,
     canonical_entry,
     entry_hash,
+    entry_mac,
     walk_chain,
 )
-from bot.errors import ComplianceError
+from bot.errors import ComplianceError, ConfigError
 
 from .helpers import FakeClock
 
@@ -47,7 +48,9 @@ def test_append_links_entries(audit: AuditLog) -> None:
     assert first.seq == 1 and first.prev_hash == GENESIS
     assert second.seq == 2 and second.prev_hash == first.hash
     canon = canonical_entry(1, first.ts, first.actor, first.action, first.subject, '{"reason":"handoff"}')
-    assert first.hash == entry_hash(GENESIS, canon)
+    key = audit.keys().chain
+    assert key is not None and first.hash == entry_mac(key, GENESIS, canon)
+    assert first.hash != entry_hash(GENESIS, canon)  # keyed: nobody without the key can recompute it
     result = audit.verify()
     assert result.ok and result.entries == 2 and result.first_bad_seq is None
 
@@ -114,16 +117,22 @@ def test_tampered_entry_is_named(audit: AuditLog) -> None:
     assert not result.ok and result.first_bad_seq == 4 and "hash" in result.reason
 
 
-def test_rehashed_entry_breaks_the_next_link(audit: AuditLog) -> None:
+@pytest.mark.parametrize("formula", ["unkeyed", "wrong key", "right key"])
+def test_rehashed_entry_is_detected(audit: AuditLog, formula: str) -> None:
     _fill(audit, 5)
     with audit.engine.connect() as conn:
         row = conn.execute(text("SELECT * FROM audit_log WHERE seq = 2")).one()
-    forged = entry_hash(
-        row.prev_hash, canonical_entry(2, row.ts, "staff:eve", row.action, row.subject, row.details)
-    )
+    canon = canonical_entry(2, row.ts, "staff:eve", row.action, row.subject, row.details)
+    key = audit.keys().chain
+    assert key is not None
+    forged = {
+        "unkeyed": entry_hash(row.prev_hash, canon),
+        "wrong key": entry_mac(b"bot.audit" * 4, row.prev_hash, canon),
+        "right key": entry_mac(key, row.prev_hash, canon),  # an insider with the key: the next link breaks
+    }[formula]
     tamper(audit.engine, f"UPDATE audit_log SET actor = 'staff:eve', hash = '{forged}' WHERE seq = 2")
     result = audit.verify()
-    assert not result.ok and result.first_bad_seq == 3
+    assert not result.ok and result.first_bad_seq == (3 if formula == "right key" else 2)
 
 
 def test_deleted_entry_is_detected(audit: AuditLog) -> None:
@@ -173,8 +182,12 @@ def test_periodic_checkpoints(engine: Engine) -> None:
     assert audit.verify().ok
 
 
-def test_checkpoint_without_key_is_refused(audit: AuditLog) -> None:
-    with pytest.raises(ComplianceError, match="BOT_AUDIT_SIGNING_KEY"):
+def test_checkpoint_without_key_is_refused_when_deployed(
+    audit: AuditLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOT_ENV", "production")
+    monkeypatch.delenv("BOT_AUDIT_SIGNING_KEY", raising=False)
+    with pytest.raises(ConfigError, match="BOT_AUDIT_SIGNING_KEY"):
         audit.checkpoint()
 
 
@@ -221,10 +234,11 @@ def test_concurrent_writers_on_separate_sqlite_connections(tmp_path: Any, sqlite
 def test_any_single_change_is_detected(data: st.DataObject) -> None:
     rows: list[list[Any]] = []
     prev = GENESIS
+    key = b"k" * 32
     for seq in range(1, 9):
         details = json.dumps({"i": seq}, separators=(",", ":"))
         ts = f"2026-01-01T00:00:0{seq}.000000Z"
-        digest = entry_hash(prev, canonical_entry(seq, ts, "system", "a", f"s:{seq}", details))
+        digest = entry_mac(key, prev, canonical_entry(seq, ts, "system", "a", f"s:{seq}", details))
         rows.append([seq, ts, "system", "a", f"s:{seq}", details, prev, digest])
         prev = digest
     kind = data.draw(st.sampled_from(["edit", "delete", "swap"]))
@@ -236,6 +250,6 @@ def test_any_single_change_is_detected(data: st.DataObject) -> None:
         del rows[i]
     else:
         rows[i], rows[i + 1] = rows[i + 1], rows[i]
-    result, _ = walk_chain(rows)
+    result, _ = walk_chain(rows, keys=[key])
     assert not result.ok
     assert result.first_bad_seq is not None and result.first_bad_seq <= i + 1

@@ -111,3 +111,38 @@ def test_retention_run_expires_transcripts_in_the_configured_tracker_store(
     entries = [e for e in AuditLog(engine).entries() if e.action == "retention.deleted"]
     assert [(e.subject, e.details["records"]) for e in entries] == [(f"conversation:{ref}", 2)]
     store.close()
+
+
+def test_checkpoint_export_and_verify_against_it(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine = db.get_engine()
+    audit = AuditLog(engine)
+    for i in range(6):
+        audit.append("system", "test.event", f"x:{i}", {})
+    exported = tmp_path / "off-site.jsonl"
+    assert main(["audit", "checkpoint", "--export", str(exported)]) == 0
+    assert '"seq": 6' in exported.read_text()
+    capsys.readouterr()
+    assert main(["audit", "verify"]) == 0
+    out = capsys.readouterr().out
+    assert "OK" in out and "not checked: no exported checkpoints given" in out
+    with engine.begin() as conn:  # the tail and its checkpoint row, gone
+        for trigger in ("audit_log_no_delete", "audit_checkpoints_no_delete"):
+            conn.exec_driver_sql(f"DROP TRIGGER {trigger}")
+        conn.exec_driver_sql("DELETE FROM audit_log WHERE seq > 4")
+        conn.exec_driver_sql("DELETE FROM audit_checkpoints")
+    assert main(["audit", "verify"]) == 0  # the database alone cannot tell: verify says what it lacks
+    assert "no checkpoint in the database" in capsys.readouterr().out
+    assert main(["audit", "verify", "--checkpoints", str(exported)]) == 1
+    assert "truncated" in capsys.readouterr().out
+
+
+def test_checkpoint_refused_when_deployed_without_a_signing_key(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BOT_ENV", "production")
+    monkeypatch.delenv("BOT_AUDIT_SIGNING_KEY")
+    db.get_engine()
+    assert main(["audit", "checkpoint"]) != 0
+    assert "BOT_AUDIT_SIGNING_KEY is not set" in capsys.readouterr().err

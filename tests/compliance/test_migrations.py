@@ -1,5 +1,5 @@
-"""The Alembic chain (0001 → 0002_compliance → 0003_clinical_rls → … → 0008_inbound_claims) on SQLite
-and PostgreSQL."""
+"""The Alembic chain (0001 → 0002_compliance → 0003_clinical_rls → … → 0009_retire_sender_hashes) on
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from bot.db import make_engine, migrate
 from tests.compliance.helpers import scratch_schema
 
 VERSIONS = Path(__file__).resolve().parents[2] / "bot" / "migrations" / "versions"
-HEAD = "0008_inbound_claims"
+HEAD = "0009_retire_sender_hashes"
 
 
 def _check(engine: Engine) -> None:
@@ -48,3 +48,24 @@ def test_postgres_chain(pg_database: str) -> None:
             sql = text("SELECT tablename FROM pg_tables WHERE schemaname = 'clinical' AND rowsecurity")
             tables = [str(row[0]) for row in conn.execute(sql)]
         assert "evolution_notes" in tables
+
+
+def test_sender_hashes_under_the_old_keys_are_retired(tmp_path: Path) -> None:
+    """Rows written when the sender hash used a constant key (reversible) keep no such hash."""
+    from datetime import UTC, datetime
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    migrate(engine, "0008_inbound_claims")
+    old = {"h": "a" * 64, "at": datetime(2026, 11, 25, tzinfo=UTC)}
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO twilio_inbound (message_sid, sender_hash, received_at, status, seq) "
+                          "VALUES ('SMold', :h, :at, 'processed', 1)"), old)
+        conn.execute(text("INSERT INTO twilio_sender (sender_hash, last_seq) VALUES (:h, 1)"), old)
+        conn.execute(text("INSERT INTO twilio_outbound (sender_hash, kind, state, attempts, created_at, "
+                          "updated_at) VALUES (:h, 'text', 'delivered', 1, :at, :at)"), old)
+    migrate(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT sender_hash FROM twilio_inbound")).scalar() == "retired"
+        assert conn.execute(text("SELECT sender_hash FROM twilio_outbound")).scalar() == "retired"
+        assert conn.execute(text("SELECT count(*) FROM twilio_sender")).scalar() == 0
+    engine.dispose()

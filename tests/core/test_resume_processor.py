@@ -53,7 +53,8 @@ def workers(tmp_path: Path, interpreter: Any, monkeypatch: pytest.MonkeyPatch) -
 
 
 def say(state: Any, text: str) -> list[str]:
-    return [m.text for m in state.processor.handle(UserMessage(sender_id=SENDER, text=text, channel="rest"))]
+    message = UserMessage(sender_id=SENDER, text=text, channel="twilio_whatsapp")
+    return [m.text for m in state.processor.handle(message)]
 
 
 def test_cached_workers_answer_like_a_full_replay(workers: tuple[Any, ...]) -> None:

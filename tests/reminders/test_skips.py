@@ -106,7 +106,7 @@ def test_no_known_whatsapp_address_no_reminder(reminders: Reminders) -> None:
                  "mañana a las 10", "1", "sí", "sí"):
         assert h.client.post("/webhooks/rest/webhook", json={"sender": sender, "message": text}).status_code \
             == 200
-    ref = h.services.patient_ref(sender)
+    ref = h.services.patient_ref(f"rest:{sender}")  # the REST channel namespaces its senders
     assert h.services.consent.has(ref, "reminders")
     [appointment] = h.services.appointments.upcoming(ref, h.clock())
     report = send_due(h.state, h.channel, now=at(appointment, hours=3))

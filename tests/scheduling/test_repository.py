@@ -285,3 +285,33 @@ def test_concurrent_overlapping_services(repo: AppointmentRepository, engine: En
     assert other == [] and (ok, refused) == (1, 19)
     appointment_ids = {r[0] for r in slot_rows(engine)}
     assert len(appointment_ids) == 1
+
+
+class _Audit:
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, str, str, dict[str, object]]] = []
+
+    def append(self, actor: str, action: str, subject: str, details: dict[str, object]) -> None:
+        self.entries.append((actor, action, subject, dict(details)))
+
+
+def test_every_appointment_change_is_audited_with_who_made_it(engine: Engine, clinic: object) -> None:
+    """The review cancelled a patient's appointment and no audit entry recorded it."""
+    audit = _Audit()
+    repo = AppointmentRepository(engine, clinic, audit=audit)  # type: ignore[arg-type]
+    first = book(repo, TEN)
+    moved = repo.reschedule(first.id, ANA, TEN + timedelta(hours=1), now=NOW, actor="staff:ana.r")
+    repo.cancel(moved.id, ANA, now=NOW)
+    other = book(repo, TEN + timedelta(hours=2))
+    later = TEN + timedelta(hours=3)
+    repo.record_outcome(other.id, AppointmentStatus.NO_SHOW, now=later, actor="staff:ana.r")
+    assert [(a, act, s) for a, act, s, _ in audit.entries] == [
+        ("bot", "appointment.booked", f"patient:{ANA}"),
+        ("staff:ana.r", "appointment.rescheduled", f"patient:{ANA}"),
+        ("bot", "appointment.cancelled", f"patient:{ANA}"),
+        ("bot", "appointment.booked", f"patient:{ANA}"),
+        ("staff:ana.r", "appointment.no_show", f"patient:{ANA}"),
+    ]
+    assert audit.entries[1][3] == {"appointment": first.id, "new_appointment": moved.id}
+    for *_, details in audit.entries:  # ids only: no name, service or physician (a specialty reveals)
+        assert set(details) <= {"appointment", "new_appointment"}

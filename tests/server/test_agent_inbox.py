@@ -18,7 +18,8 @@ from bot.guard.gate import CLINICAL_REDIRECT
 from bot.server import create_app
 
 AUTH = {"authorization": "Bearer agent-secret"}
-SENDER = "whatsapp:+5215550006543"  # fictional
+SENDER = "whatsapp:+5215550006543"  # fictional; over REST it is only a REST id
+CONV = f"rest:{SENDER}"  # the REST channel namespaces its senders
 LOGISTICS = (
     "Buenas tardes, le confirmo que su cita es mañana a las 10:00. Llegue 10 minutos antes, por favor."
 )
@@ -40,7 +41,7 @@ def _say(client: TestClient, text: str) -> list[dict[str, Any]]:
 
 def _id(client: TestClient) -> str:
     state: Any = client.app.state.app_state  # type: ignore[attr-defined]
-    return str(state.services.patient_ref(SENDER))
+    return str(state.services.patient_ref(CONV))
 
 
 def _agent(client: TestClient, text: str, headers: dict[str, str] = AUTH, agent: str = "ana.r") -> Any:
@@ -59,7 +60,8 @@ def test_only_in_handoff_and_only_with_the_token(client: TestClient) -> None:
     assert _agent(client, "", headers=AUTH).status_code == 400
     assert _agent(client, LOGISTICS, agent="no spaces allowed").status_code == 400
     assert _agent(client, "x" * 1601).status_code == 413
-    bad = client.post(f"/agent/conversations/{_id(client)}/messages", content=b"[]", headers=AUTH)
+    bad = client.post(f"/agent/conversations/{_id(client)}/messages", content=b"[]",
+                      headers={**AUTH, "content-type": "application/json"})
     assert bad.status_code == 400
     by_phone = client.post(f"/agent/conversations/{SENDER}/messages", json={"agent": "ana", "text": "x"},
                            headers=AUTH)
@@ -72,7 +74,7 @@ def test_logistics_text_is_delivered_and_recorded(app_state: Any, client: TestCl
     assert response.status_code == 200
     body = response.json()
     assert body == {"conversation": _id(client), "channel": "rest", "text": LOGISTICS, "blocked": False}
-    last = app_state.processor.tracker(SENDER).events[-1].as_dict()
+    last = app_state.processor.tracker(CONV).events[-1].as_dict()
     assert last["event"] == "agent" and last["text"] == LOGISTICS and last["agent"] == "ana.r"
     assert not last["blocked"]
     entry = [e for e in app_state.services.audit.entries() if e.action == "agent.message"][-1]
@@ -96,7 +98,7 @@ def test_clinical_text_is_blocked_redirected_and_audited_without_the_text(
     body = response.json()
     assert body["blocked"] is True and body["text"] == CLINICAL_REDIRECT
     assert body["categories"] and "VIH" not in json.dumps(body)
-    last = app_state.processor.tracker(SENDER).events[-1].as_dict()
+    last = app_state.processor.tracker(CONV).events[-1].as_dict()
     assert last["event"] == "agent" and last["text"] == CLINICAL_REDIRECT and last["blocked"]
     entries = list(app_state.services.audit.entries())
     blocked = [e for e in entries if e.action == "disclosure.blocked"]
@@ -119,7 +121,44 @@ def test_sender_ids_map_to_distinct_or_shared_patients_as_they_should(app_state:
     ref = app_state.services.patient_ref
     assert ref("conv-12") != ref("chat-12")  # digits in a REST id do not make it a phone number
     assert ref(" demo ") != ref("demo")  # and surrounding spaces do not break the keyed hash
-    assert ref("whatsapp:+5215550006543") == ref("+525550006543") == ref("5550006543")
+    # a phone channel's ids (E.164, with or without WhatsApp's prefix and legacy "1") name one patient
+    assert ref("whatsapp:+5215550006543") == ref("+525550006543") == ref("+5215550006543")
+    # nothing else is read as a phone number: bare digits, spaces or another channel's namespace
+    for other in ("5550006543", "55 5000 6543", "rest:+525550006543", "rest:whatsapp:+5215550006543"):
+        assert ref(other) != ref("+525550006543")
+
+
+def test_only_a_phone_channel_may_speak_for_a_phone_number(app_state: Any) -> None:
+    from bot.core.identity import ChannelIdentityError
+    from bot.core.processor import UserMessage
+
+    for channel in ("rest", "console", "socketio"):
+        with pytest.raises(ChannelIdentityError):
+            app_state.processor.handle(UserMessage("+525550006543", "hola", channel=channel))
+
+
+def test_a_phone_like_rest_sender_never_reaches_that_phone_s_patient(client: TestClient) -> None:
+    """The reviewer's attack: a REST sender spelled like a WhatsApp patient's number read and cancelled
+    that patient's appointment. The REST conversation is its own, with nothing of the patient's."""
+    from datetime import datetime, timedelta
+
+    from bot.core.processor import UserMessage
+
+    state: Any = client.app.state.app_state  # type: ignore[attr-defined]
+    phone = "+525587654321"
+    ref = state.services.patient_ref(phone)
+    start = datetime.fromisoformat("2026-11-27T11:00:00-06:00")
+    state.services.appointments.book(ref, "Paciente Ficticio", "consulta_general", "lopez", start,
+                                     now=start - timedelta(days=2))
+    state.processor.handle(UserMessage(phone, "hola", channel="twilio_whatsapp"))
+    for spelled in ("55 8765 4321", "+525587654321", "whatsapp:+5215587654321", "5587654321"):
+        for text in ("quiero cancelar mi cita", "¿cuándo es mi cita?"):
+            replies = client.post("/webhooks/rest/webhook", json={"sender": spelled, "message": text})
+            assert replies.status_code == 200
+            assert "Ficticio" not in replies.text and "27" not in replies.text
+    upcoming = state.services.appointments.upcoming(ref, start - timedelta(days=2))
+    assert [a.status.value for a in upcoming] == ["booked"]
+    assert state.processor.tracker(phone).latest_message is not None  # the WhatsApp one is untouched
 
 
 def test_a_rest_sender_with_spaces_is_answered(client: TestClient) -> None:
@@ -195,3 +234,17 @@ def test_an_ordinary_turn_writes_nothing_to_the_inbox(app_state: Any, client: Te
     assert len(writes) == 1  # nothing the inbox shows changed
     _say(client, "quiero hablar con una persona")
     assert len(writes) == 2 and writes[1]["in_handoff"] is True and writes[1]["phase"] == "handoff"
+
+
+def test_rest_answers_do_not_tell_whether_a_number_is_a_patient_s(client: TestClient) -> None:
+    from bot.core.processor import UserMessage
+
+    state: Any = client.app.state.app_state  # type: ignore[attr-defined]
+    asks = UserMessage("+525587650000", "quiero hablar con una persona", channel="twilio_whatsapp")
+    state.processor.handle(asks)
+    answers = []
+    for number in ("55 8765 0000", "55 8765 0001"):  # a patient's number, then a number nobody uses
+        for text in ("hola", "quiero cancelar mi cita", "acepto"):
+            r = client.post("/webhooks/rest/webhook", json={"sender": number, "message": text})
+            answers.append((r.status_code, [m["text"] for m in r.json()]))
+    assert answers[:3] == answers[3:]

@@ -27,7 +27,8 @@ from bot.server import create_app
 from bot.settings import normalise_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
-PHONE = "whatsapp:+5215550004321"  # fictional
+PHONE = "whatsapp:+5215550004321"  # fictional; over REST it is only a REST id
+CONV = f"rest:{PHONE}"  # the REST channel namespaces its senders
 SCRIPT = ["hola", "quiero una cita de pediatria", "ACEPTO", "Laura Méndez", "mañana a las 10", "1", "si"]
 
 
@@ -103,11 +104,11 @@ def test_nothing_readable_at_rest_and_shredding_starts_afresh(state: Any) -> Non
     with TestClient(create_app(state)) as client:
         for line in SCRIPT:
             _say(client, line)
-        tracker = state.processor.tracker(PHONE)
+        tracker = state.processor.tracker(CONV)
         assert tracker.get_slot("person") == "Laura Méndez"  # readable through the assistant
         assert any(e.as_dict().get("text") == "Laura Méndez" for e in tracker.events)
         backend = raw_store(state.processor.tracker_store)
-        ref = state.services.patient_ref(PHONE)
+        ref = state.services.patient_ref(CONV)
         assert backend.senders() == [ref]
         stored = backend.load(ref)
         assert stored and {e["event"] for e in stored} == {SEALED}
@@ -130,7 +131,7 @@ def test_nothing_readable_at_rest_and_shredding_starts_afresh(state: Any) -> Non
         assert cipher.shred(ref, actor="staff:test", reason="erasure")
         replies = _say(client, "hola")
         assert replies  # an answer, not a 500
-        fresh = state.processor.tracker(PHONE)
+        fresh = state.processor.tracker(CONV)
         assert fresh.get_slot("person") is None
         assert [e.as_dict()["event"] for e in fresh.events][:2] == ["session_started", "flow"]
         assert (
@@ -145,7 +146,7 @@ def test_tampered_transcript_gets_the_safe_reply(state: Any) -> None:
     with TestClient(create_app(state)) as client:
         _say(client, "hola")
         backend = raw_store(state.processor.tracker_store)
-        ref = state.services.patient_ref(PHONE)
+        ref = state.services.patient_ref(CONV)
         token = backend.load(ref)[0]["token"]
         blob = bytearray(base64.b64decode(token.split(".")[2]))
         blob[-1] ^= 1

@@ -98,7 +98,7 @@ def test_fuzzed_bodies_never_500(client: TestClient, payload: Any) -> None:
 
 def test_handoff_silences_the_bot_until_an_agent_hands_back(app_state: Any, client: TestClient) -> None:
     sender = "paciente-handoff"
-    conversation = app_state.services.patient_ref(sender)  # the inbox's opaque id
+    conversation = app_state.services.patient_ref(f"rest:{sender}")  # the inbox's opaque id
     assert say(client, "quiero hablar con una persona", sender)
     assert say(client, "hola? sigue ahi?", sender) == []
     denied = client.post(f"/agent/conversations/{conversation}/handback")
