@@ -117,7 +117,7 @@ def main() -> int:
     env["TWILIO_AUTH_TOKEN"] = "bench-twilio-token"
     env["BOT_ENV"] = "development"  # the developer endpoints open without a token, as on the embedded default
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--host", "127.0.0.1",
+    server = subprocess.Popen([sys.executable, "-m", "bot.app.cli", "run", "--host", "127.0.0.1",
                                "--port", str(port)], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     total = args.megabytes * 1024 * 1024

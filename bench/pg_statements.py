@@ -1,6 +1,6 @@
 """Benchmark: a worker's CPU per single-statement transaction on PostgreSQL, per way of running it.
 
-The WhatsApp channel runs three or four single statements per message (bot/channels/pg_direct.py). This
+The WhatsApp channel runs three or four single statements per message (bot/channels/twilio/_pg.py). This
 runs one parameterised statement N times, sequentially, each its own transaction, through:
 
 * ``sqlalchemy`` — ``engine.begin()`` + ``conn.execute(text(...))``: SQLAlchemy Core, as elsewhere;
@@ -57,7 +57,7 @@ def main() -> None:
 
     from sqlalchemy import text
 
-    from bot.channels.pg_direct import DirectStatements
+    from bot.channels.twilio._pg import DirectStatements
     from bot.db import make_engine
 
     engine = make_engine(url)

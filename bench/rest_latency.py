@@ -72,7 +72,7 @@ def main() -> int:
     port = free_port()
     started = time.perf_counter()
     server = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run", "--port", str(port)],
+        [sys.executable, "-m", "bot.app.cli", "run", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -30,7 +30,7 @@ SCRIPT = ["hola", "ACEPTO", "¿cuál es su horario?", "quiero agendar una cita",
 
 
 def run(store: str, cache: bool, conversations: int, turns: int, tmp: Path) -> list[list[float]]:
-    from bot.app import build_app_state
+    from bot.app.wiring import build_app_state
     from bot.core.processor import UserMessage
     from bot.db import make_engine, migrate
 

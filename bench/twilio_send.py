@@ -6,7 +6,7 @@ keep-alive connection, with:
 
 * ``requests`` — the SDK's ``TwilioHttpClient`` as we used it before (redirected to the fake, environment
   scan off: ``without_environment_scan``);
-* ``transport`` — ``bot.channels.twilio_transport.TwilioTransport`` (what ``TwilioSender.client`` uses:
+* ``transport`` — ``bot.channels.twilio.transport.TwilioTransport`` (what ``TwilioSender.client`` uses:
   keep-alive ``http.client`` connections when no proxy is set).
 
 Prints CPU µs per send (``time.process_time``: the whole SDK call — building the request, HTTP, parsing
@@ -40,7 +40,7 @@ FAKE = ("import sys, time; sys.path.insert(0, sys.argv[1]); "
 def requests_client(base: str) -> Any:
     from twilio.http.http_client import TwilioHttpClient
 
-    from bot.channels.twilio_outbound import without_environment_scan
+    from bot.channels.twilio.sender import without_environment_scan
 
     class Redirecting(TwilioHttpClient):
         def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
@@ -52,7 +52,7 @@ def requests_client(base: str) -> Any:
 
 
 def our_client(base: str) -> Any:
-    from bot.channels.twilio_transport import TwilioTransport
+    from bot.channels.twilio.transport import TwilioTransport
 
     return TwilioTransport(timeout=10, base_url=base, retries=2)
 

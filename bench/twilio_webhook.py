@@ -151,7 +151,7 @@ class Plan:
 def prepare(args: argparse.Namespace, url: str, avoid: int = -1) -> tuple[Plan, int]:
     """The plan for ``args`` (conversations × turns) and its block of synthetic numbers. Twilio computes
     the signatures in production, not the server under test: they are computed here, untimed."""
-    from tests.channels.processes import ACCOUNT, FROM_BOT, TOKEN
+    from tests.channels.twilio.processes import ACCOUNT, FROM_BOT, TOKEN
     from tests.fakes.twilio_server import sign
 
     block = avoid
@@ -321,7 +321,7 @@ def main() -> None:
     os.environ.setdefault("BOT_DATA_KEY", "YmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmI=")
 
     from bot import db
-    from tests.channels import processes
+    from tests.channels.twilio import processes
 
     database_url, drop_database = (server_url, lambda: None) if args.same_db else fresh_database(server_url)
     tmp = Path(tempfile.mkdtemp(prefix="bench-twilio-"))

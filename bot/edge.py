@@ -1,6 +1,6 @@
 """The HTTP edge: one input-validation layer for every route (docs/security.md, issue 15 medium 1-2).
 
-Every request passes :class:`EdgeMiddleware` (pure ASGI, installed by :func:`bot.server.create_app`):
+Every request passes :class:`EdgeMiddleware` (pure ASGI, installed by :func:`bot.app.server.create_app`):
 
 - the path and query are bounded (414) and free of control characters (400);
 - the body is capped for every route (:data:`MAX_BODY`, 64 KiB): a declared ``Content-Length`` over the cap

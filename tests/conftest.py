@@ -46,7 +46,7 @@ def app_state(tmp_path: Path, interpreter: Any) -> Iterator[Any]:
     """A full assistant on a fresh SQLite database with in-memory tracker and lock stores."""
     from datetime import datetime
 
-    from bot.app import build_app_state
+    from bot.app.wiring import build_app_state
     from bot.db import make_engine, migrate
 
     engine = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")

@@ -12,7 +12,7 @@ from bot.core.processor import UserMessage
 def shell_command(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from bot.app import build_app_state
+    from bot.app.wiring import build_app_state
 
     console = Console()
     console.print("[dim]Cargando el asistente…[/dim]")

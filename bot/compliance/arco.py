@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.compliance.audit import AuditLog, AuditWriter
 from bot.compliance.config import ComplianceConfig
 from bot.compliance.crypto import forget_everywhere, shred_patient_key
-from bot.compliance.guard import utc_now
+from bot.compliance.audit_details import utc_now
 from bot.compliance.tables import arco_requests
 from bot.compliance.transcripts import erase_transcript
 from bot.errors import ComplianceError

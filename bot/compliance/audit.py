@@ -50,7 +50,7 @@ from bot.compliance.audit_verify import (
     read_exported,
     walk_chain,
 )
-from bot.compliance.guard import check_details, check_reference, iso_ts, utc_now
+from bot.compliance.audit_details import check_details, check_reference, iso_ts, utc_now
 from bot.compliance.schema import ADVISORY_KEY
 from bot.compliance.tables import audit_checkpoints, audit_log
 from bot.errors import ComplianceError, ConfigError, StoreError

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from bot.compliance import signing
 from bot.compliance.audit import AuditLog
-from bot.compliance.guard import utc_now
+from bot.compliance.audit_details import utc_now
 
 
 def _engine() -> Engine:
@@ -123,7 +123,7 @@ def retention_run_command(args: argparse.Namespace) -> int:
     engine = _engine()
     # the tracker store the assistant actually uses (endpoints.yml): SQL, Redis or memory
     transcripts = create_tracker_store(load_endpoints().get("tracker_store"))
-    from bot.app import channel_erasers  # the wiring knows which channels are installed
+    from bot.app.wiring import channel_erasers  # the wiring knows which channels are installed
 
     try:
         report = retention.run(

@@ -3,7 +3,7 @@
 :class:`SealedTrackerStore` wraps a backend (memory, SQL, Redis) so that what the backend holds is
 
 * keyed by the patient reference (a keyed hash of the canonical phone number, see
-  :meth:`bot.app.ClinicServices.patient_ref`) — never the phone number or the channel's sender id;
+  :meth:`bot.app.wiring.ClinicServices.patient_ref`) — never the phone number or the channel's sender id;
 * one ``{"event": "sealed", "timestamp": t, "token": "v1.<dek_id>.<…>"}`` record per append (one turn):
   the turn's events (message text, entities, slot values, parse data — everything) encrypted together
   with AES-256-GCM under the patient's data key. Only the latest event's timestamp stays clear, for

@@ -1,6 +1,6 @@
 """What policies and actions see for one turn, and what they may return.
 
-Ports (``Services``) are protocols; the composition root (``bot.app``) plugs in the real database,
+Ports (``Services``) are protocols; the composition root (``bot.app.wiring``) plugs in the real database,
 consent registry, audit log, disclosure gate and paraphraser. ``bot.core`` imports none of them.
 """
 
@@ -54,7 +54,7 @@ class AuditPort(Protocol):
 
 
 class Services(Protocol):
-    """Everything actions may touch outside the tracker. Implemented in bot.app."""
+    """Everything actions may touch outside the tracker. Implemented in bot.app.wiring."""
 
     clinic: Any
     appointments: Any

@@ -1,4 +1,4 @@
-"""CLI handlers for ``bot train``, ``bot parse`` and ``bot test nlu`` (wired in :mod:`bot.cli`)."""
+"""CLI handlers for ``bot train``, ``bot parse`` and ``bot test nlu`` (wired in :mod:`bot.app.cli`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``POST /model/parse`` as a Starlette endpoint (mounted by :mod:`bot.server`).
+"""``POST /model/parse`` as a Starlette endpoint (mounted by :mod:`bot.app.server`).
 
 Body: ``{"text": str, "reference_time"?: ISO 8601 str}`` → Rasa's parse result. Client mistakes are
 answered with 400 (or 413 for a body over 64 KiB) and ``{"error": "..."}``, never with a 500; the body

@@ -50,7 +50,7 @@ class Physician:
 
 @dataclass(frozen=True, slots=True)
 class ReminderRules:
-    """When appointment reminders go out (clinic.yml ``reminders``; :mod:`bot.reminders` sends them)."""
+    """When appointment reminders go out (clinic.yml ``reminders``; :mod:`bot.app.reminders` sends them)."""
 
     hours_before: int = 24  # an appointment starting within this many hours is reminded
     min_hours_after_booking: int = 2  # never this soon after the booking's own confirmation

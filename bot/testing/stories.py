@@ -74,7 +74,7 @@ def _turns(steps: list[Any]) -> Iterable[tuple[Mapping[str, Any] | None, list[Ma
 
 class StoryRunner:
     def __init__(self, project: Path | None = None, interpreter: Any = None, now: str | None = None) -> None:
-        from bot.app import build_app_state
+        from bot.app.wiring import build_app_state
         from bot.db import make_engine, migrate
 
         self._tmp = tempfile.TemporaryDirectory(prefix="bot-stories-")

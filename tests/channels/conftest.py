@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from bot.channels.twilio_whatsapp import TwilioWhatsApp
+from bot.channels.twilio.channel import TwilioWhatsApp
 from tests.fakes.twilio_server import FakeTwilio
 
 TOKEN = "test-auth-token-0123456789abcdef"
@@ -54,7 +54,7 @@ def _env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _state(engine: Any) -> Any:
     """The real assistant (NLU, flow, gate, audit) over memory tracker and lock stores and ``engine``."""
-    from bot.app import build_app_state
+    from bot.app.wiring import build_app_state
 
     return build_app_state(tracker_store={"type": "memory"}, lock_store={"type": "memory"}, engine=engine)
 
@@ -72,7 +72,7 @@ def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 def _serve(engine: Any, state: Any, extra: dict[str, Any] | None = None) -> Iterator[Harness]:
     """The app around ``state`` with a channel whose twilio SDK talks to a local fake Twilio."""
-    from bot.server import create_app
+    from bot.app.server import create_app
 
     fake = FakeTwilio()
     clock = Clock()
@@ -96,7 +96,7 @@ def harness(engine: Any) -> Iterator[Harness]:
 @pytest.fixture
 def agent_harness(engine: Any, interpreter: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     """Like ``harness`` but always the real assistant (the agents' inbox needs it), with BOT_AGENT_TOKEN."""
-    from bot.app import build_app_state
+    from bot.app.wiring import build_app_state
 
     monkeypatch.setenv("BOT_AGENT_TOKEN", AGENT_TOKEN)
     state = build_app_state(ROOT, tracker_store={"type": "memory"}, lock_store={"type": "memory"},
@@ -109,8 +109,8 @@ def written(h: Harness) -> dict[str, int]:
     counts: dict[str, int] = {}
     from sqlalchemy import func, select
 
-    from bot.channels.twilio_outbox import twilio_outbound
-    from bot.channels.twilio_store import twilio_inbound, twilio_status
+    from bot.channels.twilio.outbox import twilio_outbound
+    from bot.channels.twilio.ledger import twilio_inbound, twilio_status
 
     with h.channel.ledger.engine.connect() as conn:
         for table in (twilio_inbound, twilio_status, twilio_outbound):

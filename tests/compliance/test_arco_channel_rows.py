@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 
 def _rows(engine: Any, sender: str) -> dict[str, int]:
-    from bot.channels.twilio_outbox import twilio_attempt, twilio_outbound
-    from bot.channels.twilio_store import twilio_inbound, twilio_sender, twilio_status
+    from bot.channels.twilio.outbox import twilio_attempt, twilio_outbound
+    from bot.channels.twilio.ledger import twilio_inbound, twilio_sender, twilio_status
 
     with engine.connect() as conn:
         outbound = select(twilio_outbound.c.id).where(twilio_outbound.c.sender_hash == sender)
@@ -25,8 +25,8 @@ def _rows(engine: Any, sender: str) -> dict[str, int]:
 
 
 def _plant(engine: Any, sender: str, n: int, at: datetime) -> None:
-    from bot.channels.twilio_outbox import twilio_attempt, twilio_outbound
-    from bot.channels.twilio_store import twilio_inbound, twilio_sender, twilio_status
+    from bot.channels.twilio.outbox import twilio_attempt, twilio_outbound
+    from bot.channels.twilio.ledger import twilio_inbound, twilio_sender, twilio_status
 
     with engine.begin() as conn:
         conn.execute(twilio_sender.insert().values(sender_hash=sender, last_seq=1))
@@ -41,7 +41,7 @@ def _plant(engine: Any, sender: str, n: int, at: datetime) -> None:
 
 
 def test_erasure_deletes_the_patient_s_channel_rows_and_audits_it(app_state: Any) -> None:
-    from bot.channels.twilio_keys import sender_hash
+    from bot.channels.twilio.keys import sender_hash
     from bot.compliance.tables import audit_log
 
     services = app_state.services

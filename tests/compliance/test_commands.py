@@ -1,4 +1,4 @@
-"""The staff commands end to end through ``bot.cli.main`` on the embedded SQLite."""
+"""The staff commands end to end through ``bot.app.cli.main`` on the embedded SQLite."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot import db
-from bot.cli import main
+from bot.app.cli import main
 from bot.compliance import signing
 from bot.compliance.arco import ArcoService
 from bot.compliance.audit import AuditLog

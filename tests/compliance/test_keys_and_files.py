@@ -139,7 +139,7 @@ def test_the_app_keys_log_pseudonyms_from_the_keyring(app_state: object) -> None
 def test_deployed_app_does_not_start_without_the_audit_key(
     tmp_path: Path, interpreter: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.app import build_app_state
+    from bot.app.wiring import build_app_state
 
     root = Path(__file__).resolve().parents[2]
     engine = db.make_engine(f"sqlite:///{tmp_path / 'bot.db'}")

@@ -9,8 +9,8 @@ CORE = Path(__file__).resolve().parents[2] / "bot" / "core"
 FORBIDDEN = (
     "bot.channels",
     "bot.stores",
-    "bot.server",
-    "bot.app",
+    "bot.app.server",
+    "bot.app.wiring",
     "bot.compliance",
     "bot.guard",
     "starlette",

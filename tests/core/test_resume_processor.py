@@ -29,7 +29,7 @@ def database(tmp: Path, name: str) -> Any:
 
 
 def build(tmp: Path, name: str, interpreter: Any, engine: Any) -> Any:
-    from bot.app import build_app_state
+    from bot.app.wiring import build_app_state
 
     tracker = {"type": "sql", "url": f"sqlite:///{tmp / (name + '-trackers.db')}"}
     return build_app_state(ROOT, tracker_store=tracker, lock_store={"type": "memory"},

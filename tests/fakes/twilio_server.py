@@ -116,7 +116,7 @@ class FakeTwilio:
             return [r.form for r in self.requests if r.path.endswith("/Messages.json") and r.status == 201]
 
     def http_client(self) -> TwilioHttpClient:
-        from bot.channels.twilio_outbound import redirecting_http_client
+        from bot.channels.twilio.sender import redirecting_http_client
 
         return redirecting_http_client(self.base_url, timeout=5)  # type: ignore[no-any-return]
 

@@ -143,7 +143,7 @@ print(json.dumps({{"names": names, "heavy": [m for m in heavy if sys.modules[m] 
 
 @pytest.mark.parametrize("command", [["train"], ["run"], ["parse", "hola"]])
 def test_training_without_the_train_extra_is_a_clear_error(command: list[str], tmp_path: Path) -> None:
-    code = f"from bot.cli import main\nsys.exit(main({command!r}))"
+    code = f"from bot.app.cli import main\nsys.exit(main({command!r}))"
     result = _run(code, {"BOT_PROJECT_DIR": str(ROOT), "BOT_MODELS_DIR": str(tmp_path / "models")})
     assert result.returncode == 2, result.stderr
     assert "pip install '.[train]'" in result.stderr

@@ -1,4 +1,4 @@
-"""The agents' inbox directory: one row per conversation (``bot/inbox.py``, ``docs/agents.md``).
+"""The agents' inbox directory: one row per conversation (``bot/inbox/directory.py``, ``docs/agents.md``).
 
 ``agent_conversation`` — keyed by the patient reference (the conversation's opaque id); the sender id and
 the exact address to answer are sealed under the patient's data key; the handoff state and phases are

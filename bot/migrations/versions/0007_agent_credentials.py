@@ -1,4 +1,4 @@
-"""Per-agent credentials for the agents' inbox (``bot/agents.py``, ``docs/agents.md``).
+"""Per-agent credentials for the agents' inbox (``bot/inbox/auth.py``, ``docs/agents.md``).
 
 ``agent_credential`` — one row per member of staff: the SHA-256 of their bearer token (never the token),
 when it was issued and, once revoked, when. ``bot agents add|list|revoke`` manage it.

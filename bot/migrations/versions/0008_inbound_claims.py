@@ -1,4 +1,4 @@
-"""Inbound WhatsApp messages are claimed when their processing starts (``bot/channels/twilio_store.py``).
+"""Inbound WhatsApp messages are claimed when their processing starts (``bot/channels/twilio/ledger.py``).
 
 Before, the recovery of messages a dead worker left behind took any unfinished message older than
 ``BOT_TWILIO_ORDER_TIMEOUT``: one merely queued behind a backlog, or slow, was then processed — and

@@ -2,7 +2,7 @@
 
 Until now ``sender_hash`` was an HMAC of the phone number under the text of ``BOT_DATA_KEY`` — or, without
 it (the embedded default), under a constant written in the code, which anyone can reverse by hashing every
-Mexican number. The channel now derives its key from the keyring (``bot/channels/twilio_keys.py``), so
+Mexican number. The channel now derives its key from the keyring (``bot/channels/twilio/keys.py``), so
 the old values no longer match any patient: they are replaced by ``'retired'`` so that the reversible ones
 do not stay in the database for good. Per-patient counters and quick-reply choices (``twilio_sender``,
 transient) are deleted; a patient's next message starts a fresh counter.

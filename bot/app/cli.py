@@ -1,0 +1,155 @@
+"""The ``bot`` command: Rasa's verbs (train, test, run, shell, parse) plus the clinic's own.
+
+Each sub-command names the ``module:function`` that implements it; the module is imported only when the
+command runs, so ``bot --help`` stays instant and a command never pays for another's imports.
+Handlers take the parsed ``argparse.Namespace`` and return an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from bot.errors import BotError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _handler(target: str) -> Handler:
+    module, _, func = target.partition(":")
+
+    def run(args: argparse.Namespace) -> int:
+        return int(getattr(importlib.import_module(module), func)(args))
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bot", description="Clinic WhatsApp assistant (Rasa-style).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train the NLU model into models/ (skipped when inputs are unchanged)")
+    p.add_argument("--force", action="store_true", help="retrain even if the fingerprint is unchanged")
+    p.add_argument("--nlu", default=None, help="training data file or directory (default: nlu/)")
+    p.add_argument("--config", default=None, help="pipeline config (default: config.yml)")
+    p.add_argument("--out", default=None, help="models directory (default: models/)")
+    p.set_defaults(func=_handler("bot.nlu.commands:train_command"))
+
+    p = sub.add_parser("parse", help="parse one message and print Rasa's parse result as JSON")
+    p.add_argument("text")
+    p.add_argument("--reference-time", default=None, help="ISO 8601 reference time for dates")
+    p.add_argument("--model", default=None, help="model archive (default: newest in models/)")
+    p.set_defaults(func=_handler("bot.nlu.commands:parse_command"))
+
+    test = sub.add_parser("test", help="evaluate the NLU model or run conversation test stories")
+    tsub = test.add_subparsers(dest="test_command", required=True, metavar="WHAT")
+    p = tsub.add_parser("nlu", help="intent report, errors and confusion matrix (Rasa's result files)")
+    p.add_argument("--nlu", default=None, help="test data file (default: tests/nlu/nlu_test.yml)")
+    p.add_argument("--out", default="results", help="output directory (default: results/)")
+    p.add_argument("--cross-validation", action="store_true", help="cross-validate on the training data")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--model", default=None)
+    p.set_defaults(func=_handler("bot.nlu.commands:test_nlu_command"))
+    p = tsub.add_parser("stories", help="run conversation test stories (tests/stories/)")
+    p.add_argument("--stories", default=None, help="file or directory (default: tests/stories/)")
+    p.add_argument("--out", default="results", help="failed stories are written here")
+    p.set_defaults(func=_handler("bot.testing.stories:test_stories_command"))
+
+    p = sub.add_parser("run", help="serve the HTTP API (parse, REST and Twilio webhooks)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5005)
+    p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(func=_handler("bot.app.server:run_command"))
+
+    p = sub.add_parser("shell", help="chat with the assistant in the terminal")
+    p.add_argument("--sender", default="console-user")
+    p.set_defaults(func=_handler("bot.channels.console:shell_command"))
+
+    guard = sub.add_parser("guard", help="the disclosure gate")
+    gsub = guard.add_subparsers(dest="guard_command", required=True, metavar="WHAT")
+    p = gsub.add_parser("check", help="check one message per stdin line; one JSON verdict per line")
+    p.add_argument("--channel", default="whatsapp")
+    p.set_defaults(func=_handler("bot.guard.commands:check_command"))
+
+    audit = sub.add_parser("audit", help="the hash-chained audit log")
+    asub = audit.add_subparsers(dest="audit_command", required=True, metavar="WHAT")
+    p = asub.add_parser("verify", help="walk the chain and name the first broken entry")
+    p.add_argument("--checkpoints", action="append", metavar="FILE", help="exported checkpoints to check too")
+    p.set_defaults(func=_handler("bot.compliance.commands:audit_verify_command"))
+    p = asub.add_parser("checkpoint", help="write a signed checkpoint of the chain head")
+    p.add_argument("--export", metavar="FILE", help="then write every checkpoint as JSON lines (- = stdout)")
+    p.set_defaults(func=_handler("bot.compliance.commands:audit_checkpoint_command"))
+
+    consent = sub.add_parser("consent", help="consent evidence")
+    csub = consent.add_subparsers(dest="consent_command", required=True, metavar="WHAT")
+    p = csub.add_parser("show", help="show a patient's consent records")
+    p.add_argument("patient", help="patient phone number or patient reference")
+    p.set_defaults(func=_handler("bot.compliance.commands:consent_show_command"))
+
+    retention = sub.add_parser("retention", help="retention rules")
+    rsub = retention.add_subparsers(dest="retention_command", required=True, metavar="WHAT")
+    p = rsub.add_parser("run", help="delete what has expired, auditing each deletion")
+    p.add_argument("--dry-run", action="store_true")
+    p.set_defaults(func=_handler("bot.compliance.commands:retention_run_command"))
+
+    arco = sub.add_parser("arco", help="ARCO requests (access, rectification, cancellation, opposition)")
+    arsub = arco.add_subparsers(dest="arco_command", required=True, metavar="WHAT")
+    p = arsub.add_parser("list", help="list ARCO requests")
+    p.add_argument("--status", default=None)
+    p.set_defaults(func=_handler("bot.compliance.commands:arco_list_command"))
+    p = arsub.add_parser("close", help="close an ARCO request")
+    p.add_argument("request_id")
+    p.add_argument("--resolution", default="resolved")
+    p.set_defaults(func=_handler("bot.compliance.commands:arco_close_command"))
+
+    twilio = sub.add_parser("twilio", help="WhatsApp through Twilio: delivery states and retries")
+    twsub = twilio.add_subparsers(dest="twilio_command", required=True, metavar="WHAT")
+    p = twsub.add_parser("deliveries", help="a patient's outbound messages: state, attempts, codes")
+    p.add_argument("patient", help="the patient's number as WhatsApp sends it (whatsapp:+521…) or E.164")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=_handler("bot.channels.twilio.commands:deliveries_command"))
+    p = twsub.add_parser("retry", help="send the failed messages whose retry is due now")
+    p.set_defaults(func=_handler("bot.channels.twilio.commands:retry_command"))
+
+    reminders = sub.add_parser("reminders", help="appointment reminders over WhatsApp (an approved template)")
+    remsub = reminders.add_subparsers(dest="reminders_command", required=True, metavar="WHAT")
+    p = remsub.add_parser("run", help="send the reminders due now; prints counts (no names or numbers)")
+    p.add_argument("--dry-run", action="store_true", help="count what would be sent; claim and send nothing")
+    p.add_argument("--now", default=None, help="run as of this ISO 8601 time (no offset: the clinic's time)")
+    p.set_defaults(func=_handler("bot.app.reminders:run_command"))
+
+    agents = sub.add_parser("agents", help="the agents' inbox: one bearer token per member of staff")
+    agsub = agents.add_subparsers(dest="agents_command", required=True, metavar="WHAT")
+    p = agsub.add_parser("add", help="issue a token for an agent: printed once, only its hash is kept")
+    p.add_argument("agent", help="the agent id (1-64 letters, digits, _ . @ -), audited as staff:<id>")
+    p.add_argument("--replace", action="store_true", help="issue a new token to an agent who has one")
+    p.set_defaults(func=_handler("bot.inbox.auth:add_command"))
+    p = agsub.add_parser("list", help="the agents with a live token (ids only)")
+    p.set_defaults(func=_handler("bot.inbox.auth:list_command"))
+    p = agsub.add_parser("revoke", help="end an agent's token now")
+    p.add_argument("agent")
+    p.set_defaults(func=_handler("bot.inbox.auth:revoke_command"))
+
+    flow = sub.add_parser("flow", help="the conversation flow")
+    fsub = flow.add_subparsers(dest="flow_command", required=True, metavar="WHAT")
+    p = fsub.add_parser("diagram", help="write the flow as Mermaid and PNG")
+    p.add_argument("--out", default="docs/flow", help="output path without extension")
+    p.set_defaults(func=_handler("bot.flow.commands:diagram_command"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except BotError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
