@@ -6,13 +6,13 @@ are three concrete free slots from the clinic's schedules; the database refuses 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from actions.common import BOOKING_SLOTS, has_consent, parse_time_value, patient_ref, slot
+from actions.offers import offer_outputs
 from bot.core.dialogue import FlowEvent, Output, Turn, Utter
 from bot.errors import SlotUnavailableError
-from bot.scheduling.availability import find_slots
 from bot.scheduling.models import AppointmentNotFoundError
 
 _MODES = {"book_appointment": "book", "reschedule_appointment": "reschedule", "cancel_appointment": "cancel"}
@@ -110,32 +110,11 @@ def collect_details(turn: Turn) -> list[Output]:
     return out + _offers(turn, slots["time"], slots["service"], slots.get("physician"))
 
 
-def _offers(turn: Turn, time_value: Any, service_id: str, physician_id: str | None) -> list[Output]:
-    clinic = turn.services.clinic
-    near = parse_time_value(time_value)
-    now = turn.now
-    horizon = now + timedelta(days=clinic.booking_horizon_days + 1)
-    physicians = [p.id for p in clinic.physicians_for(service_id)]
-    if physician_id and physician_id not in physicians:
-        physician_id = None
-    taken = turn.services.appointments.taken(physicians, now, horizon)
-    found = find_slots(
-        clinic, taken, service_id=service_id, near=near, now=now, physician_id=physician_id, n=3
-    )
-    if not found:
-        return [slot("offers", None), Utter("utter_no_slots")]
-    offers = [
-        {"start": s.start.isoformat(), "physician": s.physician_id, "service": s.service_id} for s in found
-    ]
-    lines = [
-        f"{i}. {clinic.format_slot(s.start)} con {clinic.physician(s.physician_id).name}"
-        for i, s in enumerate(found, 1)
-    ]
-    return [
-        slot("offers", offers),
-        slot("requested_slot", "choice"),
-        Utter("utter_booking_offers", {"offer_list": "\n".join(lines)}, buttons=len(offers)),
-    ]
+def _offers(
+    turn: Turn, time_value: Any, service_id: str, physician_id: str | None, *, announce: bool = True
+) -> list[Output]:
+    """Offers for the time asked, clinic-local; when it is not free the reply says so (actions/offers.py)."""
+    return offer_outputs(turn, time_value, service_id, physician_id, announce=announce)
 
 
 def _confirm(turn: Turn, offer: dict[str, str]) -> list[Output]:
@@ -251,7 +230,7 @@ class CommitAppointment:
                 FlowEvent("change_requested"),
                 slot("chosen", None),
                 Utter("utter_slot_taken"),
-                *_offers(turn, offer["start"], offer["service"], None),
+                *_offers(turn, offer["start"], offer["service"], None, announce=False),
             ]
         new_text = _appointment_text(turn, start, offer["physician"], offer["service"])
         response = "utter_rescheduled" if mode == "reschedule" else "utter_booked"

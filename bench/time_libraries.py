@@ -12,6 +12,11 @@ dateparser returns no grain and no intervals, so it is scored leniently: its dat
 the expected point (for a day/week/month grain only the date has to match); expected intervals are misses.
 Latency: the median of ``--repeat`` calls per expression (after one warm-up call); the first call of each
 library (loading data, compiling patterns) is reported separately as "cold".
+
+Second table, what decides a booking: tests/nlu/time_windows.yml (expressions at several reference times,
+late night and just after midnight included). Every library's primary result goes through the same
+``bot.nlu.timeparse_window.search_window`` (a named day is its whole clinic-local day); "window" counts
+results equal to the expected clinic-local window, "right day" those whose first day is the expected one.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,6 +37,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "tests" / "nlu" / "time_expressions.yml"
+WINDOWS = ROOT / "tests" / "nlu" / "time_windows.yml"
 
 Result = tuple[Any, str | None] | None  # (value, grain) of the primary result, None when nothing found
 
@@ -192,6 +198,75 @@ def measure(
     }
 
 
+# ---------------------------------------------------------------------------------- search windows
+
+
+def _at(zone: ZoneInfo, day: str, clock: str) -> datetime:
+    hours, minutes = (int(x) for x in clock.split(":"))
+    return datetime.fromisoformat(day).replace(tzinfo=zone) + timedelta(hours=hours, minutes=minutes)
+
+
+def _window(zone: ZoneInfo, text: str) -> Any:
+    """time_windows.yml's notation as a search window (None: the earliest; "none": no time)."""
+    if text in ("earliest", "none"):
+        return None if text == "earliest" else "none"
+    if " / " in text:
+        first, last = (part.split() for part in text.split(" / "))
+        return _at(zone, *first), _at(zone, *last)
+    day, _, clock = text.partition(" ")
+    if not clock:
+        return _at(zone, day, "00:00"), _at(zone, day, "24:00")
+    if "-" in clock:
+        lo, hi = clock.split("-")
+        return _at(zone, day, lo), _at(zone, day, hi)
+    return _at(zone, day, clock)
+
+
+def load_window_cases(path: Path = WINDOWS) -> list[Case]:
+    """One case per (expression, reference) of time_windows.yml; ``value`` is the expected window."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    zone = ZoneInfo(data["timezone"])
+    refs = {k: datetime.fromisoformat(v).replace(tzinfo=zone) for k, v in data["references"].items()}
+    return [
+        Case(raw["text"], ref, data["timezone"], _window(zone, raw[key]), None)
+        for raw in data["cases"]
+        for key, ref in refs.items()
+        if key in raw
+    ]
+
+
+def _first_day(window: Any) -> Any:
+    if isinstance(window, tuple):
+        return window[0].date()
+    return window.date() if isinstance(window, datetime) else window
+
+
+def measure_windows(
+    name: str, factory: Callable[[], Callable[[Case], Result]], cases: list[Case]
+) -> str | None:
+    from bot.nlu.timeparse_window import search_window
+
+    try:
+        run = factory()
+    except ImportError:
+        return None
+    exact_hits = day_hits = 0
+    for case in cases:
+        zone = ZoneInfo(case.timezone)
+        try:
+            result = run(case)
+        except Exception:  # a library crash counts as a miss
+            result = ("error", None)
+        got = "none" if result is None else search_window(result[0], zone, result[1], now=case.reference)
+        exact_hits += got == case.value
+        day_hits += _first_day(got) == _first_day(case.value)
+    total = len(cases)
+    return (
+        f"{name:38} {f'{exact_hits}/{total} {100 * exact_hits / total:5.1f}%':>15} "
+        f"{f'{day_hits}/{total} {100 * day_hits / total:5.1f}%':>15}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20, help="timed calls per expression")
@@ -215,6 +290,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['name']:38} {share:>13} {1000 * statistics.median(lat):10.3f} {1000 * p95:8.3f} "
             f"{1000 * lat[-1]:8.3f} {1000 * row['cold']:9.1f}"
         )
+    windows = load_window_cases()
+    print(f"\n{len(windows)} expressions x reference times from {WINDOWS.relative_to(ROOT)}")
+    print(f"{'library':38} {'window':>15} {'right day':>15}")
+    for name, factory in LIBRARIES.items():
+        if not args.only or name.startswith(args.only):
+            line = measure_windows(name, factory, windows)
+            if line is not None:
+                print(line)
     for row in rows:
         print(f"\n{row['name']} misses ({len(row['misses'])}):")
         for case, result in row["misses"]:

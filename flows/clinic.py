@@ -38,7 +38,7 @@ COMMON = (
     "utter_greet_again",
     "utter_consent_request",
     "utter_handoff_back",
-    # bot.reminders, outside any patient turn: in every phase but opted_out (a person handling the
+    # bot.app.reminders, outside any patient turn: in every phase but opted_out (a person handling the
     # conversation does not cancel the reminder the patient asked for, so handoff allows it too)
     "utter_appointment_reminder",
 )
@@ -88,6 +88,10 @@ class ClinicFlow(StateChart):
 
 _BOOKING = (
     "utter_booking_offers",
+    "utter_offers_asked_taken",  # the asked time is not free: say so, then the nearest (actions/offers.py)
+    "utter_offers_asked_closed",
+    "utter_offers_asked_soon",
+    "utter_offers_asked_far",
     "utter_ask_time",
     "utter_no_slots",
     "utter_slot_taken",

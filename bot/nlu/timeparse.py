@@ -5,22 +5,36 @@ them Duckling style: a point is an ISO string (``2026-11-26T10:00:00.000-06:00``
 interval is ``{"from": ISO, "to": ISO}`` with "to" exclusive. Open intervals carry one key only:
 "después de las 5" -> ``{"from": …17:00}``, "antes de las 12" -> ``{"to": …12:00}``.
 
-Clinic readings (where Spanish is ambiguous):
+Clinic readings (where Spanish is ambiguous). Every date is a date of the clinic's calendar: the reference
+is converted to ``timezone`` (the clinic's) before "today" is taken, whatever the server's zone.
 
 * bare hour 1-7 means the afternoon ("hoy a las 4" -> 16:00); 8-12 as said; "de la mañana"/am override;
+  "10 y cuarto", "diez y media", "cuarto para las 10" (09:45), "diez para las 5" (16:50);
 * a time alone is its next occurrence strictly after the reference ("a las 10" said at 11:00 -> tomorrow);
 * a weekday ("el martes", "el próximo martes", "el martes que viene") is the next such day strictly after
-  today; "este martes" allows today; "el martes de la semana que entra" is the Tuesday of next week;
-* "mañana" alone is tomorrow (grain day); "en/por/de la mañana", "esta mañana" is the morning;
-* parts of day: mañana 08:00-12:00 (clinic hours, Duckling uses 04:00), tarde 12:00-19:00,
-  noche 19:00-22:00 (Duckling 18:00-00:00), madrugada 00:00-06:00, temprano/"a primera hora" 08:00-10:00;
+  today, so "el lunes" said on a Monday is next week's Monday, at any hour (today is "hoy"; the offers
+  name the date, so a patient who meant today sees it at once); "este martes" allows today;
+  "el martes de la otra semana / de la próxima (semana) / de la semana que entra / de la que entra" is
+  the Tuesday of next week (the calendar week from Monday); "el martes de esta semana" may be past;
+* "el sábado 10": the 10th when the next 10th is a Saturday, else Saturday at 10 (a number 1-12);
+* "mañana" alone is tomorrow (grain day); "en/por/de la mañana", "esta mañana" is the morning; the day
+  after midnight is the calendar's: "mañana" said at 00:30 on Thursday is Friday;
+* parts of day as said in Mexico: mañana 08:00-12:00 (Duckling 04:00), mediodía 12:00-14:00 ("al
+  mediodía"; "a las 12 del día" is the point), tarde 14:00-19:00 (after the comida; Duckling 12:00),
+  noche 19:00-24:00 (Duckling 18:00), madrugada 00:00-06:00, temprano/"a primera hora" 07:00-10:00;
   alone, today's if it has not ended yet, else tomorrow's;
 * dates alone: grain day at 00:00; "el 15", "el 3 de diciembre", "5/12" (day/month) -> next on/after today;
 * weeks ("la semana que entra", "esta semana"): Monday 00:00, grain week; months: the 1st, grain month;
-* "dentro de dos semanas"/"en 3 días": that day (grain day); "en 2 horas": reference + 2 h (grain minute);
-* "el fin de semana": Saturday 00:00 to Monday 00:00; "ahorita": the reference minute (grain minute);
-* windows: "de 10 a 12", "9-10am" -> {"from", "to"}; "del 3 al 5 de diciembre" -> Dec 3 00:00 to Dec 6 00:00;
+* "dentro de dos semanas"/"en 3 días": that day (grain day); "en ocho días", "de hoy en ocho": a week,
+  "en quince días": two weeks (the same weekday); "en 2 horas": reference + 2 h (grain minute);
+* "el fin de semana": Saturday 00:00 to Monday 00:00; "ahorita", "lo antes posible", "cuanto antes":
+  ``{"from": reference minute}`` (grain minute), any time from now on;
+* windows: "de 10 a 12", "entre 10 y 12", "9-10am" -> {"from", "to"}; "del 3 al 5 de diciembre" -> Dec 3
+  00:00 to Dec 6 00:00;
 * "mañana 4" (a bare hour right after hoy/mañana) is a time; "calle 5 de Mayo" and "hoy en día" are not.
+
+What a value means for a search (a named day is its whole clinic-local day) is
+:func:`bot.nlu.timeparse_window.search_window`.
 """
 
 from __future__ import annotations
@@ -170,6 +184,17 @@ def _group_day(group: list[Atom], today: date) -> tuple[date | None, bool]:
     return None, False
 
 
+def _hour_or_date(atom: Atom, today: date) -> Atom:
+    """For "el sábado 10": the 10th if the next 10th is a Saturday, else Saturday at 10 (an hour 1-12)."""
+    f = atom.fields
+    if atom.kind != "DATE" or "wdn" not in f:
+        return atom
+    found = resolve_day(atom, today)
+    if found is None or found.weekday() == WEEKDAYS[f["wdn"]] or not 1 <= int(f["wdd"]) <= 12:
+        return atom
+    return Atom("WEEKDAY", atom.start, atom.end, {"wd": f["wdn"], "k_a__h": f["wdd"]})
+
+
 def _pod_of(atom: Atom) -> tuple[str, bool]:
     """The part of day of a POD atom and whether it is pinned to today ("esta noche")."""
     f = atom.fields
@@ -182,11 +207,16 @@ def _pod_of(atom: Atom) -> tuple[str, bool]:
 def _resolve_group(group: list[Atom], ref: datetime) -> tuple[Value, str] | None:
     if len(group) == 1 and group[0].kind in ALONE_KINDS | {"WEEK"}:
         return resolve_alone(group[0], ref)
+    group = [_hour_or_date(a, ref.date()) for a in group]
     day, failed = _group_day(group, ref.date())
     if failed:
         return None
     pod_atom = next((a for a in group if a.kind == "POD"), None)
     pod, pinned = _pod_of(pod_atom) if pod_atom else (None, False)
+    noon = next((a for a in group if a.kind == "NOON" and a.fields["noon"] != "medianoche"), None)
+    if noon is not None:  # "al mediodía" is a part of the day (12:00-14:00), not the point 12:00
+        group = [a for a in group if a is not noon]
+        pod = "mediodia"
     if pinned and day is None:
         day = ref.date()
     timed = next((a for a in group if a.kind in TIME_KINDS), None)

@@ -34,13 +34,15 @@ WEEKDAYS: dict[str, int] = {
     "lunes": 0, "martes": 1, "miercoles": 2, "jueves": 3, "viernes": 4, "sabado": 5, "domingo": 6,
 }
 
-# Parts of the day (clinic reading; "to" is exclusive, Duckling style). Hours are local wall-clock.
+# Parts of the day as patients in Mexico use them (clinic reading; "to" is exclusive, Duckling style).
+# Hours are local wall-clock; 24 is the next midnight. They tile the clinic day: mañana, mediodía, tarde.
 PARTS_OF_DAY: dict[str, tuple[int, int]] = {
-    "manana": (8, 12),  # the clinic morning: opening (08:00) to noon, not Duckling's 04:00-12:00
-    "tarde": (12, 19),  # same as Duckling
-    "noche": (19, 22),  # evening consultations; Duckling uses 18:00-00:00
+    "manana": (8, 12),  # the clinic morning, not Duckling's 04:00-12:00
+    "mediodia": (12, 14),  # "al mediodía": around noon, before the comida (Duckling: the point 12:00)
+    "tarde": (14, 19),  # after the comida; "en la tarde" is never 12:30 (Duckling: 12:00-19:00)
+    "noche": (19, 24),  # evening consultations; Duckling uses 18:00-00:00
     "madrugada": (0, 6),
-    "temprano": (8, 10),  # "temprano", "a primera hora": the first two clinic hours
+    "temprano": (7, 10),  # "temprano", "a primera hora": the first hours a clinic opens
 }
 POD_ALIASES: dict[str, str] = {
     "mananita": "manana", "mananas": "manana", "tardes": "tarde", "tardecita": "tarde",
@@ -91,7 +93,7 @@ def _suffix(p: str) -> str:
     """am/pm (``ap``), a part of day (``pd``) or "del día" (``dia``) right after the time."""
     return (rf"(?:\s*(?P<{p}__ap>[ap])\.?\s?m\b\.?"
             rf"|\s+(?:de|en|por|x)\s+la\s+(?P<{p}__pd>{MANANA}|tarde|noche|madrugada)\b"
-            rf"|\s+del\s+(?P<{p}__dia>dia)\b)")
+            rf"|\s+de(?:l)?\s+(?P<{p}__dia>dia|medio\s?dia)\b)")
 
 
 _TAIL = r"(?:\s*(?:hrs?\b\.?|horas\b)|\s+en\s+punto\b)?"
@@ -99,13 +101,15 @@ _TAIL = r"(?:\s*(?:hrs?\b\.?|horas\b)|\s+en\s+punto\b)?"
 
 def _clock(p: str) -> str:
     """A time of day that is unambiguous on its own; field groups are named ``{p}_<letter>__<field>``."""
-    a, b, c, d = (f"{p}_{x}" for x in "abcd")
+    a, b, c, d, e = (f"{p}_{x}" for x in "abcde")
     return (rf"(?:\b(?:a|para|desde|hasta|de)\s+las?\s+"  # a las 10
             rf"{_hour(a)}{_minutes(a)}?{_suffix(a)}?{_TAIL}"
             rf"|\blas?\s+{_hour(b)}(?:{_minutes(b)}{_suffix(b)}?|{_suffix(b + 'x')}){_TAIL}"  # las 10 pm
             rf"|\b{_hour(c)}(?:\s?:\s?(?P<{c}__mm>[0-5]\d)(?!\d)|\s+y\s+(?P<{c}__mp>media|cuarto)\b"
             rf"|\s+menos\s+(?P<{c}__mn>cuarto)\b){_suffix(c)}?{_TAIL}"  # 16:00, diez y media
-            rf"|\b{_hour(d)}{_suffix(d)}{_TAIL})"  # 10am, 8 de la noche
+            rf"|\b{_hour(d)}{_suffix(d)}{_TAIL}"  # 10am, 8 de la noche
+            rf"|\b(?:un\s+)?(?P<{e}__mn>cuarto|cinco|diez|quince|veinte|veinticinco|5|10|15|20|25)"
+            rf"\s+(?:minutos\s+)?para\s+(?:las?\s+)?{_hour(e)}{_suffix(e)}?{_TAIL})"  # cuarto para las 10
             rf"(?![\w:/]){UNIT_GUARD}")
 
 
@@ -137,10 +141,12 @@ def _alternatives() -> list[tuple[str, str]]:
                   rf"|{_span('r1_b', 'r2_b', colons=True)}|{_span('r1_c', 'r2_c', colons=False)}"),
         ("OPEN", rf"\b(?P<op>despues\s+de|a\s+partir\s+de|mas\s+tarde\s+de|desde|antes\s+de|hasta|"
                  rf"no\s+antes\s+de|no\s+despues\s+de)\s+{_clock_loose('o')}"),
-        ("DURATION", rf"\b(?:dentro\s+de|de\s+aqui\s+a|en)\s+(?:unos?\s+|unas\s+)?"
+        ("DURATION", rf"\bde\s+(?P<hd>hoy|{MANANA})\s+en\s+(?P<hn>ocho|8|quince|15)(?:\s+dias)?\b"
+                     rf"|\b(?:dentro\s+de|de\s+aqui\s+a|en)\s+(?:unos?\s+|unas\s+)?"
                      rf"(?P<dn>\d{{1,3}}|{AMOUNT_WORDS}|un\s+par\s+de)\s+"
                      rf"(?P<du>dias?|semanas?|mes(?:es)?|horas?|hrs?|minutos?|mins?)\b"),
-        ("NOW", r"\b(?:ahorita|ahora\s+mismo|en\s+este\s+momento)\b"),
+        ("NOW", r"\b(?:ahorita|ahora\s+mismo|en\s+este\s+momento|cuanto\s+antes|lo\s+(?:antes|mas\s+pronto)"
+                r"(?:\s+(?:posible|que\s+se\s+pueda))?|en\s+cuanto\s+(?:se\s+)?pueda|lo\s+mas\s+rapido\s+posible)\b"),
         ("WEEKEND", rf"\b(?:(?:el|este|esta|para\s+el)\s+)?(?P<wenext>(?:proximo|siguiente)\s+)?"
                     rf"fin(?:\s+de\s+semana|de)\b(?P<wenext2>\s+{NEXT_WORDS})?"),
         ("WEEK", rf"\b(?:(?:la|esta|para\s+la)\s+)?(?:(?P<wkn>proxima|siguiente|otra)\s+semana"
@@ -156,13 +162,14 @@ def _alternatives() -> list[tuple[str, str]]:
                  rf"|\b(?P<iy>20\d\d)-(?P<im>[01]?\d)-(?P<id>[0-3]?\d)(?![\d\w:/-])"
                  rf"|\b(?:(?:el|del)\s+(?:dia\s+)?)?(?P<sd>(?<![\d$.,:/-])[0-3]?\d)\s?[/-]\s?(?P<sm>[01]?\d)(?![\d:])"
                  rf"(?:[/-](?P<sy>20\d\d|\d\d)(?!\d))?(?![\w/-])"
-                 rf"|\b(?:(?:el|del)\s+)?{wd}\s+(?P<wdd>{day_num})\b(?!\s*(?:de|:)){UNIT_GUARD}"
+                 rf"|\b(?:(?:el|del)\s+)?(?P<wdn>{wd})\s+(?P<wdd>{day_num})\b(?!\s*(?:de|:)){UNIT_GUARD}"
                  rf"|\b(?:(?:el|del)\s+(?:dia\s+)?|dia\s+)(?P<bd>{day_num}|primero)(?:o|ro|°|º)?(?!\w)"
                  rf"(?!\s*(?:de\b|y\b|a\b(?!\s+las?\b)|:|\.\d)){UNIT_GUARD}"),
         ("WEEKDAY", rf"\b(?:(?P<wpre>el|este|esta|los|el\s+proximo|el\s+siguiente|proximo|siguiente|"
                     rf"este\s+proximo)\s+)?(?P<wd>{wd})\b(?:\s+(?P<wnext>{NEXT_WORDS})\b"
-                    rf"|\s+de\s+la\s+(?P<wweek>(?:proxima|siguiente|otra)\s+semana"
-                    rf"|semana\s+{NEXT_WORDS})\b)?"),
+                    rf"|\s+de\s+la\s+(?P<wweek>(?:proxima|siguiente|otra|entrante)(?:\s+semana)?"
+                    rf"|semana\s+{NEXT_WORDS}|que\s+(?:viene|entra))\b"
+                    rf"|\s+de\s+(?P<wthisweek>esta)\s+semana\b)?"),
         ("MONTH", rf"\b(?:el\s+mes\s+de\s+)?(?P<mo>{FULL_MONTH_RE})(?:\s+(?:de|del)\s+(?P<moy>20\d\d))?"),
         ("POD", rf"\b(?:(?:en|por|x|de|a|durante|toda|para|esta|temprano\s+en)\s+)?la\s+"
                 rf"(?P<pd>{MANANA}|mananita|tarde|tardecita|noche|nochecita|madrugada)\b"
@@ -206,5 +213,6 @@ def hint_pattern() -> re.Pattern[str]:
     stems = ["hoy", "man", "mnn", "ayer", "antier", "lunes", "martes", "miercoles", "jueves", "viernes",
              "sabado", "domingo", "semana", "mes", "tarde", "noche", "madrugada", "tempran", "primera",
              "medi", "dia", "hora", "minuto", "ahor", "momento", "fin", "las", "una", "cuarto", "menos",
+             "antes", "pronto", "rapido", "pueda", "ocho", "quince",
              *FULL_MONTHS]
     return re.compile(r"\d|" + _alt(stems))

@@ -177,6 +177,8 @@ def resolve_day(atom: Atom, today: date) -> date | None:
         target = WEEKDAYS[f["wd"]]
         if "wweek" in f:
             return _monday(today) + timedelta(days=7 + target)
+        if "wthisweek" in f:  # may be in the past: the caller says so
+            return _monday(today) + timedelta(days=target)
         delta = (target - today.weekday()) % 7
         if delta == 0 and f.get("wpre") not in ("este", "esta"):
             delta = 7
@@ -205,8 +207,8 @@ def resolve_week(atom: Atom, today: date) -> date:
 def resolve_alone(atom: Atom, ref: datetime) -> tuple[Value, str] | None:
     """Atoms that form an expression by themselves: durations, now, weekend, weeks and months."""
     f, today, zone = atom.fields, ref.date(), ref.tzinfo
-    if atom.kind == "NOW":
-        return iso(ref.replace(second=0, microsecond=0)), "minute"
+    if atom.kind == "NOW":  # "ahorita", "lo antes posible": any time from now on
+        return {"from": iso(ref.replace(second=0, microsecond=0))}, "minute"
     if atom.kind == "WEEK":
         return iso(at(resolve_week(atom, today), 0, zone)), "week"
     if atom.kind == "MONTHREL":
@@ -238,6 +240,10 @@ def resolve_alone(atom: Atom, ref: datetime) -> tuple[Value, str] | None:
 
 
 def _duration(f: dict[str, str], ref: datetime) -> tuple[Value, str] | None:
+    if "hn" in f:  # "de hoy en ocho": a week from today, the same weekday; "en quince", two weeks
+        base = ref.date() + timedelta(days=0 if f["hd"] == "hoy" else 1)
+        weeks = 1 if f["hn"] in ("ocho", "8") else 2
+        return iso(at(base + timedelta(days=7 * weeks), 0, ref.tzinfo)), "day"
     unit, amount_text = f["du"], " ".join(f["dn"].split())
     if amount_text in ("media", "medio"):
         if not unit.startswith("h"):
@@ -252,6 +258,8 @@ def _duration(f: dict[str, str], ref: datetime) -> tuple[Value, str] | None:
     today = ref.date()
     if unit.startswith("mes"):
         target = add_months(today, amount)
-    else:
-        target = today + timedelta(days=amount * (7 if unit.startswith("semana") else 1))
+    elif unit.startswith("semana"):
+        target = today + timedelta(days=7 * amount)
+    else:  # "en ocho días" is a week, "en quince días" two weeks (the same weekday), as said in Mexico
+        target = today + timedelta(days={8: 7, 15: 14}.get(amount, amount))
     return iso(at(target, 0, ref.tzinfo)), "day"

@@ -8,22 +8,28 @@ A slot is bookable when, for one physician offering the service, every ``slot_mi
 * at least ``min_notice_minutes`` after ``now`` and no later than ``booking_horizon_days`` after today,
 * not already taken (``taken`` intervals, rounded outwards to the grid).
 
-**Which three to offer** (``find_slots``). Offers are distinct start times; when several physicians are
-free at the same time, the one with fewer bookings that day is offered (ties: clinic.yml order).
+**Which three to offer** (``find_offers``; ``find_slots`` returns its slots). Offers are distinct start
+times; when several physicians are free at the same time, the one with fewer bookings that day is offered
+(ties: clinic.yml order). Times are aware in the clinic's time zone; every day is a clinic-local day.
 
 * ``near=None`` — the earliest, spread: first one per *turno* (a day's clinic opening interval, e.g.
   Monday morning, Monday afternoon, Tuesday morning), then at least an hour apart, then anything. The
   patient sees a real choice ("hoy 10:00, hoy 16:00, mañana 9:00") rather than 10:00, 10:30, 11:00.
-* ``near=(start, end)`` — "mañana en la tarde": slots starting and ending inside the interval come first
-  (spread the same way, earliest first); only if fewer than ``n`` fit, the closest ones outside it
-  (an hour apart where possible).
-* ``near=point`` — "el jueves a las 10": the closest starts around it, by absolute distance (ties:
-  earlier first). No extra spreading: the patient named a time, so 9:30 and 10:30 are the best
-  alternatives to a taken 10:00.
+  Chronological.
+* ``near=point`` — "el sábado a las 10": that exact time first if it is free; then the other times of
+  that day, closest first; only then other days, the closest day first (ties: the later day, the patient
+  named a day for a reason), at the time of day closest to the one asked.
+* ``near=(start, end)`` — "el jueves" (the clinic-local day, see ``bot.nlu.timeparse_window``), "mañana
+  en la tarde": slots starting and ending inside the window, spread as for ``None``; then the other
+  times of the day(s) asked, closest to the window first; then other days as above, inside the asked
+  part of the day where possible (an hour apart where possible).
 
-Results are sorted chronologically, times aware in the clinic's time zone. The search first looks at a
-short span of days around what was asked (a week for ``None``, three days either side otherwise) and only
-scans the whole horizon when that span cannot fill ``n`` offers, which keeps a call well under 2 ms.
+Never a different day first while the asked day has room: the exact time comes first, then the asked
+day's offers by time, then the other days' by time. ``Offers.asked`` says what became of the time asked
+(free, taken, no consultation then, too soon, beyond the horizon) so the reply can say so before
+offering the nearest. The search first looks at a short span of days around what was asked (a week for
+``None``, three days either side otherwise) and only scans the whole horizon when that span cannot fill
+``n`` offers, which keeps a call well under 2 ms.
 """
 
 from __future__ import annotations
@@ -31,9 +37,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from bot.errors import SlotUnavailableError
+from bot.scheduling.asked import Offers, Request
 from bot.scheduling.clinic import Clinic, Interval, Physician, intersect
+
+__all__ = [
+    "Near",
+    "Offers",
+    "Slot",
+    "check_slot",
+    "find_offers",
+    "find_slots",
+    "require_aware",
+    "slot_starts",
+]
 
 Near = datetime | tuple[datetime, datetime] | None
 SPREAD_MINUTES = 60
@@ -54,6 +73,7 @@ class _Cand:
     epoch: int  # seconds since the epoch (UTC)
     period: tuple[date, int]  # (local day, index of the clinic's opening interval): a "turno"
     physician_id: str
+    minute: int  # local minute of the day
 
 
 def require_aware(dt: datetime, name: str) -> datetime:
@@ -148,8 +168,21 @@ class _Search:
         out = []
         for m in sorted(starts):
             pid = min(starts[m], key=lambda p: self.load.get((p, day), 0))  # stable: ties keep order
-            out.append(_Cand(epochs[m], (day, _turno(turnos, m)), pid))
+            out.append(_Cand(epochs[m], (day, _turno(turnos, m)), pid, m))
         return out
+
+    def attends(self, lo: int, hi: int) -> bool:
+        """Whether a physician of the search attends (free or not) for a whole appointment inside [lo, hi)."""
+        day = datetime.fromtimestamp(lo, self.tz).date()
+        while (midnight := int(datetime.combine(day, time(0), tzinfo=self.tz).timestamp())) < hi:
+            if day not in self.clinic.holidays:
+                for p in self.physicians:
+                    for begin, end in self._work[p.id][day.weekday()]:
+                        first, last = max(lo, midnight + begin * 60), min(hi, midnight + end * 60)
+                        if first + self.duration * 60 <= last:
+                            return True
+            day += timedelta(days=1)
+        return False
 
     def collect(self, first: date, last: date) -> list[_Cand]:
         first, last = max(first, self.first_day), min(last, self.last_day)
@@ -193,7 +226,7 @@ def _select(ranked: list[_Cand], stages: list[_Stage], n: int) -> list[_Cand]:
     return chosen
 
 
-def find_slots(
+def find_offers(
     clinic: Clinic,
     taken: Iterable[tuple[str, datetime, datetime]],
     *,
@@ -202,12 +235,12 @@ def find_slots(
     now: datetime,
     physician_id: str | None = None,
     n: int = 3,
-) -> list[Slot]:
-    """Up to ``n`` free slots for ``service_id`` near what the patient asked for (see module docstring).
+) -> Offers:
+    """Up to ``n`` free slots for ``service_id``, ranked for what the patient asked (module docstring).
 
     ``taken`` holds (physician_id, start, end) of existing bookings, aware datetimes. Raises ConfigError
     for an unknown service or physician and SlotUnavailableError if the physician does not offer the
-    service. An empty list means nothing is free within the booking horizon.
+    service. No slots means nothing is free within the booking horizon.
     """
     require_aware(now, "now")
     service = clinic.service(service_id)
@@ -218,55 +251,90 @@ def find_slots(
         physicians: tuple[Physician, ...] = (physician,)
     else:
         physicians = clinic.physicians_for(service_id)
-    if n <= 0:
-        return []
     search = _Search(clinic, physicians, service.duration, now)
     search.add_taken(taken)
     duration = service.duration * 60
-    tz = clinic.timezone
-
-    rank: Callable[[_Cand], tuple[int, int]]
+    if n <= 0:
+        return Offers([], "none")
+    gap = SPREAD_MINUTES * 60
     if near is None:
         span = (search.first_day, search.first_day + timedelta(days=_SPAN_NONE_DAYS - 1))
-        stages = [
-            _Stage(lambda c: True, SPREAD_MINUTES * 60, True),
-            _Stage(lambda c: True, SPREAD_MINUTES * 60, False),
-            _Stage(lambda c: True, 0, False),
-        ]
-        rank = lambda c: (c.epoch, 0)  # noqa: E731
-    elif isinstance(near, tuple):
-        lo_dt, hi_dt = (require_aware(t, "near") for t in near)
-        lo, hi = int(lo_dt.timestamp()), int(hi_dt.timestamp())
-        if hi < lo:
-            lo, hi = hi, lo
+        stages = [_Stage(_any, gap, True), _Stage(_any, gap, False), _Stage(_any, 0, False)]
+        chosen = sorted(_choose(search, span, lambda c: c.epoch, stages, n), key=lambda c: c.epoch)
+        return Offers([_to_slot(c, duration, service_id, clinic) for c in chosen], "none")
 
-        def inside(c: _Cand) -> bool:
-            return lo <= c.epoch and c.epoch + duration <= hi
+    for point in near if isinstance(near, tuple) else (near,):
+        require_aware(point, "near")
+    req = Request.of(near, clinic.timezone)
+    keys: dict[int, tuple[int, ...]] = {}
 
-        def outside(c: _Cand) -> bool:
-            return not inside(c)
+    def rank(c: _Cand) -> tuple[int, ...]:
+        key = keys.get(c.epoch)
+        if key is None:
+            key = keys[c.epoch] = req.tier(c, duration)
+        return key
 
-        around = timedelta(days=_SPAN_AROUND_DAYS)
-        span = (lo_dt.astimezone(tz).date() - around, hi_dt.astimezone(tz).date() + around)
-        stages = [
-            _Stage(inside, SPREAD_MINUTES * 60, True),
-            _Stage(inside, SPREAD_MINUTES * 60, False),
-            _Stage(inside, 0, False),
-            _Stage(outside, SPREAD_MINUTES * 60, False),
-            _Stage(outside, 0, False),
-        ]
-        rank = lambda c: (0 if inside(c) else max(lo - c.epoch, c.epoch - hi, 0), c.epoch)  # noqa: E731
-    else:
-        point = int(require_aware(near, "near").timestamp())
-        day = near.astimezone(tz).date()
-        span = (day - timedelta(days=_SPAN_AROUND_DAYS), day + timedelta(days=_SPAN_AROUND_DAYS))
-        stages = [_Stage(lambda c: True, 0, False)]
-        rank = lambda c: (abs(c.epoch - point), c.epoch)  # noqa: E731
+    def tier(t: int) -> Callable[[_Cand], bool]:
+        return lambda c: rank(c)[0] == t
 
+    # an exact time: no spreading (9:30 and 10:30 are the best alternatives to 10:00); a window: spread
+    plan = (
+        [(0, 0, False), (2, 0, False), (3, 0, False)]
+        if req.exact
+        else [(1, gap, True), (1, gap, False), (1, 0, False), (2, 0, False), (3, gap, False), (3, 0, False)]
+    )
+    stages = [_Stage(tier(t), spacing, one_per_turno) for t, spacing, one_per_turno in plan]
+    around = timedelta(days=_SPAN_AROUND_DAYS)
+    chosen = _choose(search, (req.first_day - around, req.last_day + around), rank, stages, n)
+    # the asked time first, then the other times of the asked day(s), then other days; by time within each
+    chosen.sort(key=lambda c: (rank(c)[0], c.epoch))
+    slots = [_to_slot(c, duration, service_id, clinic) for c in chosen]
+    asked = "free" if any(rank(c)[0] in (0, 1) for c in chosen) else _why(search, req, duration)
+    return Offers(slots, asked)
+
+
+def _any(c: _Cand) -> bool:
+    return True
+
+
+def _choose(
+    search: _Search, span: tuple[date, date], rank: Callable[[_Cand], Any], stages: list[_Stage], n: int
+) -> list[_Cand]:
+    """Select from a short span of days first; the whole horizon only when the span cannot fill ``n``."""
     chosen = _select(sorted(search.collect(*span), key=rank), stages, n)
     if len(chosen) < n:
         chosen = _select(sorted(search.collect(search.first_day, search.last_day), key=rank), stages, n)
-    return [_to_slot(c, duration, service_id, clinic) for c in sorted(chosen, key=lambda c: c.epoch)]
+    return chosen
+
+
+def _why(search: _Search, req: Request, duration: int) -> str:
+    """Why nothing was free at the time asked (see :class:`Offers`)."""
+    clinic = search.clinic
+    if req.exact:
+        local = datetime.fromtimestamp(req.lo, search.tz)
+        if (local.hour * 60 + local.minute) % clinic.slot_minutes:
+            return "near"
+    if req.first_day > search.last_day:
+        return "far"
+    if not search.attends(req.lo, max(req.hi, req.lo + duration)):
+        return "closed"
+    return "soon" if (req.lo if req.exact else req.hi - duration) < search.earliest else "taken"
+
+
+def find_slots(
+    clinic: Clinic,
+    taken: Iterable[tuple[str, datetime, datetime]],
+    *,
+    service_id: str,
+    near: Near,
+    now: datetime,
+    physician_id: str | None = None,
+    n: int = 3,
+) -> list[Slot]:
+    """The slots of :func:`find_offers`, best first."""
+    return find_offers(
+        clinic, taken, service_id=service_id, near=near, now=now, physician_id=physician_id, n=n
+    ).slots
 
 
 def _to_slot(cand: _Cand, duration: int, service_id: str, clinic: Clinic) -> Slot:

@@ -101,9 +101,10 @@ def test_pinned_points(text: str, value: str, grain: str) -> None:
     [
         ("en la mañana", "2026-11-25T08:00", "2026-11-25T12:00"),
         ("mañana en la mañana", "2026-11-26T08:00", "2026-11-26T12:00"),
-        ("mañana por la tarde", "2026-11-26T12:00", "2026-11-26T19:00"),
-        ("el viernes en la noche", "2026-11-27T19:00", "2026-11-27T22:00"),
-        ("temprano", "2026-11-26T08:00", "2026-11-26T10:00"),  # today's 08-10 is over at 10:00
+        ("mañana por la tarde", "2026-11-26T14:00", "2026-11-26T19:00"),  # after the comida
+        ("el viernes en la noche", "2026-11-27T19:00", "2026-11-28T00:00"),
+        ("temprano", "2026-11-26T07:00", "2026-11-26T10:00"),  # today's 07-10 is over at 10:00
+        ("al mediodía", "2026-11-25T12:00", "2026-11-25T14:00"),
     ],
 )
 def test_parts_of_day_are_intervals(text: str, start: str, end: str) -> None:
@@ -230,3 +231,35 @@ def test_never_crashes_and_spans_are_consistent(words: list[str], sep: str) -> N
         assert text[match.start : match.end] == match.text
         assert match.grain in {"minute", "hour", "day", "week", "month"}
         previous_end = match.end
+
+
+# ------------------------------------------------------------------------------- next week and friends
+
+MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=MX)
+MON, TUE, MXO = "2026-11-23", "2026-11-24", ":00.000-06:00"
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "grain"),
+    [
+        # finding: "el martes de la otra semana" gave this week's days
+        ("el martes de la otra semana", "2026-12-01T00:00:00.000-06:00", "day"),
+        ("el martes de la próxima", "2026-12-01T00:00:00.000-06:00", "day"),
+        ("el martes de la que entra", "2026-12-01T00:00:00.000-06:00", "day"),
+        ("el martes", "2026-11-24T00:00:00.000-06:00", "day"),
+        ("el martes de esta semana", "2026-11-24T00:00:00.000-06:00", "day"),
+        ("el lunes", "2026-11-30T00:00:00.000-06:00", "day"),  # said on a Monday: next week's
+        ("este lunes", "2026-11-23T00:00:00.000-06:00", "day"),
+        ("sábado 10", "2026-11-28T10:00:00.000-06:00", "hour"),  # the next 10th is a Thursday
+        ("el sábado 12", "2026-12-12T00:00:00.000-06:00", "day"),
+        ("cuarto para las 10", "2026-11-23T09:45:00.000-06:00", "minute"),
+        ("diez para las 5", "2026-11-23T16:50:00.000-06:00", "minute"),
+        ("de hoy en ocho", "2026-11-30T00:00:00.000-06:00", "day"),
+        ("en quince días", "2026-12-07T00:00:00.000-06:00", "day"),
+        ("lo antes posible", {"from": "2026-11-23T09:00:00.000-06:00"}, "minute"),
+        ("mañana al mediodía", {"from": f"{TUE}T12:00{MXO}", "to": f"{TUE}T14:00{MXO}"}, "hour"),
+        ("en la noche", {"from": f"{MON}T19:00{MXO}", "to": f"{TUE}T00:00{MXO}"}, "hour"),
+    ],
+)
+def test_said_on_a_monday(text: str, value: str | dict[str, str], grain: str) -> None:
+    assert _one(text, MONDAY) == (value, grain)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.errors import ConfigError, SlotUnavailableError
-from bot.scheduling.availability import Slot, check_slot, find_slots, slot_starts
+from bot.scheduling.availability import Near, Slot, check_slot, find_offers, find_slots, slot_starts
 from bot.scheduling.clinic import Clinic
 from bot.scheduling.clinic_loader import parse
 
@@ -68,10 +68,11 @@ def test_interval_partly_full_fills_with_closest_outside(clinic: Clinic) -> None
     assert len(slots) == 3 and all(s.start >= local(2026, 12, 3, 10, 0) for s in slots[1:])
 
 
-def test_point_gives_the_closest_around_it(clinic: Clinic) -> None:
+def test_point_gives_the_exact_time_first_then_the_closest_around_it(clinic: Clinic) -> None:
     ten = local(2026, 12, 3, 10, 0)  # "el jueves a las 10"
-    slots = find_slots(clinic, [], service_id="consulta_general", near=ten, now=MONDAY_7AM)
-    assert starts(slots) == [local(2026, 12, 3, 9, 30), ten, local(2026, 12, 3, 10, 30)]
+    offers = find_offers(clinic, [], service_id="consulta_general", near=ten, now=MONDAY_7AM)
+    assert starts(offers.slots) == [ten, local(2026, 12, 3, 9, 30), local(2026, 12, 3, 10, 30)]
+    assert offers.asked == "free"
 
 
 def test_taken_slots_are_not_offered(clinic: Clinic) -> None:
@@ -147,9 +148,16 @@ def test_horizon(clinic: Clinic) -> None:
     assert max(s.start for s in slots).date() == local(2027, 1, 29, 0, 0).date() == last_day
 
 
-def test_point_in_the_past_gives_the_earliest(clinic: Clinic) -> None:
-    slots = find_slots(clinic, [], service_id="consulta_general", near=local(2026, 11, 1, 10), now=MONDAY_7AM)
-    assert slots[0].start == local(2026, 11, 30, 9, 0)
+def test_point_in_the_past_gives_the_first_bookable_day_and_says_so(clinic: Clinic) -> None:
+    past = local(2026, 11, 2, 10)  # a Monday
+    offers = find_offers(clinic, [], service_id="consulta_general", near=past, now=MONDAY_7AM)
+    # the closest bookable day, around the time of day asked
+    assert starts(offers.slots) == [
+        local(2026, 11, 30, 9, 30),
+        local(2026, 11, 30, 10),
+        local(2026, 11, 30, 10, 30),
+    ]
+    assert offers.asked == "soon"
 
 
 def test_n_distinct_and_sorted(clinic: Clinic) -> None:
@@ -261,11 +269,117 @@ def test_every_offer_is_bookable(
     elif isinstance(near_raw, tuple):
         i, k = near_raw[1]
         near = (base + i * half, base + (i + k) * half)
-    slots = find_slots(clinic, taken, service_id=service_id, near=near, now=MONDAY_7AM, n=n)
+    offers = find_offers(clinic, taken, service_id=service_id, near=near, now=MONDAY_7AM, n=n)
+    slots = offers.slots
     assert 0 < len(slots) <= n
     assert len({s.start for s in slots}) == len(slots)
-    assert starts(slots) == sorted(starts(slots))
+    _check_order(clinic, slots, near, offers.asked)
     for s in slots:
         check_slot(clinic, service_id=service_id, physician_id=s.physician_id, start=s.start, now=MONDAY_7AM)
         for pid, t_start, t_end in taken:
             assert not (pid == s.physician_id and t_start < s.end and s.start < t_end), "offered a taken slot"
+
+
+def _check_order(clinic: Clinic, slots: list[Slot], near: Near, asked: str) -> None:
+    """The exact time asked (when free) or the window's slots first, then the rest of the asked day(s),
+    then other days; by time within each group."""
+    if near is None:
+        assert starts(slots) == sorted(starts(slots))
+        return
+    lo, hi = near if isinstance(near, tuple) else (near, near)
+    first = lo.astimezone(TZ).date()
+    last = (hi - timedelta(microseconds=1) if hi > lo else hi).astimezone(TZ).date()
+
+    def group(s: Slot) -> int:
+        if s.start == lo if not isinstance(near, tuple) else lo <= s.start and s.end <= hi:
+            return 0
+        return 1 if first <= s.start.date() <= last else 2
+
+    assert [(group(s), s.start) for s in slots] == sorted((group(s), s.start) for s in slots)
+    assert (group(slots[0]) == 0) == (asked == "free")
+
+
+# ------------------------------------------------------------------------- the asked time comes first
+
+
+def test_the_asked_day_comes_first_even_with_little_room(clinic: Clinic) -> None:
+    """Finding: asked "el sábado a las 10" (taken), the first offer was Friday 13:00 and nothing said so."""
+    sat = local(2026, 12, 5, 10, 0)
+    busy = (local(2026, 12, 5, 9, 30), local(2026, 12, 5, 12, 30))  # only 9:00 and 12:30 left that Saturday
+    taken = [("lopez", *busy), ("castillo", *busy)]
+    offers = find_offers(clinic, taken, service_id="consulta_general", near=sat, now=MONDAY_7AM)
+    assert starts(offers.slots) == [
+        local(2026, 12, 5, 9, 0),
+        local(2026, 12, 5, 12, 30),
+        local(2026, 12, 4, 10),
+    ]
+    assert offers.asked == "taken"
+
+
+def test_a_window_with_room_is_never_left_for_another_day(clinic: Clinic) -> None:
+    thursday = (local(2026, 12, 3), local(2026, 12, 4))  # "el jueves": the whole clinic-local day
+    taken = [("castillo", local(2026, 12, 3, 9), local(2026, 12, 3, 20))]  # lopez: Thursday 16-20 only
+    offers = find_offers(clinic, taken, service_id="consulta_general", near=thursday, now=MONDAY_7AM)
+    assert starts(offers.slots) == [local(2026, 12, 3, 16), local(2026, 12, 3, 17), local(2026, 12, 3, 18)]
+    assert offers.asked == "free"
+
+
+def test_a_full_part_of_day_offers_the_closest_times_that_day(clinic: Clinic) -> None:
+    afternoon = (local(2026, 12, 1, 14), local(2026, 12, 1, 19))  # "el martes en la tarde"
+    taken = [("castillo", local(2026, 12, 1, 16), local(2026, 12, 1, 20))]  # lopez: Tuesday 9-14
+    offers = find_offers(clinic, taken, service_id="consulta_general", near=afternoon, now=MONDAY_7AM)
+    assert starts(offers.slots) == [
+        local(2026, 12, 1, 12, 30),
+        local(2026, 12, 1, 13),
+        local(2026, 12, 1, 13, 30),
+    ]
+    assert offers.asked == "taken"
+
+
+def test_a_full_day_offers_that_part_of_the_closest_days(clinic: Clinic) -> None:
+    afternoon = (local(2026, 12, 1, 14), local(2026, 12, 1, 19))  # "el martes en la tarde"
+    taken = [
+        ("castillo", local(2026, 12, 1, 16), local(2026, 12, 1, 20)),
+        ("lopez", local(2026, 12, 1, 9), local(2026, 12, 1, 14)),
+    ]
+    offers = find_offers(clinic, taken, service_id="consulta_general", near=afternoon, now=MONDAY_7AM)
+    # Monday and Wednesday are as close; the later day first; in the afternoon, an hour apart
+    assert starts(offers.slots) == [local(2026, 12, 2, 16), local(2026, 12, 2, 17), local(2026, 12, 2, 18)]
+    assert offers.asked == "taken"
+
+
+@pytest.mark.parametrize(
+    ("near", "asked"),
+    [
+        (local(2026, 12, 6, 10), "closed"),  # a Sunday
+        ((local(2026, 12, 25), local(2026, 12, 26)), "closed"),  # a holiday
+        (local(2026, 12, 3, 19, 30), "free"),
+        (local(2026, 12, 3, 20), "closed"),  # Thursday 20:00: the clinic closes at 20:00
+        ((local(2026, 12, 2, 20), local(2026, 12, 3)), "closed"),  # "el miércoles después de las 8"
+        (local(2026, 11, 30, 8, 30), "closed"),  # before opening
+        (local(2026, 11, 30, 8, 0), "closed"),
+        (local(2026, 11, 30, 9, 0), "free"),  # exactly two hours' notice from 07:00
+        (local(2026, 11, 29, 10, 0), "closed"),  # a past Sunday: no consultation anyway
+        (local(2026, 11, 27, 10, 0), "soon"),  # a past Friday
+        ((local(2026, 11, 30, 7), local(2026, 11, 30, 9, 0)), "closed"),
+        (local(2027, 3, 2, 10), "far"),  # beyond the 60 days' horizon
+        (local(2026, 12, 3, 10, 15), "near"),  # not a slot start: the closest, nothing to apologise for
+        (local(2026, 12, 3, 10, 0), "free"),
+    ],
+)
+def test_what_became_of_the_asked_time(clinic: Clinic, near: Near, asked: str) -> None:
+    offers = find_offers(clinic, [], service_id="consulta_general", near=near, now=MONDAY_7AM)
+    assert offers.asked == asked
+    assert len(offers.slots) == 3
+
+
+def test_too_soon_is_said(clinic: Clinic) -> None:
+    now = local(2026, 11, 30, 8, 0)  # earliest: 10:00
+    for near in (local(2026, 11, 30, 9, 30), (local(2026, 11, 30, 9), local(2026, 11, 30, 10, 0))):
+        offers = find_offers(clinic, [], service_id="consulta_general", near=near, now=now)
+        assert offers.asked == "soon"
+        assert offers.slots[0].start == local(2026, 11, 30, 10, 0)  # the same day, the closest
+
+
+def test_nothing_asked_is_none(clinic: Clinic) -> None:
+    assert find_offers(clinic, [], service_id="consulta_general", near=None, now=MONDAY_7AM).asked == "none"

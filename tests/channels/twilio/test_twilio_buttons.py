@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from bot.channels.twilio_replies import ContentTemplate, choice, load_templates, numbered
-from bot.channels.twilio_whatsapp import TwilioWhatsApp
+from bot.channels.twilio.replies import ContentTemplate, choice, load_templates, numbered
+from bot.channels.twilio.channel import TwilioWhatsApp
 from bot.errors import ConfigError, DomainError
 from tests.channels.conftest import ACCOUNT, FROM_BOT, TOKEN, Clock
 from tests.fakes.twilio_server import FakeTwilio, signed_post
@@ -54,8 +54,8 @@ class Chat:
 
 
 def _chat(engine: Any, templates: dict[str, ContentTemplate]) -> Iterator[Chat]:
-    from bot.app import build_app_state
-    from bot.server import create_app
+    from bot.app.wiring import build_app_state
+    from bot.app.server import create_app
 
     state = build_app_state(tracker_store={"type": "memory"}, lock_store={"type": "memory"}, engine=engine,
                             clock=lambda: WHEN)
@@ -98,8 +98,9 @@ def test_booking_with_quick_reply_templates(with_templates: Chat) -> None:
     chat.send("Ana Pérez")
     [offers] = chat.send("mañana a las 10")
     listed = _template(offers, SLOTS_SID)
-    assert "1. jueves 26 de noviembre" in listed and "2. jueves 26 de noviembre a las 10:00" in listed
-    [confirm] = chat.send("2", ButtonPayload="2", ButtonText="2")
+    # the time asked first (actions/offers.py), then the closest
+    assert "1. jueves 26 de noviembre a las 10:00" in listed and "2. jueves 26 de noviembre" in listed
+    [confirm] = chat.send("1", ButtonPayload="1", ButtonText="1")
     assert "10:00" in _template(confirm, YES_NO_SID)
     booked, reminders = chat.send("Sí", ButtonPayload="sí", ButtonText="Sí")
     assert booked["Body"].startswith("¡Listo! Quedó agendada")
@@ -122,7 +123,7 @@ def test_without_templates_buttons_are_numbered_options(without_templates: Chat)
     chat.send("Ana Pérez")
     [offers] = chat.send("mañana a las 10")
     assert offers["Body"].endswith("Responda con el número.")  # the list already carries the numbers
-    [confirm] = chat.send("2.")
+    [confirm] = chat.send("1.")  # the time asked comes first
     assert "10:00" in confirm["Body"] and confirm["Body"].endswith("\n\n1. Sí\n2. No")
     [again] = chat.send(" 2 ")
     assert chat.last_user_text() == "no"
@@ -200,7 +201,7 @@ def test_a_template_with_fixed_buttons_is_used_only_when_the_reply_has_that_many
 
 
 def test_value_variables_only_carry_what_the_gated_text_holds() -> None:
-    from bot.channels.twilio_replies import ContentTemplate, load_templates
+    from bot.channels.twilio.replies import ContentTemplate, load_templates
     from bot.errors import ConfigError
 
     template = ContentTemplate("HX" + "a" * 32, {"1": "value:reminder_date", "2": "value:clinic_name"})
