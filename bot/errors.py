@@ -56,5 +56,13 @@ class ChannelError(BotError):
     """A channel received a malformed or unauthenticated request."""
 
 
+class OutsideWindowError(ChannelError):
+    """Free text refused: WhatsApp's 24-hour customer-service window is closed; send an approved template."""
+
+
+class DeliveryError(ChannelError):
+    """The channel's provider refused a message for a reason a retry cannot fix."""
+
+
 class ComplianceError(BotError):
     """A compliance rule (consent, retention floor, audit chain) was violated."""

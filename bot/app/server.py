@@ -1,4 +1,7 @@
-"""The HTTP API (Starlette): Rasa-compatible parse and REST webhook, health, the agents' inbox.
+"""The HTTP server (Starlette): routes only, each group from its own package — health and the developer
+endpoints here (REST channel, ``/model/parse``: served per :mod:`bot.app.access`), the agents' inbox
+(:mod:`bot.inbox.routes`), the Twilio webhooks (:mod:`bot.channels.twilio.webhooks`) — behind the input
+edge (:mod:`bot.edge`).
 
 ``bot run`` serves it with uvicorn. Building the app does no I/O; the lifespan loads the model, domain,
 flow and stores once, and a configuration error stops start-up with a clear message.
@@ -7,19 +10,23 @@ flow and stores once, and a configuration error stops start-up with a clear mess
 from __future__ import annotations
 
 import argparse
-from collections.abc import AsyncIterator, Callable
+import contextlib
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.app.access import DeveloperAccess
-from bot.channels.rest import rest_webhook
 from bot.app.worker import can_reuse_port, serve_workers, settle_heap, tune_switch_interval
+from bot.channels.rest import rest_webhook
+from bot.edge import EdgeMiddleware
+from bot.inbox.routes import routes as inbox_routes
 
 
 async def health(request: Request) -> JSONResponse:
@@ -29,273 +36,9 @@ async def health(request: Request) -> JSONResponse:
 
 
 async def model_parse(request: Request) -> Any:
-    from bot.nlu.http import model_parse as handler
+    from bot.nlu.http import model_parse as handler  # numpy and the model: loaded by the lifespan
 
     return await handler(request)
-
-
-async def _agent_authorised(request: Request) -> tuple[Any, JSONResponse | None]:
-    """The caller (:class:`bot.inbox.auth.Identity`: a per-agent token, or the deprecated shared
-    ``BOT_AGENT_TOKEN``), or the 401/503 answer."""
-    from bot.inbox.auth import authenticate
-
-    return await authenticate(request)
-
-
-def _error(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status)
-
-
-T = TypeVar("T")
-MAX_AGENT_TEXT = 1600  # one WhatsApp message
-WHATSAPP = "twilio_whatsapp"
-TEMPLATE_NEEDED = (
-    "the patient last wrote more than 24 hours ago: WhatsApp allows only an approved template now; "
-    "nothing was sent or recorded"
-)
-
-
-def _outlet(request: Request, channel: str | None) -> Any:
-    """The channel object that delivers to this conversation, or None (REST: the JSON answer is all)."""
-    if channel != WHATSAPP:
-        return None
-    from bot.channels.twilio import webhooks as twilio_webhooks
-
-    return twilio_webhooks.channel_for(request)
-
-
-async def _resolve(request: Request) -> tuple[Any, JSONResponse | None]:
-    """The conversation behind ``{conversation_id}`` (the inbox's opaque id), or a 404."""
-    app_state = request.app.state.app_state
-    try:
-        return await run_in_threadpool(app_state.conversation, request.path_params["conversation_id"]), None
-    except LookupError as e:
-        return None, _error(404, str(e))
-
-
-def _delivery_error(e: Exception) -> JSONResponse | None:
-    """The JSON answer for a delivery problem, or None when ``e`` is not one."""
-    from bot.errors import ConfigError
-
-    try:
-        from bot.channels.twilio.sender import DeliveryError, OutsideWindowError
-    except ImportError:  # pragma: no cover - the twilio extra is part of the install
-        return None
-    if isinstance(e, OutsideWindowError):
-        return _error(409, TEMPLATE_NEEDED, template_required=True)
-    if isinstance(e, DeliveryError):
-        return _error(502, "Twilio refused the message; it is recorded in the conversation but was not "
-                      "delivered (see the deliveries)", recorded=True)
-    if isinstance(e, ConfigError):
-        return _error(503, str(e))
-    return None
-
-
-async def _deliver(work: Callable[[], T]) -> T | JSONResponse:
-    """Run an agent's action (record, then deliver) off the event loop: its result, or the JSON answer
-    for a conversation not in handoff (409) or a delivery problem (see :func:`_delivery_error`)."""
-    try:
-        return await run_in_threadpool(work)
-    except LookupError as e:
-        return _error(409, str(e))
-    except Exception as e:
-        answer = _delivery_error(e)
-        if answer is None:
-            raise
-        return answer
-
-
-async def list_conversations(request: Request) -> JSONResponse:
-    """``GET /agent/conversations?status=handoff``: who waits for a person (no bodies, no numbers)."""
-    _, problem = await _agent_authorised(request)
-    if problem is not None:
-        return problem
-    if request.query_params.get("status", "handoff") != "handoff":
-        return _error(400, "only status=handoff is supported")
-    from bot.inbox.directory import listing
-
-    directory = getattr(request.app.state.app_state, "directory", None)
-    waiting = await run_in_threadpool(directory.waiting) if directory is not None else []
-    out = []
-    for conversation in waiting:
-        outlet = _outlet(request, conversation.channel)
-        last = None
-        if outlet is not None:
-            last = await run_in_threadpool(outlet.last_delivery, conversation.sender_id)
-        out.append(listing(conversation, last))
-    return JSONResponse({"conversations": out})
-
-
-async def get_conversation(request: Request) -> JSONResponse:
-    """``GET /agent/conversations/{id}``: the transcript, for staff; audited as ``staff:<agent>`` (the
-    token's agent; with the shared token, the ``X-Agent-Id`` header)."""
-    identity, problem = await _agent_authorised(request)
-    if problem is not None:
-        return problem
-    from bot.inbox.auth import acting_agent
-
-    agent, problem = acting_agent(identity, [request.headers.get("x-agent-id")], what="X-Agent-Id header")
-    if problem is not None:
-        return problem
-    app_state = request.app.state.app_state
-    try:
-        body = await run_in_threadpool(
-            app_state.transcript, request.path_params["conversation_id"], agent
-        )
-    except LookupError as e:
-        return _error(404, str(e))
-    return JSONResponse(body, headers={"cache-control": "no-store"})
-
-
-async def hand_back(request: Request) -> JSONResponse:
-    """An agent returns a conversation to the assistant, which resumes the phase it left and says so to
-    the patient on the conversation's channel. ``{"notify": false}`` returns it silently (e.g. after the
-    WhatsApp window closed). The agent: the token's (shared token: ``{"agent": id}`` or ``X-Agent-Id``)."""
-    identity, problem = await _agent_authorised(request)
-    if problem is not None:
-        return problem
-    from bot import edge
-    from bot.inbox.auth import acting_agent
-
-    try:
-        body = await edge.read_body(request)
-        data: Any = edge.parse_json(body) if body else {}
-    except edge.EdgeError as e:
-        return e.response()
-    if not isinstance(data, dict) or not isinstance(data.get("notify", True), bool):
-        return _error(400, 'expected a JSON object {"agent"?: str, "notify"?: bool}')
-    agent, problem = acting_agent(identity, [data.get("agent"), request.headers.get("x-agent-id")],
-                                  default="agent")
-    if problem is not None:
-        return problem
-    notify = bool(data.get("notify", True))
-    conversation, problem = await _resolve(request)
-    if problem is not None:
-        return problem
-    outlet = _outlet(request, conversation.channel)
-    app_state = request.app.state.app_state
-
-    def work() -> tuple[list[Any], list[dict[str, Any]] | None]:
-        if outlet is not None and notify:
-            outlet.check_window(conversation.address)
-        replies = app_state.hand_back(
-            conversation.sender_id, agent, channel=conversation.channel or "rest", notify=notify
-        )
-        delivery = outlet.deliver(conversation.address, replies) if outlet is not None and notify else None
-        return replies, delivery
-
-    done = await _deliver(work)
-    if isinstance(done, JSONResponse):
-        return done
-    replies, delivery = done
-    body: dict[str, Any] = {
-        "conversation": conversation.id,
-        "channel": conversation.channel,
-        "replies": [{"text": r.text, **({"buttons": list(r.buttons)} if r.buttons else {})} for r in replies],
-    }
-    if delivery is not None:
-        body["delivery"] = delivery
-    return JSONResponse(body)
-
-
-async def _agent_json(request: Request, shape: str) -> tuple[dict[str, Any], str | None, JSONResponse | None]:
-    """An agent's JSON request: ``(body, acting agent, None)``, or the 401/403/400 answer to send."""
-    from bot.inbox.auth import acting_agent
-    from bot.channels.rest import read_json
-
-    identity, problem = await _agent_authorised(request)
-    if problem is not None:
-        return {}, None, problem
-    data, problem = await read_json(request)
-    if problem is not None:
-        return {}, None, problem
-    if not isinstance(data, dict):
-        return {}, None, _error(400, f"expected a JSON object {shape}")
-    agent, problem = acting_agent(identity, [data.get("agent")])
-    return data, agent, problem
-
-
-async def agent_message(request: Request) -> JSONResponse:
-    """A person in the shared inbox writes to a patient whose conversation is in handoff.
-
-    ``{"agent"?: id, "text": str}`` (``agent``: the token's; required with the shared token). The text
-    passes the disclosure gate like any bot message; when it is blocked the patient gets the portal
-    redirect instead and the answer says so, with the categories. WhatsApp conversations: delivered
-    through the outbox to the address the patient last wrote from, inside the 24-hour window only (409
-    ``template_required`` outside it, nothing recorded: ``POST .../templates`` then). The text is never
-    logged.
-    """
-    data, agent, problem = await _agent_json(request, '{"agent"?: str, "text": str}')
-    if problem is not None:
-        return problem
-    text = data.get("text")
-    if not isinstance(text, str) or not text.strip():
-        return _error(400, "`text` must be a non-empty string")
-    if len(text) > MAX_AGENT_TEXT:
-        return _error(413, f"`text` longer than {MAX_AGENT_TEXT} characters")
-    conversation, problem = await _resolve(request)
-    if problem is not None:
-        return problem
-    outlet = _outlet(request, conversation.channel)
-    app_state = request.app.state.app_state
-
-    def work() -> tuple[Any, list[dict[str, Any]] | None]:
-        if outlet is not None:
-            outlet.check_window(conversation.address)  # before anything is recorded
-        reply = app_state.agent_say(conversation.sender_id, agent, text)
-        delivery = outlet.deliver(conversation.address, [reply.message]) if outlet is not None else None
-        return reply, delivery
-
-    done = await _deliver(work)
-    if isinstance(done, JSONResponse):
-        return done
-    reply, delivery = done
-    body: dict[str, Any] = {
-        "conversation": conversation.id,
-        "channel": conversation.channel,
-        "text": reply.message.text,
-        "blocked": reply.blocked,
-    }
-    if reply.blocked:
-        body["categories"] = list(reply.categories)
-        body["note"] = "the message was not sent: the patient received the portal redirect instead"
-    if delivery is not None:
-        body["delivery"] = delivery[0] if delivery else None
-    return JSONResponse(body)
-
-
-async def agent_template(request: Request) -> JSONResponse:
-    """An agent sends an approved WhatsApp content template (``{"response", "variables"?}``), e.g. outside
-    the 24-hour window where free text is refused: see :mod:`bot.inbox.templates` for the rules."""
-    from bot.inbox import templates as agent_templates
-
-    data, agent, problem = await _agent_json(request, '{"response": str, "variables"?: {str: str}}')
-    if problem is not None:
-        return problem
-    response = data.get("response")
-    if not isinstance(response, str) or not 0 < len(response) <= 64:
-        return _error(400, "`response` must name a response (see domain.yml) that has a content template")
-    try:
-        variables = agent_templates.check_variables(data.get("variables"))
-    except agent_templates.TemplateProblem as e:
-        return _error(e.status, str(e), **e.extra)
-    conversation, problem = await _resolve(request)
-    if problem is not None:
-        return problem
-    outlet = _outlet(request, conversation.channel)
-    if outlet is None:
-        return _error(409, "templates are for WhatsApp conversations; this one is on "
-                      f"{conversation.channel}: use POST .../messages")
-    app_state = request.app.state.app_state
-    try:
-        sent = await _deliver(lambda: agent_templates.send(app_state, outlet, conversation, str(agent),
-                                                           response, variables))
-    except agent_templates.TemplateProblem as e:
-        return _error(e.status, str(e), **e.extra)
-    if isinstance(sent, JSONResponse):
-        return sent
-    return JSONResponse({"conversation": conversation.id, "channel": conversation.channel,
-                         "response": sent.response, "text": sent.text, "delivery": sent.delivery})
 
 
 def create_app(state: Any = None) -> Starlette:
@@ -343,27 +86,16 @@ def create_app(state: Any = None) -> Starlette:
         served = access.guard(endpoint)
         if served is not None:
             routes.append(Route(path, served, methods=["POST"]))
-    routes += [
-        Route("/agent/conversations", list_conversations, methods=["GET"]),
-        Route("/agent/conversations/{conversation_id}", get_conversation, methods=["GET"]),
-        Route("/agent/conversations/{conversation_id}/handback", hand_back, methods=["POST"]),
-        Route("/agent/conversations/{conversation_id}/messages", agent_message, methods=["POST"]),
-        Route("/agent/conversations/{conversation_id}/templates", agent_template, methods=["POST"]),
-    ]
-    extra = _optional_routes()
-    from starlette.middleware import Middleware
-
-    from bot.edge import EdgeMiddleware  # body cap, content types, paths for every route (bot/edge.py)
-
-    return Starlette(routes=routes + extra, lifespan=lifespan, middleware=[Middleware(EdgeMiddleware)])
-
-
-def _optional_routes() -> list[Route]:
-    try:
+    routes += inbox_routes()
+    outlets: dict[str, Any] = {}
+    with contextlib.suppress(ImportError):  # the Twilio channel: its webhooks, and the inbox's outlet
         from bot.channels.twilio import webhooks as twilio_webhooks
-    except ImportError:
-        return []
-    return list(twilio_webhooks.routes())
+
+        routes += twilio_webhooks.routes()
+        outlets[twilio_webhooks.CHANNEL] = twilio_webhooks.channel_for
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(EdgeMiddleware)])
+    app.state.outlets = outlets  # channel → the object that delivers there (bot.inbox.outlet)
+    return app
 
 
 def run_command(args: argparse.Namespace) -> int:

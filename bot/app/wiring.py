@@ -153,7 +153,7 @@ class AppState:
     directory: Any = None  # bot.inbox.directory.Directory: the agents' view of conversations
 
     def conversation(self, conversation_id: str) -> Any:
-        """The conversation behind an agent's opaque id (bot.inbox.directory.Conversation); LookupError if none."""
+        """The conversation behind an opaque id (bot.inbox.directory.Conversation); LookupError if none."""
         found = self.directory.get(conversation_id) if self.directory is not None else None
         if found is None:
             raise LookupError("no such conversation (use the id from GET /agent/conversations)")

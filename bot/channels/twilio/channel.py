@@ -34,12 +34,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.channels.twilio.signature import EMPTY_TWIML
+from bot.channels.twilio.ledger import Recorded, TwilioLedger, canonical_sender, channel_engine, sender_hash
 from bot.channels.twilio.order import Finished
-from bot.channels.twilio.sender import OutsideWindowError, TwilioSender, split_text
 from bot.channels.twilio.rejections import RejectionAudit
 from bot.channels.twilio.replies import MEDIA_ACK, ContentTemplate, choice, numbered, templates_from_endpoints
-from bot.channels.twilio.ledger import Recorded, TwilioLedger, canonical_sender, channel_engine, sender_hash
+from bot.channels.twilio.sender import OutsideWindowError, TwilioSender, split_text
+from bot.channels.twilio.signature import EMPTY_TWIML
 from bot.core.attachments import attachment_received
 from bot.core.processor import OutgoingMessage, UserMessage
 
@@ -72,7 +72,7 @@ class TwilioWhatsApp:
         self.order_timeout = (order_timeout if order_timeout is not None
                               else float(os.environ.get("BOT_TWILIO_ORDER_TIMEOUT", "30")))
         self.processor: Any = None  # set by the first webhook; used to recover unfinished messages
-        self.directory: Any = None  # bot.inbox.directory.Directory, set by the first webhook: the agents' inbox
+        self.directory: Any = None  # the agents' inbox (bot.inbox.directory), set by the first webhook
         self.rejections = RejectionAudit()  # forged / unsigned webhook calls, into the audit log
         self._closed = False
         self._stop = threading.Event()

@@ -28,9 +28,9 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.channels.twilio.outbox import Due, Outbox, retryable_http
 from bot.channels.twilio.ledger import TwilioLedger, canonical_sender, sender_hash
-from bot.errors import ChannelError, ConfigError
+from bot.channels.twilio.outbox import Due, Outbox, retryable_http
+from bot.errors import ConfigError, DeliveryError, OutsideWindowError
 
 log = logging.getLogger("bot.channels.twilio")
 
@@ -42,14 +42,6 @@ STATUS_PATH = "/webhooks/twilio/status"
 #: on purpose (the BAJA confirmation, an emergency answer), which a retry still delivers.
 QUEUED_OPTED_OUT = "queued_opted_out"
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
-
-
-class OutsideWindowError(ChannelError):
-    """Free text refused: the 24-hour customer-service window is closed; send an approved template."""
-
-
-class DeliveryError(ChannelError):
-    """Twilio refused the message for a reason a retry cannot fix (recorded in the outbox as failed)."""
 
 
 def split_text(text: str, limit: int = MAX_CHARS) -> list[str]:

@@ -1,6 +1,5 @@
-"""The Twilio channel's HTTP endpoints: ``POST /webhooks/twilio/whatsapp`` (inbound messages),
-``POST /webhooks/twilio/status`` (delivery statuses) and the agents' ``GET
-/agent/conversations/{sender_id}/deliveries``.
+"""The Twilio channel's HTTP endpoints: ``POST /webhooks/twilio/whatsapp`` (inbound messages) and
+``POST /webhooks/twilio/status`` (delivery statuses); :func:`channel_for` is also the inbox's outlet.
 
 Each handler checks the request (size, encoding, ``X-Twilio-Signature``, required fields) and hands the
 work to the process's :class:`~bot.channels.twilio.channel.TwilioWhatsApp` — the message is recorded
@@ -10,7 +9,6 @@ in :mod:`bot.channels.twilio.channel` and ``docs/twilio.md``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -18,14 +16,14 @@ from typing import Any
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.channels.twilio.signature import Forbidden, authenticated_form, error, twiml, valid_sid
-from bot.channels.twilio.sender import opted_out_in
-from bot.channels.twilio.replies import button_payload, choice
-from bot.channels.twilio.ledger import STATUSES, canonical_sender, sender_hash
 from bot.channels.twilio.channel import CHANNEL, TwilioWhatsApp
+from bot.channels.twilio.ledger import STATUSES, canonical_sender, sender_hash
+from bot.channels.twilio.replies import button_payload, choice
+from bot.channels.twilio.sender import opted_out_in
+from bot.channels.twilio.signature import Forbidden, authenticated_form, error, twiml, valid_sid
 from bot.core.processor import UserMessage
 from bot.edge import ascii_int
 
@@ -33,11 +31,8 @@ log = logging.getLogger("bot.channels.twilio")
 
 INBOUND_PATH = "/webhooks/twilio/whatsapp"
 STATUS_PATH = "/webhooks/twilio/status"
-DELIVERIES_PATH = "/agent/conversations/{sender_id}/deliveries"  # the inbox's opaque id
 MAX_TEXT = 4096
 UNAVAILABLE = "the WhatsApp channel is not available right now; nothing was processed"
-DELIVERIES_UNAVAILABLE = "delivery states cannot be read right now; try again in a moment"
-NO_SUCH_CONVERSATION = "no such WhatsApp conversation (use the id from GET /agent/conversations)"
 
 
 _channel_lock = threading.Lock()
@@ -182,53 +177,8 @@ async def _run(func: Callable[..., Any], *args: Any) -> Any:
     return await run_in_threadpool(func, *args)
 
 
-async def deliveries(request: Request) -> Response:
-    """Delivery states of a conversation's outbound WhatsApp messages, for agents (no bodies, no numbers).
-
-    Addressed by the inbox's opaque id only — a phone number in the URL is answered like any unknown id
-    (404), so the route tells nobody whether a number is a patient's. Authenticated like every agent route
-    (:func:`bot.inbox.auth.authenticate`) and audited as ``deliveries.viewed`` with the agent's id, like the
-    transcript (the shared token's agent: ``X-Agent-Id``)."""
-    from bot.inbox.auth import acting_agent, authenticate
-
-    identity, problem = await authenticate(request)
-    if problem is not None or identity is None:
-        return problem or error(401, "unauthorised")
-    agent, problem = acting_agent(identity, [request.headers.get("x-agent-id")], default="agent")
-    if problem is not None:
-        return problem
-    app_state = getattr(request.app.state, "app_state", None)
-    conversation = None
-    try:
-        if app_state is not None and getattr(app_state, "directory", None) is not None:
-            with contextlib.suppress(LookupError):
-                conversation = await _run(app_state.conversation, request.path_params["sender_id"])
-    except Exception as e:  # the inbox's database is down
-        log.error("twilio.deliveries.unavailable", extra={"error": type(e).__name__})
-        return error(503, DELIVERIES_UNAVAILABLE)
-    canonical = None
-    if conversation is not None and conversation.channel == CHANNEL:
-        with contextlib.suppress(ValueError):
-            canonical = canonical_sender(conversation.sender_id)
-    if canonical is None:
-        return error(404, NO_SUCH_CONVERSATION)
-    channel = _channel_or_503(request)
-    if isinstance(channel, Response):
-        return channel
-    try:
-        rows = await _run(channel.deliveries, canonical)
-        await _run(app_state.services.audit.append, f"staff:{agent}", "deliveries.viewed",
-                   f"patient:{conversation.id}", {"items": len(rows)})
-    except Exception as e:
-        log.error("twilio.deliveries.unavailable", extra={"error": type(e).__name__})
-        return error(503, DELIVERIES_UNAVAILABLE)
-    return JSONResponse({"conversation": conversation.id, "deliveries": rows},
-                        headers={"cache-control": "no-store"})
-
-
 def routes() -> list[Route]:
     return [
         Route(INBOUND_PATH, inbound_webhook, methods=["POST"]),
         Route(STATUS_PATH, status_webhook, methods=["POST"]),
-        Route(DELIVERIES_PATH, deliveries, methods=["GET"]),
     ]
