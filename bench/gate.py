@@ -1,7 +1,10 @@
 """Benchmark of the disclosure gate over the test corpora.
 
 Prints microseconds per message (mean, p50, p99) for ``check()`` and ``filter()``, the block rate on
-tests/guard/corpus/must_block.yml and the false-block rate on tests/guard/corpus/benign.yml.
+tests/guard/corpus/must_block.yml and the false-block rate on tests/guard/corpus/benign.yml; then the
+cost of new text: the generated corpora (tests/guard/generate_corpora.py: >= 1000 benign staff messages,
+thousands of evasion variants) sent by an agent with the verdict memo and the views cache emptied, each
+message's best of a few rounds.
 Goal: <= 50 us per message (mean). Run from the project directory:
 
     .venv/bin/python bench/gate.py [--rounds N]
@@ -153,7 +156,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"must_block: {blocked}/{len(must_block)} blocked ({100 * blocked / len(must_block):.1f} %)")
     print(f"benign:     {false_blocks}/{len(benign)} false blocks ({100 * false_blocks / len(benign):.1f} %)")
+    _new_text(max(1, args.rounds // 5))
     return 0
+
+
+def _new_text(rounds: int) -> None:
+    """filter() of texts never seen before: the generated corpora, verdict memo and views cache empty."""
+    for name in ("benign_logistics.yml", "evasion_generated.yml"):
+        if not (CORPUS / name).exists():
+            continue
+        texts = [item["text"] for item in _items(name)]
+        best = [float("inf")] * len(texts)
+        for _ in range(rounds):
+            gate = load_gate(ROOT, registered_responses=())  # an empty verdict memo
+            cached_views.cache_clear()
+            _head.cache_clear()
+            for k, text in enumerate(texts):
+                start = time.perf_counter_ns()
+                gate.filter(text, channel="whatsapp", provenance=AGENT, patient_specific=True)
+                best[k] = min(best[k], (time.perf_counter_ns() - start) / 1000)
+        print(_summary(f"new text, {name.removesuffix('.yml')}", best))
 
 
 if __name__ == "__main__":

@@ -2,14 +2,16 @@
 
 ``filter`` checks who wrote the message (provenance), looks for clinical content in the message and in
 the message joined to the previous few outbound messages (so an answer split across messages is caught),
-and fails closed: any exception inside means the fixed :data:`CLINICAL_REDIRECT` is sent instead.
-A block is reported to ``on_block`` and the log with categories and a SHA-256 of the text — never the
-text itself. Only the authenticated portal is exempt; every other channel, known or not, is filtered.
+screens what no outbound text may carry whatever it says (:mod:`bot.guard.screen`: bidi controls, hidden
+characters, links to file-sharing sites; from staff, other scripts than Latin and links that are not the
+clinic's own), and fails closed: any exception inside means the fixed :data:`CLINICAL_REDIRECT` is sent
+instead. A block is reported to ``on_block`` and the log with categories and a keyed digest of the text
+(:func:`bot.core.pseudonym.text_digest`, an HMAC: not reversible by guessing) — never the text itself.
+Only the authenticated portal is exempt; every other channel, known or not, is filtered.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -19,11 +21,15 @@ from typing import Any, Literal
 
 import yaml
 
+from bot.core.pseudonym import text_digest as _keyed_digest
 from bot.errors import ConfigError
 from bot.guard.detector import CATEGORIES, Detector, Join, Span
+from bot.guard.joins import join_views, tail_views
 from bot.guard.lexicon import CompiledLexicon, compile_lexicon
-from bot.guard.normalise import Views, cached_views, join_views, tail_views, views
-from bot.guard.policy import DisclosurePolicy, load_clinic_services, load_policy
+from bot.guard.links import LinkPolicy
+from bot.guard.normalise import Views, cached_views, views
+from bot.guard.policy import DisclosurePolicy, load_clinic_links, load_clinic_services, load_policy
+from bot.guard.screen import BIDI, INVISIBLE, LINK, SCREEN_CATEGORIES, SCRIPT, screen
 
 __all__ = [
     "CLINICAL_REDIRECT",
@@ -32,7 +38,9 @@ __all__ = [
     "Provenance",
     "Span",
     "Verdict",
+    "explain",
     "load_gate",
+    "text_digest",
 ]
 
 CLINICAL_REDIRECT = (
@@ -44,7 +52,22 @@ PROVENANCE_KINDS = frozenset({"template", "paraphrase", "agent", "system"})
 PROVENANCE = "provenance"
 GATE_ERROR = "gate_error"
 OVERSIZE = "oversize"
-_ORDER = {c: i for i, c in enumerate((*CATEGORIES, PROVENANCE, OVERSIZE, GATE_ERROR))}
+_ORDER = {c: i for i, c in enumerate((*CATEGORIES, *SCREEN_CATEGORIES, PROVENANCE, OVERSIZE, GATE_ERROR))}
+# Why a text was refused, for the person who wrote it (the inbox API): never the text, only the rule.
+REASONS = {
+    BIDI: "the text contains bidirectional control characters (they can disguise words); remove them",
+    INVISIBLE: "the text contains hidden characters (tags, variation selectors or runs of zero-width "
+               "characters); remove them",
+    SCRIPT: "staff messages to patients must be written in the Latin alphabet (Spanish); the text "
+            "contains letters of another script",
+    LINK: "the text contains a link that may not be sent: only the clinic's own links (portal, privacy "
+          "notice, map) are allowed, and never file-sharing sites or link shorteners",
+    PROVENANCE: "the message does not come from a registered response or a member of staff",
+    OVERSIZE: "the message is too long",
+    GATE_ERROR: "the disclosure gate could not check the message, so it was not sent",
+}
+_CLINICAL_REASON = ("the text contains clinical information ({}); clinical information is shared in "
+                    "consultation or in the patient's secure portal only")
 _MAX_NAME = 200
 # How much of the previous messages is re-read with a new one: cross-message evidence (a cue and a result
 # word, an analyte and its value, a word split in two) lies within ~60 characters of the boundary.
@@ -78,12 +101,20 @@ class GateResult:
     text: str  # what to send: the original text or CLINICAL_REDIRECT
     blocked: bool
     verdict: Verdict
-    text_sha256: str
+    text_digest: str
 
 
-def text_sha256(text: object) -> str:
-    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else b""
-    return hashlib.sha256(data).hexdigest()
+def text_digest(text: object) -> str:
+    """The keyed digest of a text for logs and audit entries (:func:`bot.core.pseudonym.text_digest`)."""
+    return _keyed_digest(text if isinstance(text, str) else "")
+
+
+def explain(categories: Sequence[str]) -> list[str]:
+    """One sentence per reason a text was refused (for the member of staff who wrote it)."""
+    clinical = [c for c in categories if c in CATEGORIES]
+    reasons = [_CLINICAL_REASON.format(", ".join(clinical))] if clinical else []
+    reasons.extend(REASONS[c] for c in categories if c in REASONS)
+    return reasons
 
 
 @lru_cache(maxsize=8)
@@ -101,8 +132,10 @@ class DisclosureGate:
         registered_responses: Collection[str] = (),
         on_block: Callable[[dict[str, Any]], None] | None = None,
         sensitive_service_names: Collection[str] = (),
+        allowed_links: Collection[str] = (),
     ) -> None:
         self.policy = policy
+        self.links = LinkPolicy.of(allowed_links, policy.allowed_link_domains)
         self.registered_responses = frozenset(registered_responses)
         self._on_block = on_block
         extra = tuple(sorted((k, tuple(v)) for k, v in policy.extra_terms.items()))
@@ -123,8 +156,9 @@ class DisclosureGate:
             return Verdict(True, (), ())
         if len(text) > self.policy.max_message_chars:
             return Verdict(False, (OVERSIZE,), ())
-        found = self._detector.detect_views(cached_views(text), patient_specific=patient_specific)
-        return _verdict(found.spans)
+        v = cached_views(text)
+        found = self._detector.detect_views(v, patient_specific=patient_specific)
+        return _verdict(found.spans + screen(text, v, staff=False, links=self.links))
 
     def filter(
         self,
@@ -137,13 +171,13 @@ class DisclosureGate:
     ) -> GateResult:
         """What to send instead of ``text``: ``text`` itself, or the redirect. Never raises."""
         try:
-            digest = text_sha256(text)
+            digest = text_digest(text)
         except Exception:
-            digest = text_sha256("")
+            digest = text_digest("")
         try:
             verdict = self._evaluate(text, channel, provenance, patient_specific, recent)
         except Exception as e:
-            logger.error("disclosure.gate_error error=%s text_sha256=%s", type(e).__name__, digest)
+            logger.error("disclosure.gate_error error=%s text_digest=%s", type(e).__name__, digest)
             verdict = Verdict(False, (GATE_ERROR,), ())
         if verdict.allowed and isinstance(text, str):
             return GateResult(text, False, verdict, digest)
@@ -186,13 +220,22 @@ class DisclosureGate:
         previous = tuple(recent)[-window:] if window else ()
         if any(not isinstance(p, str) for p in previous):
             raise TypeError("recent must hold the previous outbound texts (str)")
-        return self._scan(text, previous, bool(patient_specific))
+        return self._scan(text, previous, bool(patient_specific), provenance.kind == "agent")
 
-    def _scan_uncached(self, text: str, previous: tuple[str, ...], patient_specific: bool) -> Verdict:
-        detector = self._detector
+    def _scan_uncached(
+        self, text: str, previous: tuple[str, ...], patient_specific: bool, staff: bool
+    ) -> Verdict:
         own = cached_views(text)
+        screened = screen(text, own, staff=staff, links=self.links)
+        return _verdict(self._clinical(text, own, previous, patient_specific) + screened)
+
+    def _clinical(
+        self, text: str, own: Views, previous: tuple[str, ...], patient_specific: bool
+    ) -> list[Span]:
+        """The clinical spans of ``text``: alone and read after the tail of the ``previous`` messages."""
+        detector = self._detector
         if not previous:
-            return _verdict(detector.detect_views(own, patient_specific=patient_specific).spans)
+            return detector.detect_views(own, patient_specific=patient_specific).spans
         # The message read together with the tail of the previous ones, so that a cue and a result word,
         # an analyte and its value or a word split in two across messages are caught. One scan of the
         # joined views serves both readings unless a match crosses the join.
@@ -210,7 +253,7 @@ class DisclosureGate:
             joined = found.spans
             if found.own is not None:
                 if not joined:  # nothing crossed and nothing found: the message alone has nothing either
-                    return Verdict(True, (), ())
+                    return []
                 alone = [Span(s.start - offset, s.end - offset, s.category, s.term) for s in found.own]
         if alone is None:
             alone = detector.detect_views(own, patient_specific=patient_specific).spans
@@ -221,7 +264,7 @@ class DisclosureGate:
             if (moved.start, moved.end, moved.category) not in seen:
                 spans.append(moved)
                 seen.add((moved.start, moved.end, moved.category))
-        return _verdict(spans)
+        return spans
 
     def _report(self, verdict: Verdict, digest: str, channel: object, provenance: object) -> None:
         kind = getattr(provenance, "kind", None)
@@ -229,12 +272,12 @@ class DisclosureGate:
         payload: dict[str, Any] = {
             "event": "disclosure.blocked",
             "categories": list(verdict.categories),
-            "text_sha256": digest,
+            "text_digest": digest,
             "provenance": f"{_label(kind)}/{_label(name)}",
             "channel": _label(channel),
         }
         logger.warning(
-            "disclosure.blocked categories=%s text_sha256=%s provenance=%s channel=%s",
+            "disclosure.blocked categories=%s text_digest=%s provenance=%s channel=%s",
             ",".join(payload["categories"]), digest, payload["provenance"], payload["channel"],
         )
         if self._on_block is None:
@@ -242,7 +285,7 @@ class DisclosureGate:
         try:
             self._on_block(payload)
         except Exception as e:
-            logger.error("disclosure.on_block_failed error=%s text_sha256=%s", type(e).__name__, digest)
+            logger.error("disclosure.on_block_failed error=%s text_digest=%s", type(e).__name__, digest)
 
 
 @lru_cache(maxsize=1024)
@@ -312,7 +355,8 @@ def load_gate(
 ) -> DisclosureGate:
     """The gate configured by ``policies/disclosure.yml`` and ``clinic.yml`` (responses from domain.yml
     unless given). Service names become allowed exceptions (general information); sensitive ones are
-    never named in a patient-specific message."""
+    never named in a patient-specific message. The clinic's URLs (``portal_url``, ``privacy_notice_url``,
+    ``maps_url`` ...) are the links staff may send, with ``allowed_link_domains`` of the policy."""
     project_dir = Path(project_dir)
     policy = load_policy(project_dir / "policies" / "disclosure.yml")
     services = load_clinic_services(project_dir / "clinic.yml")
@@ -324,4 +368,5 @@ def load_gate(
         registered_responses=registered_responses,
         on_block=on_block,
         sensitive_service_names=services.sensitive,
+        allowed_links=load_clinic_links(project_dir / "clinic.yml"),
     )

@@ -3,12 +3,17 @@
 Obfuscation is undone here so the detector can stay a plain lexicon/regex matcher:
 
 * ``plain``: compatibility-folded (NFKD: fullwidth, ligatures, math letters), accents and other combining
-  marks stripped, zero-width / format characters removed, case-folded, common Cyrillic and Greek homoglyphs
-  mapped to Latin letters. Digits and punctuation are kept, so values and doses (``180 mg/dl``) survive.
-* ``words``: ``plain`` plus leetspeak undone inside tokens that mix letters and digits (``d1agn0stico``),
-  obfuscating characters inside words removed (``diab*tes``), spaced-out letters joined
-  (``d i a g n o s t i c o``, ``v.i.h``) and runs of a repeated letter reduced to one (``diaaabetes``).
-  Lexicon terms are normalised through the same function, so both sides always agree.
+  marks stripped, zero-width / format characters removed, case-folded, lookalikes from other scripts and
+  from the Latin extensions mapped to Latin letters with Unicode's UTS #39 confusable data
+  (:mod:`bot.guard.confusables`: Cyrillic, Greek, Armenian, Cherokee, IPA ``ɑ``, small capitals ``ᴅɪᴀ``).
+  Digits and punctuation are kept, so values and doses (``180 mg/dl``) survive.
+* ``words``: ``plain`` plus leetspeak undone inside tokens that mix letters with digits or symbols
+  (``d1agn0stico``, ``d!abet€s``, ``|3ipolar``; :mod:`bot.guard.leet`), obfuscating characters inside
+  words removed (``diab*tes``), spaced-out letters joined (``d i a g n o s t i c o``, ``v.i.h``) and runs
+  of a repeated letter reduced to one (``diaaabetes``). ``1 ! ¡ |`` and lookalikes of both I and l are ``ı``
+  there (the lexicon's tolerant patterns read it as either letter); ``alternates`` hold the reading
+  without them (``diab|etes``). Lexicon terms are normalised
+  through the same function, so both sides always agree.
 * ``squashed`` (computed on demand): ``words`` without anything but letters, for long terms split by
   spaces or punctuation (``diab etes``).
 
@@ -26,33 +31,13 @@ from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
 
-__all__ = ["OffsetMap", "Views", "cached_views", "canonical_term", "fold_plain", "join_views", "views"]
+from bot.guard.confusables import DROP_CATEGORIES as _DROP_CATEGORIES
+from bot.guard.confusables import fold_char as _fold_char
+from bot.guard.confusables import i_or_l
+from bot.guard.leet import EITHER, undo_leet
 
-# Lookalike letters from other scripts that survive NFKD and case folding.
-_HOMOGLYPHS = {
-    # Cyrillic (lower case; upper case is folded first)
-    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
-    "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d", "ԛ": "q", "ԝ": "w",
-    "ӏ": "l", "ɡ": "g", "ь": "b", "п": "n", "г": "r", "и": "u",
-    # Greek
-    "α": "a", "β": "b", "γ": "y", "δ": "d", "ε": "e", "ζ": "z", "η": "n", "ι": "i", "κ": "k", "λ": "l",
-    "μ": "u", "ν": "v", "ο": "o", "ρ": "p", "σ": "o", "ς": "s", "τ": "t", "υ": "u", "χ": "x", "ω": "w",
-    # Latin oddities
-    "ı": "i", "ȷ": "j", "ℓ": "l", "ſ": "s", "ƒ": "f",
-}
-_DROP_CATEGORIES = frozenset({"Mn", "Me", "Mc", "Cf"})
-
-# Leetspeak digits/symbols, undone only inside tokens that also hold letters.
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
-_LEET_HINT = re.compile(r"[a-z][013457@$]|[013457@$][a-z]")
-_TOKEN = re.compile(r"[a-z0-9@$]+")
-# "850mg", "10am", "30min", "2x", "1er": a quantity with a unit or an ordinal, not leetspeak ("5ida").
-_QUANTITY = re.compile(
-    r"\$?\d+(?:[.,]\d+)?(?:mg|mgs|mcg|ug|ml|cc|g|gr|grs|kg|kgs|lb|lbs|ui|iu|u|l|lt|h|hr|hrs|hs|am|pm|min"
-    r"|mins|seg|mmhg|lpm|bpm|x|cm|mm|m|km|k|mil|ro|do|er|ra|da|to|vo|mo|no|o|a|st|nd|rd|th|s|sdg|sem)"
-)
+__all__ = ["OffsetMap", "Views", "cached_views", "canonical_term", "fold_plain", "views"]
 
 # One scan finds every deletion the words view makes.
 _DELETIONS = re.compile(
@@ -64,6 +49,11 @@ _SPACED_SEP = re.compile(r"[^a-z]+")
 _NON_ALPHA = re.compile(r"[^a-z]+")
 _LETTERS = re.compile(r"[a-z]+")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# An ASCII I next to a lower-case letter ("cIinica", "Ie") or an l in a word in capitals ("DlABETES").
+_CONSONANTS = frozenset("bcdfghjkmnpqrstvwxz")
+_L_NEXT_TO_CAPITAL = re.compile(r"[A-Z]l|l[A-Z]")
+_BEYOND_LATIN1 = re.compile(r"[^\x00-\xff]")
+_FILL = re.compile("\x00+")
 _SEPARATORS = re.compile(r"[^a-z0-9*]+")
 
 
@@ -110,6 +100,10 @@ class Views:
     words_map: OffsetMap | None
     spaced_runs: tuple[tuple[int, int], ...]
     _squashed: tuple[str, list[list[int]]] | None = field(default=None, repr=False)
+    # Other readings of the words view (ambiguous leetspeak: "1 ! ¡ |" as "l", or as separators), each
+    # with its map to the original; the detector looks them up in the lexicon too.
+    alternates: tuple[tuple[str, OffsetMap | None], ...] = ()
+    decoded: bool = False  # leetspeak was undone somewhere (values are then read in the words view too)
 
     def plain_span(self, start: int, end: int) -> tuple[int, int]:
         return self._span(self.plain_map, start, end)
@@ -151,37 +145,26 @@ class Views:
         return o_start, o_end
 
 
-@lru_cache(maxsize=4096)
-def _fold_char(ch: str) -> str:
-    """The plain-view spelling of one character (possibly empty or several characters)."""
-    s = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", ch).casefold())
-    out = []
-    for c in s:
-        if unicodedata.category(c) in _DROP_CATEGORIES:
-            continue
-        out.append(_HOMOGLYPHS.get(c, c))
-    return "".join(out)
+class _FoldTable(dict[int, int | str]):
+    """A ``str.translate`` table filled on first sight of each code point: its one-character folding,
+    or itself when the folding is not one character (the per-character path handles it). Bounded."""
+
+    def __missing__(self, cp: int) -> int | str:
+        folded = _fold_char(chr(cp))
+        value: int | str = folded if len(folded) == 1 else cp
+        if len(self) < 65536:
+            self[cp] = value
+        return value
 
 
-@cache
-def _table() -> dict[int, str]:
-    """A one-to-one translate table for the characters whose folding is a single character."""
-    table: dict[int, str] = {}
-    ranges = [(0x41, 0x5A), (0xC0, 0x24F), (0x370, 0x3FF), (0x400, 0x4FF), (0xFF01, 0xFF5E)]
-    for lo, hi in ranges:
-        for cp in range(lo, hi + 1):
-            ch = chr(cp)
-            folded = _fold_char(ch)
-            if len(folded) == 1 and folded != ch:
-                table[cp] = folded
-    return table
+_TABLE = _FoldTable()
 
 
 def fold_plain(text: str) -> tuple[str, OffsetMap | None]:
     """The plain view and its map (``None`` when indices are unchanged)."""
     if text.isascii():
         return text.lower(), None
-    folded = text.translate(_table())
+    folded = text.translate(_TABLE)
     if all(_fold_char(m.group()) == m.group() for m in _NON_ASCII.finditer(folded)):
         return folded, None
     pieces: list[str] = []
@@ -198,13 +181,6 @@ def fold_plain(text: str) -> tuple[str, OffsetMap | None]:
     if not derived:
         derived, source = [0], [len(text)]
     return "".join(pieces), OffsetMap(derived, source)
-
-
-def _leet_token(match: re.Match[str]) -> str:
-    token = match.group()
-    if token.isdigit() or not any("a" <= c <= "z" for c in token) or _QUANTITY.fullmatch(token):
-        return token
-    return token.translate(_LEET)
 
 
 def _delete(text: str, ranges: Sequence[tuple[int, int]], parent: OffsetMap | None) -> tuple[str, OffsetMap]:
@@ -226,12 +202,44 @@ def _delete(text: str, ranges: Sequence[tuple[int, int]], parent: OffsetMap | No
 def views(text: str) -> Views:
     """Build the plain and words views of ``text`` (the squashed view is computed when asked for)."""
     plain, plain_map = fold_plain(text)
-    leet = _TOKEN.sub(_leet_token, plain) if _LEET_HINT.search(plain) else plain
+    lookalikes = _i_or_l_positions(text, plain, plain_map)
+    decoded = undo_leet(plain)
+    leet = _mark(decoded, lookalikes)
+    words, words_map, runs = _words(leet, plain_map)
+    made = Views(text, plain, plain_map, words, words_map, runs, decoded=leet is not plain)
+    alternates: list[tuple[str, OffsetMap | None]] = []
+    if EITHER in words:  # without the characters drawn as both i and l, for when they separate letters
+        positions = [i for i, c in enumerate(words) if c == EITHER]
+        alternates.append(_delete(words, [(p, p + 1) for p in positions], words_map))
+    if "\x00" in leet:  # several-character leetspeak read character by character ("|3" as "le")
+        other, other_map, _ = _words(_mark(undo_leet(plain, units=False), lookalikes), plain_map)
+        alternates.append((other, other_map))
+    made.alternates = tuple(alternates)
+    return made
+
+
+def _mark(leet: str, positions: Sequence[int]) -> str:
+    if not positions:
+        return leet
+    chars = list(leet)
+    for p in positions:
+        chars[p] = EITHER
+    return "".join(chars)
+
+
+def _words(
+    leet: str, plain_map: OffsetMap | None
+) -> tuple[str, OffsetMap | None, tuple[tuple[int, int], ...]]:
+    """The words view made from the plain view with leetspeak undone: obfuscating characters, spaced-out
+    letters' separators and repeated letters removed; its map and its spaced-out runs."""
     ranges: list[tuple[int, int]] = []
     spaced: list[tuple[int, int, int, int]] = []
-    for m in _DELETIONS.finditer(leet):
+    matches = list(_DELETIONS.finditer(leet))
+    if "\x00" in leet:  # the tails of leetspeak units ("|3" -> "b"): deleted with the rest, in order
+        matches = sorted([*matches, *_FILL.finditer(leet)], key=lambda m: m.start())
+    for m in matches:
         kind = m.lastgroup
-        if kind == "obf":
+        if kind in ("obf", None):
             ranges.append(m.span())
         elif kind == "spaced":
             base = m.start()
@@ -241,14 +249,41 @@ def views(text: str) -> Views:
         else:
             ranges.append((m.start() + 1, m.end()))
     if not ranges:
-        return Views(text, plain, plain_map, leet, plain_map, ())
+        return leet, plain_map, ()
     words, words_map = _delete(leet, ranges, plain_map)
     runs: list[tuple[int, int]] = []
     for start, end, first, last in spaced:
         removed_before = sum(b - a for a, b in ranges[:first])
         removed_inside = sum(b - a for a, b in ranges[first:last])
         runs.append((start - removed_before, end - removed_before - removed_inside))
-    return Views(text, plain, plain_map, words, words_map, tuple(runs))
+    return words, words_map, tuple(runs)
+
+
+def _i_or_l_positions(text: str, plain: str, plain_map: OffsetMap | None) -> list[int]:
+    """Plain-view positions of characters drawn like both I and l (read both ways by the detector)."""
+    found: list[int] = []
+    at = text.find("I")
+    while at != -1:
+        before, after = text[at - 1:at], text[at + 1:at + 2]
+        if before.islower() or (after.islower() and not (not before.isalpha() and after in _CONSONANTS)):
+            found.append(at)  # in a lower-case word ("cIinica"), or "Ie", "Iexapro"; not "Insurgentes"
+        at = text.find("I", at + 1)
+    at = text.find("l") if _L_NEXT_TO_CAPITAL.search(text) else -1
+    while at != -1:  # an l in a word in capitals: "DlABETES", "lNSULINA", "ALCOHOl"
+        before, after = text[max(0, at - 2):at], text[at + 1:at + 3]
+        if ((before[-1:].isupper() and after[:1].isupper())
+                or (after.isalpha() and after.isupper() and len(after) == 2 and not before[-1:].isalpha())
+                or (before.isalpha() and before.isupper() and len(before) == 2 and not after[:1].isalpha())):
+            found.append(at)
+        at = text.find("l", at + 1)
+    if not text.isascii() and max(text) > "\xff":
+        found += [m.start() for m in _BEYOND_LATIN1.finditer(text) if i_or_l(m.group())]
+    positions = []
+    for i in found:
+        mapped = _from_source(plain_map, i)
+        if mapped is not None and plain[mapped:mapped + 1] in ("i", "l"):
+            positions.append(mapped)
+    return positions
 
 
 class ViewsCache:
@@ -286,65 +321,6 @@ class ViewsCache:
 
 cached_views = ViewsCache()
 
-# A spaced-out run ("d i a g") could cross the space that joins two texts when the first ends with a
-# one-letter word and the second starts with one; then the joined text gets its own views.
-_SPACED_END = re.compile(r"(?<![a-z0-9])[a-z][\s.\-_*·/|,'~]{0,2}\Z")
-_SPACED_START = re.compile(r"[\s.\-_*·/|,'~]{0,2}[a-z](?![a-z0-9])")
-
-
-def _segments(offsets: OffsetMap | None) -> tuple[list[int], list[int]]:
-    return ([0], [0]) if offsets is None else (offsets._derived, offsets._source)
-
-
-def _concat(
-    a: OffsetMap | None, a_len: int, a_source_len: int, b: OffsetMap | None, parent: OffsetMap | None
-) -> OffsetMap | None:
-    """The map of ``a_view + " " + b_view`` onto ``a_source + " " + b_source``."""
-    if a is None and b is None and parent is None:
-        return None
-    da, sa = _segments(a)
-    db, sb = _segments(b)
-    derived = [*da, a_len, *(d + a_len + 1 for d in db)]
-    source = [*sa, a_source_len, *(s + a_source_len + 1 for s in sb)]
-    return OffsetMap(derived, source, parent)
-
-
-def _local_words_map(v: Views) -> OffsetMap | None:
-    """The words -> plain part of ``v.words_map`` (``None`` when words and plain have equal indices)."""
-    return None if v.words_map is v.plain_map else v.words_map
-
-
-def join_views(a: Views, b: Views) -> Views | None:
-    """The views of ``a.original + " " + b.original`` assembled from the views of the two parts.
-
-    Folding is per character, leetspeak per token and the deletions never cross a space, except a
-    spaced-out run of one-letter words: when one could cross the join this returns ``None`` and the
-    caller builds ``views()`` of the joined text instead. Otherwise the result is what the detector would
-    see in each part alone, side by side, so the second part's matches are the same as its own.
-    """
-    if _SPACED_END.search(a.plain[-6:]) and _SPACED_START.match(b.plain):
-        return None
-    if a.plain_map is None and b.plain_map is None:
-        plain_map = None
-    else:
-        plain_map = _concat(a.plain_map, len(a.plain), len(a.original), b.plain_map, None)
-    local_a, local_b = _local_words_map(a), _local_words_map(b)
-    if local_a is None and local_b is None:
-        words_map = plain_map
-    else:
-        words_map = _concat(local_a, len(a.words), len(a.plain), local_b, plain_map)
-    shift = len(a.words) + 1
-    return Views(
-        f"{a.original} {b.original}",
-        f"{a.plain} {b.plain}",
-        plain_map,
-        f"{a.words} {b.words}",
-        words_map,
-        (*a.spaced_runs, *((s + shift, e + shift) for s, e in b.spaced_runs)),
-        (a.squashed() + b.squashed(), []),  # letters only: the join's space disappears
-    )
-
-
 def _from_source(offsets: OffsetMap | None, index: int) -> int | None:
     """The derived index that one level of ``offsets`` maps onto source ``index`` (None if deleted)."""
     if offsets is None:
@@ -359,56 +335,10 @@ def _from_source(offsets: OffsetMap | None, index: int) -> int | None:
     return at
 
 
-def _slice_map(
-    offsets: OffsetMap | None, at: int, source_at: int, parent: OffsetMap | None
-) -> OffsetMap | None:
-    """The map of ``view[at:]`` onto ``source[source_at:]``."""
-    if offsets is None and parent is None:
-        return None
-    derived, source = _segments(offsets)
-    k = max(bisect_right(derived, at) - 1, 0)
-    return OffsetMap(
-        [0, *(d - at for d in derived[k + 1:])],
-        [source[k] + (at - derived[k]) - source_at, *(s - source_at for s in source[k + 1:])],
-        parent,
-    )
-
-
-def tail_views(v: Views, start: int) -> Views | None:
-    """The views of ``v.original[start:]`` cut out of ``v`` (``start`` right after a space), or ``None``
-    when the normalisation of ``v`` crosses the cut (a spaced-out run through that space, or leetspeak
-    undone because of a token before it); the caller then builds ``views()`` of the tail instead."""
-    if start == 0:
-        return v
-    if not 0 < start <= len(v.original) or v.original[start - 1] != " ":
-        return None
-    space = _from_source(v.plain_map, start - 1)
-    if space is None or v.plain[space:space + 1] != " ":
-        return None
-    local = _local_words_map(v)
-    word_space = _from_source(local, space)
-    if word_space is None or v.words[word_space:word_space + 1] != " ":
-        return None
-    plain = v.plain[space + 1:]
-    if not _LEET_HINT.search(plain) and _LEET_HINT.search(v.plain, 0, space + 1):
-        return None
-    plain_map = None if v.plain_map is None else _slice_map(v.plain_map, space + 1, start, None)
-    cut = word_space + 1
-    words_map = plain_map if local is None else _slice_map(local, cut, space + 1, plain_map)
-    return Views(
-        v.original[start:],
-        plain,
-        plain_map,
-        v.words[cut:],
-        words_map,
-        tuple((a - cut, b - cut) for a, b in v.spaced_runs if a >= cut),
-    )
-
-
 def canonical_term(term: str) -> str:
     """A lexicon term in the words view, separators collapsed to one space (``*`` marks a stem)."""
     stem = term.rstrip().endswith("*")
     body = term.rstrip().rstrip("*")
-    words = views(body).words
+    words = views(body).words.replace(EITHER, "i")
     key = _SEPARATORS.sub(" ", words).strip()
     return key + "*" if stem else key

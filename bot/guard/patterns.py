@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-__all__ = ["ValuePatterns", "value_patterns"]
+__all__ = ["VOCABULARY", "ValuePatterns", "value_patterns"]
 
 _ANALYTE_WORDS = (
     "glucosa", "glucemia", "glicemia", "azucar", "azucar en sangre", "azucar en la sangre",
@@ -68,6 +68,14 @@ def _emit(node: _Node) -> str:
 
 
 _ANALYTES = _literal_trie(_ANALYTE_WORDS)
+# Every word the patterns know (analytes, connecting words, units): a character read as either i or l
+# is resolved against these before the patterns run on the words view.
+VOCABULARY = frozenset(
+    word
+    for phrase in (*_ANALYTE_WORDS, *_CONNECT_WORDS, "mg dl ml l ul ui iu mmol meq ng pg mcg ug kg lb lbs",
+                   "mm hg lpm bpm tabletas pastillas capsulas gotas cada horas dia veces al")
+    for word in phrase.split()
+)
 _CONNECT = rf"(?:\s*{_literal_trie(_CONNECT_WORDS)}){{0,4}}\s*"
 _NUMBER = r"\d+(?:[.,]\d+)?(?![\d:])(?!\s*(?:am|pm|a\.\s?m|p\.\s?m|hrs?|horas|h)\b)"
 _NUMBER_WORDS = (

@@ -7,6 +7,7 @@ Errors are :class:`bot.errors.ConfigError` with the file and the field to fix.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ import yaml
 
 from bot.errors import ConfigError
 from bot.guard.detector import CATEGORIES
+from bot.guard.links import sharing_domains
 
 __all__ = [
     "ALWAYS_BLOCKED",
@@ -23,6 +25,7 @@ __all__ = [
     "KNOWN_TOPICS",
     "ClinicServices",
     "DisclosurePolicy",
+    "load_clinic_links",
     "load_clinic_services",
     "load_policy",
     "parse_policy",
@@ -39,8 +42,9 @@ EXTRA_TERM_KINDS = frozenset({"diagnosis", "medication", "treatment", "progress"
                               "abbreviation"})
 _KEYS = frozenset({
     "version", "allowed_topics", "blocked_categories", "exempt_channels", "extra_terms", "allowed_exceptions",
-    "sensitive_services", "recent_window", "max_message_chars",
+    "sensitive_services", "recent_window", "max_message_chars", "allowed_link_domains",
 })
+_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,8 @@ class DisclosurePolicy:
     sensitive_services: tuple[str, ...] = ()
     recent_window: int = 3
     max_message_chars: int = 4096
+    # Hosts (and their subdomains) staff may link to besides the clinic.yml URLs' own.
+    allowed_link_domains: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,14 @@ def parse_policy(data: object, source: str = "disclosure policy") -> DisclosureP
                                 f"use one of {sorted(EXTRA_TERM_KINDS)}")
         extra[str(kind)] = _str_list(extra_raw, kind, f"{source}: extra_terms")
 
+    domains = tuple(d.lower().removeprefix("www.") for d in _str_list(data, "allowed_link_domains", source))
+    for domain in domains:
+        if not _DOMAIN.fullmatch(domain):
+            raise _fail(source, f"allowed_link_domains: {domain!r} is not a domain name (e.g. clinica.mx)")
+        if any(domain == d or domain.endswith("." + d) for d in sharing_domains()):
+            raise _fail(source, f"allowed_link_domains: {domain!r} is a file-sharing site or a link "
+                                "shortener; those links are never sent")
+
     return DisclosurePolicy(
         allowed_topics=topics,
         blocked_categories=blocked,
@@ -135,6 +149,7 @@ def parse_policy(data: object, source: str = "disclosure policy") -> DisclosureP
         sensitive_services=_str_list(data, "sensitive_services", source),
         recent_window=_positive_int(data, "recent_window", 3, 0, 20, source),
         max_message_chars=_positive_int(data, "max_message_chars", 4096, 1, 100_000, source),
+        allowed_link_domains=domains,
     )
 
 
@@ -174,3 +189,16 @@ def load_clinic_services(path: Path) -> ClinicServices:
         if flag:
             sensitive.append(service["name"])
     return ClinicServices(tuple(names), tuple(sensitive))
+
+
+def load_clinic_links(path: Path) -> tuple[str, ...]:
+    """The clinic's own URLs in clinic.yml (``portal_url``, ``privacy_notice_url``, ``maps_url`` and any
+    other top-level ``*_url``): the links staff may send."""
+    data = _read_yaml(path)
+    if not isinstance(data, Mapping):
+        raise _fail(str(path), "must be a mapping")
+    return tuple(
+        value.strip()
+        for key, value in data.items()
+        if isinstance(key, str) and key.endswith("_url") and isinstance(value, str) and value.strip()
+    )

@@ -26,7 +26,7 @@ from bot.guard.gate import CLINICAL_REDIRECT, DisclosureGate, Provenance, load_g
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = Path(__file__).resolve().parent / "corpus"
-# The channel name the Twilio WhatsApp adapter hands the processor (bot/channels/twilio_whatsapp.py).
+# The channel name the Twilio WhatsApp adapter hands the processor (bot/channels/twilio/channel.py).
 WHATSAPP = "twilio_whatsapp"
 CHECKER = Provenance("agent", "canary-check")
 

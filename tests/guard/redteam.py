@@ -142,6 +142,58 @@ def run_corpora(gate: DisclosureGate) -> CorpusFigures:
     return CorpusFigures(sum(hits), len(must), sum(false), len(benign), missed)
 
 
+@dataclass
+class GeneratedFigures:
+    """The generated corpora (tests/guard/generate_corpora.py) sent by an agent: recall per evasion
+    class on evasion_generated.yml, false blocks on benign_logistics.yml, and the gate's time."""
+
+    blocked: Counter[str]
+    total: Counter[str]
+    # the same texts through check(): no staff-only rule (script, non-clinic links), e.g. a template
+    checked: Counter[str]
+    false_blocks: int
+    benign: int
+    missed: list[str]
+    micros: list[float]
+
+    @property
+    def recall(self) -> float:
+        return sum(self.blocked.values()) / max(1, sum(self.total.values()))
+
+    @property
+    def false_block_rate(self) -> float:
+        return self.false_blocks / max(1, self.benign)
+
+
+def run_generated(gate: DisclosureGate) -> GeneratedFigures:
+    import time
+
+    blocked: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    checked: Counter[str] = Counter()
+    missed: list[str] = []
+    micros: list[float] = []
+
+    def send(text: str, ps: bool) -> bool:
+        start = time.perf_counter_ns()
+        result = gate.filter(text, channel="whatsapp", provenance=AGENT, patient_specific=ps)
+        micros.append((time.perf_counter_ns() - start) / 1000)
+        return result.blocked
+
+    for n, item in enumerate(corpus("evasion_generated.yml")):
+        category = item["category"]
+        total[category] += 1
+        if send(item["text"], True):
+            blocked[category] += 1
+        else:
+            missed.append(f"evasion_generated #{n} ({category})")
+        if not gate.check(item["text"], patient_specific=True).allowed:
+            checked[category] += 1
+    benign = corpus("benign_logistics.yml")
+    false_blocks = sum(send(item["text"], bool(item.get("patient_specific", True))) for item in benign)
+    return GeneratedFigures(blocked, total, checked, false_blocks, len(benign), missed, micros)
+
+
 # -- an LLM that tries to split a diagnosis across two paraphrases -----------------------------------
 
 SPLIT_FIRST = "Sobre su prueba de sangre:"

@@ -50,7 +50,7 @@ def test_portal_channel(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
 def test_cli_subprocess() -> None:
     env = {**os.environ, "BOT_PROJECT_DIR": str(ROOT)}
     proc = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "guard", "check", "--channel", "whatsapp"],
+        [sys.executable, "-m", "bot.app.cli", "guard", "check", "--channel", "whatsapp"],
         input="\n".join(LINES) + "\n", capture_output=True, text=True, encoding="utf-8", env=env, cwd=ROOT,
         timeout=60, check=False,
     )

@@ -127,8 +127,9 @@ def test_spans_map_to_the_original_text(gate: DisclosureGate, text: str) -> None
         # the original slice normalises to something containing the canonical term's letters
         canonical = views(piece).words.replace(" ", "")
         term = span.term.rstrip("*").replace(" ", "")
+        readings = (canonical.replace("ı", "i"), canonical.replace("ı", "l"))  # "ı": drawn as i and as l
         if span.category not in ("lab_result", "medication", "clinical_value"):
-            assert term[:4] in canonical, (piece, span)
+            assert any(term[:4] in r for r in readings), (piece, span)
 
 
 def test_span_offsets_exact(gate: DisclosureGate) -> None:

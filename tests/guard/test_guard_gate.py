@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.core.pseudonym import text_digest
 from bot.guard.gate import (
     CLINICAL_REDIRECT,
     DisclosureGate,
@@ -34,7 +35,7 @@ def recording_gate(sink: list[dict[str, Any]], **kw: Any) -> DisclosureGate:
 def test_clean_text_goes_out_unchanged(gate: DisclosureGate) -> None:
     text = "Su cita es el lunes a las 10:00."
     result = gate.filter(text, channel="whatsapp", provenance=Provenance("template", "utter_booked"))
-    assert result == GateResult(text, False, result.verdict, hashlib.sha256(text.encode()).hexdigest())
+    assert result == GateResult(text, False, result.verdict, text_digest(text))
     assert result.verdict.allowed
 
 
@@ -42,7 +43,9 @@ def test_clinical_text_is_replaced_by_the_redirect(gate: DisclosureGate) -> None
     result = gate.filter(SECRET, channel="whatsapp", provenance=AGENT)
     assert result.blocked
     assert result.text == CLINICAL_REDIRECT
-    assert result.text_sha256 == hashlib.sha256(SECRET.encode()).hexdigest()
+    # a keyed digest (HMAC), not the bare SHA-256 anyone can recompute from a guessed text
+    assert result.text_digest == text_digest(SECRET)
+    assert result.text_digest != hashlib.sha256(SECRET.encode()).hexdigest()
     assert {"diagnosis", "lab_result"} <= set(result.verdict.categories)
 
 
@@ -167,9 +170,10 @@ def test_on_block_payload_never_contains_the_text(caplog: pytest.LogCaptureFixtu
     result = gate.filter(text, channel="whatsapp", provenance=Provenance("agent", "agent-7"))
     assert result.blocked
     (payload,) = sink
-    assert set(payload) == {"event", "categories", "text_sha256", "provenance", "channel"}
+    assert set(payload) == {"event", "categories", "text_digest", "provenance", "channel"}
     assert payload["event"] == "disclosure.blocked"
-    assert payload["text_sha256"] == hashlib.sha256(text.encode()).hexdigest()
+    assert payload["text_digest"] == text_digest(text)
+    assert hashlib.sha256(text.encode()).hexdigest() not in json.dumps(payload) + caplog.text
     assert payload["provenance"] == "agent/agent-7"
     assert payload["channel"] == "whatsapp"
     dumped = json.dumps(payload, ensure_ascii=False).lower()

@@ -2,7 +2,8 @@
 
 Each YAML file holds either ``category`` + ``terms`` or ``groups: {kind: [terms]}``. A *kind* is a
 blocked category (``diagnosis``, ``medication`` ...) or an internal one the detector combines
-(``result_strong``, ``result_a``, ``result_b``, ``cue_strong``, ``cue_verb``, ``link``). Terms are
+(``result_strong``, ``result_a``, ``result_b``, ``cue_strong``, ``cue_verb``, ``link``, ``finding_ps``,
+``result_ps``, ``logistics``). Terms are
 normalised with :func:`bot.guard.normalise.canonical_term`, exactly as messages are, so obfuscated
 spellings in a message meet the plain spelling in the list. A trailing ``*`` matches any word ending.
 
@@ -25,8 +26,11 @@ from bot.guard.normalise import canonical_term
 
 __all__ = [
     "BLOCK_KINDS",
+    "EITHER",
     "INTERNAL_KINDS",
     "CompiledLexicon",
+    "Terms",
+    "bounded",
     "builtin_terms",
     "compile_lexicon",
     "trie_pattern",
@@ -34,20 +38,30 @@ __all__ = [
 
 LEXICON_DIR = Path(__file__).resolve().parent
 FILES = (
-    "diagnoses.yml", "medications.yml", "treatment.yml", "imaging.yml", "abbreviations.yml", "results.yml",
+    "diagnoses.yml", "medications.yml", "brands.yml", "treatment.yml", "imaging.yml", "abbreviations.yml",
+    "results.yml",
 )
 BLOCK_KINDS = frozenset(
     {"diagnosis", "medication", "treatment", "progress", "imaging_result", "abbreviation", "lab_result",
      "clinical_value"}
 )
-INTERNAL_KINDS = frozenset({"result_strong", "result_a", "result_b", "cue_strong", "cue_verb", "link"})
+INTERNAL_KINDS = frozenset({"result_strong", "result_a", "result_b", "cue_strong", "cue_verb", "link",
+                            "finding_ps", "result_ps", "logistics"})
+# Kinds read in messages about one patient only, with their own pattern (their phrases overlap cues and
+# result words of the main pattern, "salio bien", and must not hide them).
+PLAIN_FINDING_KINDS = frozenset({"finding_ps", "result_ps"})
 # Kinds whose long terms are also searched with every non-letter removed ("diab etes").
 SQUASH_KINDS = frozenset({"diagnosis", "medication", "treatment", "progress", "imaging_result"})
 SQUASH_MIN = 8
 PREFIX_MIN = 4
 
 _SEP = "[^a-z0-9]{1,4}"
-_SEP_RE = re.compile(r"[^a-z0-9]+")
+_SEP_RE = re.compile(r"[^a-z0-9ı]+")
+# In the words view "ı" stands for a character read as i or l (``1 ! | I``, a Greek Iota): the tolerant
+# patterns, used only for a text that has one, let it match either letter.
+EITHER = "ı"
+_TOLERANT = {"i": "[iı]", "l": "[lı]", " ": "[^a-z0-9ı]{1,4}"}
+_MAX_EITHER = 8
 _STEM = object()
 
 
@@ -81,11 +95,11 @@ def builtin_terms() -> Mapping[str, tuple[str, ...]]:
     return {kind: tuple(terms) for kind, terms in merged.items()}
 
 
-def trie_pattern(keys: Iterable[str]) -> str:
+def trie_pattern(keys: Iterable[str], tolerant: bool = False) -> str:
     """A regex alternation shaped as a prefix trie (fast in ``re``: one branch per next character).
 
     Keys are canonical terms: ``a-z0-9``, single spaces (any short run of separators) and an optional
-    trailing ``*`` (any word ending).
+    trailing ``*`` (any word ending). ``tolerant``: "ı" in the text matches an i or an l of a key.
     """
     root: dict[Any, Any] = {}
     for key in keys:
@@ -94,20 +108,29 @@ def trie_pattern(keys: Iterable[str]) -> str:
         for ch in key.rstrip("*"):
             node = node.setdefault(ch, {})
         node[_STEM if stem else ""] = {}
-    return _emit(root)
+    return _emit(root, _TOLERANT if tolerant else None)
 
 
-def _emit(node: dict[Any, Any]) -> str:
+def bounded(body: str, tolerant: bool = False) -> re.Pattern[str]:
+    """``body`` as whole words of the words view."""
+    letters = "a-z0-9ı" if tolerant else "a-z0-9"
+    return re.compile(rf"(?<![{letters}])" + body + rf"(?![{letters}])")
+
+
+def _emit(node: dict[Any, Any], tolerant: dict[str, str] | None = None) -> str:
     alternatives: list[str] = []
     terminal = False
     for atom in sorted((k for k in node if isinstance(k, str)), key=lambda k: (k == "", k)):
         if atom == "":
             terminal = True
             continue
-        head = _SEP if atom == " " else re.escape(atom)
-        alternatives.append(head + _emit(node[atom]))
+        if tolerant is not None and atom in tolerant:
+            head = tolerant[atom]
+        else:
+            head = _SEP if atom == " " else re.escape(atom)
+        alternatives.append(head + _emit(node[atom], tolerant))
     if _STEM in node:  # the stem also matches the empty ending, so "terminal" needs no "?"
-        alternatives.append("[a-z]*")
+        alternatives.append("[a-zı]*" if tolerant is not None else "[a-z]*")
         return "(?:" + "|".join(alternatives) + ")"
     if not alternatives:
         return ""
@@ -117,8 +140,63 @@ def _emit(node: dict[Any, Any]) -> str:
     return body
 
 
+def _readings(key: str) -> list[str]:
+    """``key`` with each "ı" read as i or as l (all of them for a few, else as i)."""
+    count = key.count(EITHER)
+    if not count:
+        return [key]
+    if count > _MAX_EITHER:
+        return [key.replace(EITHER, "i")]
+    out = [""]
+    for ch in key:
+        out = [o + c for o in out for c in ("il" if ch == EITHER else ch)]
+    return out
+
+
+class _Lookup:
+    """Canonical terms (exact and stems) with their kinds, as trie-shaped patterns over the words view."""
+
+    exact: Mapping[str, tuple[str, ...]]
+    stems: Mapping[str, tuple[str, ...]]
+    max_stem: int
+    pattern: re.Pattern[str]
+
+    def lookup(self, matched: str) -> tuple[str, tuple[str, ...]]:
+        """The canonical key and kinds of a regex match (``("", ())`` if nothing is known)."""
+        for key in _readings(_SEP_RE.sub(" ", matched).strip()):
+            kinds = self.exact.get(key)
+            if kinds is not None:
+                return key, kinds
+            for length in range(min(len(key), self.max_stem), 0, -1):
+                kinds = self.stems.get(key[:length])
+                if kinds is not None:
+                    return key[:length] + "*", kinds
+        return "", ()
+
+    def pattern_for(self, words: str) -> re.Pattern[str]:
+        """The pattern for ``words``: the tolerant one when it holds an "ı" (compiled on first need)."""
+        if EITHER not in words:
+            return self.pattern
+        tolerant: re.Pattern[str] | None = self.__dict__.get("_tolerant")
+        if tolerant is None:
+            keys = [*self.exact, *(s + "*" for s in self.stems)]
+            tolerant = bounded(trie_pattern(keys, tolerant=True), tolerant=True)
+            object.__setattr__(self, "_tolerant", tolerant)
+        return tolerant
+
+
 @dataclass(frozen=True)
-class CompiledLexicon:
+class Terms(_Lookup):
+    """A set of canonical terms by kind, as one trie-shaped pattern over the words view."""
+
+    pattern: re.Pattern[str]
+    exact: Mapping[str, tuple[str, ...]]
+    stems: Mapping[str, tuple[str, ...]]
+    max_stem: int
+
+
+@dataclass(frozen=True)
+class CompiledLexicon(_Lookup):
     """Lexicon terms ready for matching over the words view."""
 
     pattern: re.Pattern[str]
@@ -129,18 +207,8 @@ class CompiledLexicon:
     squashed_keys: Mapping[str, tuple[str, ...]]
     prefixes: frozenset[str]
     link: frozenset[str]
-
-    def lookup(self, matched: str) -> tuple[str, tuple[str, ...]]:
-        """The canonical key and kinds of a regex match (``("", ())`` if nothing is known)."""
-        key = _SEP_RE.sub(" ", matched).strip()
-        kinds = self.exact.get(key)
-        if kinds is not None:
-            return key, kinds
-        for length in range(min(len(key), self.max_stem), 0, -1):
-            kinds = self.stems.get(key[:length])
-            if kinds is not None:
-                return key[:length] + "*", kinds
-        return "", ()
+    logistics: frozenset[str] = frozenset()
+    plain_findings: Terms | None = None
 
     def squashed_lookup(self, matched: str) -> tuple[str, tuple[str, ...]]:
         return matched, self.squashed_keys.get(matched, ())
@@ -159,6 +227,9 @@ def compile_lexicon(extra: Mapping[str, Iterable[str]] | None = None) -> Compile
     squashed: dict[str, tuple[str, ...]] = {}
     prefixes: set[str] = set()
     link: set[str] = set()
+    logistics: set[str] = set()
+    ps_exact: dict[str, tuple[str, ...]] = {}
+    ps_stems: dict[str, tuple[str, ...]] = {}
     sources: list[tuple[str, Iterable[str]]] = list(builtin_terms().items())
     sources.extend((extra or {}).items())
     for kind, terms in sources:
@@ -168,6 +239,12 @@ def compile_lexicon(extra: Mapping[str, Iterable[str]] | None = None) -> Compile
                 continue
             if kind == "link":
                 link.add(key)
+                continue
+            if kind == "logistics":
+                logistics.add(key)
+                continue
+            if kind in PLAIN_FINDING_KINDS:
+                _add(ps_stems, key[:-1], kind) if key.endswith("*") else _add(ps_exact, key, kind)
                 continue
             if key.endswith("*"):
                 _add(stems, key[:-1], kind)
@@ -179,8 +256,15 @@ def compile_lexicon(extra: Mapping[str, Iterable[str]] | None = None) -> Compile
                     _add(squashed, flat, kind)
                 prefixes.update(flat[:n] for n in range(PREFIX_MIN, len(flat) + 1))
     keys = [*exact, *(s + "*" for s in stems)]
-    pattern = re.compile(r"(?<![a-z0-9])" + trie_pattern(keys) + r"(?![a-z0-9])")
+    pattern = bounded(trie_pattern(keys))
     squashed_pattern = re.compile(trie_pattern(squashed)) if squashed else None
+    plain_findings = None
+    if ps_exact or ps_stems:
+        ps_keys = [*ps_exact, *(k + "*" for k in ps_stems)]
+        plain_findings = Terms(
+            bounded(trie_pattern(ps_keys)),
+            ps_exact, ps_stems, max((len(k) for k in ps_stems), default=0),
+        )
     return CompiledLexicon(
         pattern=pattern,
         exact=exact,
@@ -190,4 +274,6 @@ def compile_lexicon(extra: Mapping[str, Iterable[str]] | None = None) -> Compile
         squashed_keys=squashed,
         prefixes=frozenset(prefixes),
         link=frozenset(link),
+        logistics=frozenset(logistics),
+        plain_findings=plain_findings,
     )
