@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     flow = sub.add_parser("flow", help="the conversation flow")
     fsub = flow.add_subparsers(dest="flow_command", required=True, metavar="WHAT")
-    p = fsub.add_parser("diagram", help="write the flow as Mermaid and PNG")
+    p = fsub.add_parser("diagram", help="write the flow as Mermaid, SVG and PNG (SVG/PNG need Graphviz)")
     p.add_argument("--out", default="docs/flow", help="output path without extension")
     p.set_defaults(func=_handler("bot.flow.commands:diagram_command"))
     return parser

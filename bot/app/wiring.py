@@ -18,7 +18,7 @@ import yaml
 from bot import settings
 from bot.core.domain import Domain, load_domain
 from bot.core.events import HandoffEnded
-from bot.core.processor import AgentReply, OutgoingMessage, Processor
+from bot.core.processor import AgentReply, AgentTextRefused, OutgoingMessage, Processor
 from bot.core.resume import TrackerCache
 from bot.errors import ConfigError
 from bot.flow.runtime import Flow
@@ -91,7 +91,7 @@ class GateAdapter:
         recent: Sequence[str],
     ) -> tuple[str, bool, tuple[str, ...]]:
         """Like :meth:`filter`, with the categories that blocked the text (for the agent's answer)."""
-        from bot.guard.gate import CLINICAL_REDIRECT, Provenance
+        from bot.guard.gate import CLINICAL_REDIRECT, FORM_CATEGORIES, Provenance
 
         try:
             result = self.gate.filter(
@@ -102,6 +102,8 @@ class GateAdapter:
                 recent=recent,
             )
             categories = tuple(result.verdict.categories) if result.blocked else ()
+            if result.blocked and provenance[0] == "agent" and set(categories) <= FORM_CATEGORIES:
+                return "", True, categories  # staff wrote it in a form that may not go out: send nothing
             return result.text, result.blocked, categories
         except Exception:
             return CLINICAL_REDIRECT, True, ("gate_error",)
@@ -188,8 +190,13 @@ class AppState:
 
         LookupError (NotInHandoffError) when the conversation is not in handoff.
         """
-        reply = self.processor.agent_message(sender_id, agent, text)
         ref = self.services.patient_ref(sender_id)
+        try:
+            reply = self.processor.agent_message(sender_id, agent, text)
+        except AgentTextRefused as e:
+            self.services.audit.append(f"staff:{agent}", "agent.message_refused", f"patient:{ref}",
+                                       {"categories": list(e.categories)})
+            raise
         self.services.audit.append(
             f"staff:{agent}", "agent.message", f"patient:{ref}",
             {"blocked": reply.blocked, "categories": list(reply.categories)},

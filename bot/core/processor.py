@@ -35,7 +35,6 @@ from bot.core.resume import TrackerCache
 from bot.core.slots import extract_slots
 from bot.core.tracker import Tracker
 from bot.errors import BotError, FlowError
-from bot.nlg.templates import TemplateRenderer
 
 log = logging.getLogger("bot.processor")
 
@@ -63,6 +62,15 @@ class OutgoingMessage:
 
 class NotInHandoffError(BotError, LookupError):
     """An agent wrote into a conversation the assistant is handling (not handed to a person)."""
+
+
+class AgentTextRefused(BotError):
+    """A member of staff's text was refused for its form (script, link, hidden or bidi characters) and
+    nothing went to the patient: the author must rewrite it (the categories say why)."""
+
+    def __init__(self, categories: Sequence[str]) -> None:
+        super().__init__("the text was refused and not sent: " + ", ".join(categories))
+        self.categories = tuple(categories)
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,19 @@ class DetailedGatePort(Protocol):
     ) -> tuple[str, bool, tuple[str, ...]]: ...
 
 
+class RenderedPort(Protocol):
+    text: str
+    values: Mapping[str, str]  # the placeholder values the text used (all a paraphraser may see)
+    buttons: tuple[Mapping[str, str], ...]
+
+
+class RendererPort(Protocol):
+    """Fills a registered response for a channel (bot.nlg.templates.TemplateRenderer)."""
+
+    def render(self, response: str, *, channel: str, slots: Mapping[str, Any],
+               values: Mapping[str, Any] | None = None, rotation: int = 0) -> RenderedPort: ...
+
+
 class ParaphrasePort(Protocol):
     def paraphrase(
         self, response_name: str, rendered_template: str, slot_values: Mapping[str, str]
@@ -140,7 +161,7 @@ class Processor:
     interpreter: InterpreterPort
     tracker_store: TrackerStorePort
     lock_store: LockStorePort
-    renderer: TemplateRenderer
+    renderer: RendererPort
     gate: GatePort
     services: Services
     paraphraser: ParaphrasePort | None = None
@@ -208,7 +229,8 @@ class Processor:
         """A human agent writes to the patient: the text passes the disclosure gate like any other.
 
         Provenance ``("agent", agent)``, patient-specific, checked together with the recent outbound
-        texts; a blocked text is replaced by the clinical redirect. The event records what was sent.
+        texts; a text blocked for clinical content is replaced by the clinical redirect, one refused for its
+        form (the gate returns no text) raises :class:`AgentTextRefused`. The event records what was sent.
         Only while the conversation is in handoff (:class:`NotInHandoffError` otherwise).
         """
         with self.lock_store.lock(sender_id):
@@ -228,6 +250,8 @@ class Processor:
                 sent, blocked, categories = detailed(text, **args)
             else:
                 sent, blocked = self.gate.filter(text, **args)
+            if blocked and not sent:  # refused for its form: nothing is sent or recorded
+                raise AgentTextRefused(categories)
             ev = AgentUttered(text=sent, agent=agent, blocked=blocked)
             tracker.apply(ev)
             self.tracker_store.append(sender_id, [ev.as_dict()])

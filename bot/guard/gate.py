@@ -66,6 +66,9 @@ REASONS = {
     OVERSIZE: "the message is too long",
     GATE_ERROR: "the disclosure gate could not check the message, so it was not sent",
 }
+#: Refusals for a text's form rather than its content: staff text refused for these alone is not sent at
+#: all (the author rewrites it) instead of being replaced by the clinical redirect.
+FORM_CATEGORIES = frozenset(SCREEN_CATEGORIES)
 _CLINICAL_REASON = ("the text contains clinical information ({}); clinical information is shared in "
                     "consultation or in the patient's secure portal only")
 _MAX_NAME = 200

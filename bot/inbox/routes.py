@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bot.core.processor import AgentTextRefused
 from bot.errors import ConfigError, DeliveryError, OutsideWindowError
 from bot.inbox.outlet import Outlet, outlet_for
 
@@ -59,6 +60,11 @@ async def _resolve(request: Request) -> tuple[Any, JSONResponse | None]:
 
 def _delivery_error(e: Exception) -> JSONResponse | None:
     """The JSON answer for a delivery problem, or None when ``e`` is not one."""
+    if isinstance(e, AgentTextRefused):
+        from bot.guard.gate import explain
+
+        return _error(422, "the text was not sent to the patient: rewrite it", categories=list(e.categories),
+                      reasons=explain(e.categories), sent=False)
     if isinstance(e, OutsideWindowError):
         return _error(409, TEMPLATE_NEEDED, template_required=True)
     if isinstance(e, DeliveryError):
@@ -235,7 +241,10 @@ async def agent_message(request: Request) -> JSONResponse:
         "blocked": reply.blocked,
     }
     if reply.blocked:
+        from bot.guard.gate import explain
+
         body["categories"] = list(reply.categories)
+        body["reasons"] = explain(reply.categories)
         body["note"] = "the message was not sent: the patient received the portal redirect instead"
     if delivery is not None:
         body["delivery"] = delivery[0] if delivery else None

@@ -248,3 +248,22 @@ def test_rest_answers_do_not_tell_whether_a_number_is_a_patient_s(client: TestCl
             r = client.post("/webhooks/rest/webhook", json={"sender": number, "message": text})
             answers.append((r.status_code, [m["text"] for m in r.json()]))
     assert answers[:3] == answers[3:]
+
+
+@pytest.mark.parametrize("text", [
+    "Su cita es mañana, ѕu confirmación llegó",  # a Cyrillic letter: not the Latin script
+    "Le comparto el archivo: https://drive.google.com/file/d/abc123",  # a file-sharing link
+    "Su cita es mañana \u202ea las 10\u202c",  # a bidi override
+])
+def test_staff_text_refused_for_its_form_is_not_sent_at_all(client: TestClient, text: str) -> None:
+    """Script, link and bidi refusals: the agent is told why and must rewrite; the patient gets nothing
+    (not even the clinical redirect) and the conversation records nothing."""
+    _say(client, "quiero hablar con una persona")
+    state: Any = client.app.state.app_state  # type: ignore[attr-defined]
+    before = len(state.processor.tracker(CONV).events)
+    response = _agent(client, text)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["sent"] is False and body["categories"] and body["reasons"]
+    assert len(state.processor.tracker(CONV).events) == before
+    assert _agent(client, LOGISTICS).json()["blocked"] is False  # a rewritten text goes through
