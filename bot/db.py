@@ -79,8 +79,7 @@ def make_engine(url: str | None = None) -> Engine:
     if url.startswith("sqlite"):
         path = sqlite_file(url)
         if path is not None:
-            var = os.environ.get("BOT_VAR_DIR")
-            var_path = Path(var).resolve() if var else settings.project_dir() / "var"
+            var_path = settings.var_path()
             if path.resolve().parent == var_path.resolve():
                 settings.var_dir()  # 0700
                 secure_var_files(var_path)
@@ -125,8 +124,9 @@ def alembic_config(engine: Engine) -> object:
     return cfg
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to ``revision`` (idempotent)."""
+def migrate(engine: Engine, revision: str = "heads") -> None:
+    """Bring the schema up to ``revision`` (idempotent; ``heads``: every branch, so packages that add
+    tables in parallel each keep their own migration)."""
     from alembic import command
 
     command.upgrade(alembic_config(engine), revision)  # type: ignore[arg-type]
