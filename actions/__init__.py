@@ -17,7 +17,18 @@ def registry() -> dict[str, Action]:
         RouteRequest,
     )
     from actions.consent import DeclineConsent, GrantConsent, RemindersOptIn, RemindersOptOut
-    from actions.handoff import ArcoRequest, Handoff, OfferHuman, OptIn, OptOut
+    from actions.faq import FaqAnswer
+    from actions.handoff import (
+        ArcoRequest,
+        DeclineHuman,
+        Handoff,
+        HandoffAck,
+        OfferHuman,
+        OptIn,
+        OptOut,
+    )
+    from actions.info import ServiceInfo
+    from actions.portal import PortalLink
 
     actions: list[Action] = [
         RouteRequest(),
@@ -37,6 +48,11 @@ def registry() -> dict[str, Action]:
         OptOut(),
         ArcoRequest(),
         OfferHuman(),
+        DeclineHuman(),
+        HandoffAck(),
+        ServiceInfo(),
+        FaqAnswer(),
+        PortalLink(),
     ]
     table: dict[str, Action] = {}
     for action in actions:

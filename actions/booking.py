@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from actions import select
 from actions.common import BOOKING_SLOTS, has_consent, parse_time_value, patient_ref, slot
 from actions.offers import offer_outputs
 from bot.core.dialogue import FlowEvent, Output, Turn, Utter
@@ -74,10 +75,12 @@ def check_appointments(turn: Turn) -> list[Output]:
 
 
 def _select_existing(turn: Turn, mode: str) -> list[Output]:
-    upcoming = turn.services.appointments.upcoming(patient_ref(turn), turn.now)
+    upcoming = select.upcoming_of(turn)
     if not upcoming:
         return [Utter("utter_no_appointments")]
-    appt = upcoming[0]
+    appt, new_time = select.pick(turn, upcoming)
+    if appt is None:  # several and the message does not say which: list them, the patient picks
+        return select.ask_which(turn, upcoming, mode, _appointment_text)
     text = _appointment_text(turn, appt.starts_at, appt.physician_id, appt.service_id)
     out: list[Output] = [
         slot("booking_mode", mode),
@@ -91,9 +94,11 @@ def _select_existing(turn: Turn, mode: str) -> list[Output]:
     if turn.phase != "booking":
         out.append(FlowEvent("appointment_selected"))
     if mode == "cancel":
+        out.append(slot("appointment_choices", None))
         return [*out, FlowEvent("slot_chosen"), Utter("utter_confirm_cancel", {"appointment_text": text})]
-    if turn.entity("time") is not None:
-        return out + _offers(turn, turn.entity("time"), appt.service_id, appt.physician_id)
+    out.append(slot("appointment_choices", None))
+    if new_time is not None:
+        return [*out, slot("time", new_time), *_offers(turn, new_time, appt.service_id, appt.physician_id)]
     return [*out, slot("time", None), Utter("utter_ask_new_time", {"appointment_text": text})]
 
 
@@ -178,6 +183,9 @@ class ChooseSlot:
 
     def run(self, turn: Turn) -> list[Output]:
         offers = turn.slot("offers") or []
+        picked = turn.parse.get("choice")  # read as the answer to the offers (bot/core/expect.py)
+        if isinstance(picked, int) and 0 <= picked < len(offers):
+            return _confirm(turn, offers[picked])
         words = turn.text.lower().replace("opción", " ").replace("opcion", " ").split()
         for word in words[:3]:
             index = _ORDINALS.get(word.strip(".,)#"))

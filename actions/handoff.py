@@ -6,7 +6,7 @@ import re
 
 from actions.common import consent_channel, evidence, patient_ref, slot
 from bot.core.dialogue import FlowEvent, Output, Turn, Utter
-from bot.core.events import HandoffEnded, HandoffStarted
+from bot.core.events import BotUttered, HandoffEnded, HandoffStarted
 
 _ARCO_KINDS = (
     ("cancellation", re.compile(r"borr|elimin|cancel|suprim|delete|erase|remove", re.I)),
@@ -91,6 +91,34 @@ _KIND_ES = {
     "cancellation": "cancelación",
     "opposition": "oposición",
 }
+
+
+class HandoffAck:
+    """While a person has the conversation: "your message is noted" the first time, then at most hourly."""
+
+    name = "action_handoff_ack"
+    every_seconds = 3600.0
+
+    def run(self, turn: Turn) -> list[Output]:
+        latest = turn.tracker.latest_message  # events carry the same clock as each other
+        now = latest.timestamp if latest is not None else turn.now.timestamp()
+        for ev in reversed(turn.tracker.events):
+            if isinstance(ev, HandoffStarted):
+                break
+            if isinstance(ev, BotUttered) and ev.response == "utter_handoff_waiting":
+                if abs(now - ev.timestamp) < self.every_seconds:
+                    return []
+                break
+        return [Utter("utter_handoff_waiting")]
+
+
+class DeclineHuman:
+    """The patient prefers to go on with the assistant: the offer is withdrawn, the question re-asked."""
+
+    name = "action_decline_human"
+
+    def run(self, turn: Turn) -> list[Output]:
+        return [slot("offered_human", None)]
 
 
 class OfferHuman:

@@ -22,13 +22,14 @@ from sqlalchemy import create_engine, text
 
 from bot.compliance import signing
 from bot.compliance.audit import GENESIS, AuditLog, canonical_details, canonical_entry, entry_mac
+from bot.compliance.keyring import decode_key
 from bot.compliance.schema import create_compliance_schema
 from bot.compliance.tables import audit_log
 from bot.settings import normalise_database_url
 
 
 def _log(engine: object, seed: str, every: int) -> AuditLog:
-    key = signing.Ed25519PrivateKey.from_private_bytes(signing._b64_32("seed", seed))
+    key = signing.Ed25519PrivateKey.from_private_bytes(decode_key(seed, "seed"))
     return AuditLog(engine, key, checkpoint_every=every)  # type: ignore[arg-type]
 
 

@@ -21,14 +21,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bot.scheduling.availability import Near, find_slots  # noqa: E402
-from bot.scheduling.clinic_loader import load  # noqa: E402
+from bot.scheduling.clinic_loader import load_clinic  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20, help="rounds of 60 searches (default 20)")
     args = parser.parse_args()
-    clinic = load(ROOT / "clinic.yml")
+    clinic = load_clinic(ROOT / "clinic.yml")
     tz = clinic.timezone
     monday = datetime(2026, 11, 30, 7, 0, tzinfo=tz)
     physicians = [p.id for p in clinic.physicians]

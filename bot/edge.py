@@ -98,6 +98,22 @@ ROUTES: tuple[Rule, ...] = (
     Rule("/agent/conversations/{conversation_id}/templates", JSON_ONLY),
     Rule("/webhooks/twilio/whatsapp", FORM_ONLY),  # the cap it always had: Twilio's forms are a few KiB
     Rule("/webhooks/twilio/status", FORM_ONLY),
+    # the inbox pages' forms (bot/inbox/web/routes.py FORM_PATHS)
+    Rule("/inbox/entrar", FORM_ONLY),
+    Rule("/inbox/salir", FORM_ONLY),
+    Rule("/inbox/c/{cid}/tomar", FORM_ONLY),
+    Rule("/inbox/c/{cid}/asignar", FORM_ONLY),
+    Rule("/inbox/c/{cid}/posponer", FORM_ONLY),
+    Rule("/inbox/c/{cid}/responder", FORM_ONLY),
+    Rule("/inbox/c/{cid}/portal", FORM_ONLY),
+    Rule("/inbox/c/{cid}/plantilla", FORM_ONLY),
+    Rule("/inbox/c/{cid}/resolver", FORM_ONLY),
+    Rule("/inbox/c/{cid}/nota", FORM_ONLY),
+    # the patient portal's forms (bot.portal.routes): small, form-encoded only
+    Rule("/portal/l/{token}", FORM_ONLY, 4096),
+    Rule("/portal/codigo", FORM_ONLY, 4096),
+    Rule("/portal/consentimiento", FORM_ONLY, 4096),
+    Rule("/portal/salir", FORM_ONLY, 4096),
 )
 
 _patterns: dict[str, re.Pattern[str]] = {}
@@ -292,7 +308,7 @@ def _parse_constant(literal: str) -> Any:
     raise EdgeError(400, f"{NOT_JSON}: {literal} is not allowed")
 
 
-class _Pairs(list):  # type: ignore[type-arg]
+class _Pairs(list[tuple[str, Any]]):
     """An object's pairs as parsed, turned into a dict by :func:`_clean` (duplicates refused)."""
 
 

@@ -66,3 +66,7 @@ class DeliveryError(ChannelError):
 
 class ComplianceError(BotError):
     """A compliance rule (consent, retention floor, audit chain) was violated."""
+
+
+class NotAPhoneNumberError(ComplianceError, ValueError):
+    """A value given as a phone number is not one (nothing can be keyed by it)."""

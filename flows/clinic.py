@@ -38,9 +38,22 @@ COMMON = (
     "utter_greet_again",
     "utter_consent_request",
     "utter_handoff_back",
+    # which of several appointments (actions/select.py), and the second way of asking each question
+    # (bot/core/repeats.py): wherever a request or a question can come up
+    "utter_which_appointment",
+    "utter_ask_service_retry",
+    "utter_ask_person_retry",
+    "utter_ask_time_retry",
+    "utter_ask_choice_retry",
+    "utter_confirm_retry",
+    "utter_service_info",  # price, duration, physician of one service (actions/info.py)
+    "utter_physicians",
+    "utter_faq",  # clinic.yml faq: (actions/faq.py)
     # bot.app.reminders, outside any patient turn: in every phase but opted_out (a person handling the
     # conversation does not cancel the reminder the patient asked for, so handoff allows it too)
     "utter_appointment_reminder",
+    "utter_follow_up",  # bot.app.followups: the post-visit check-in and the no-show rebooking offer
+    "utter_no_show_rebook",
 )
 
 
@@ -167,7 +180,8 @@ PHASES: dict[str, Phase] = {
         # utter_opted_out: an opt-out keyword is honoured during a handoff too, and the processor checks
         # the reply against the phase it is sent in, before action_opt_out's transition to opted_out
         responses=("utter_emergency", "utter_handoff_waiting", "utter_handoff_back",
-                   "utter_appointment_reminder", "utter_opted_out"),
+                   "utter_appointment_reminder", "utter_follow_up", "utter_no_show_rebook",
+                   "utter_opted_out"),
     ),
     "opted_out": Phase(
         paraphrase=False,

@@ -11,6 +11,7 @@ import re
 import unicodedata
 
 from bot.core.dialogue import Decision, Turn
+from bot.core.readers import asks_detail, faq_topic
 
 POLICY = "FlowPolicy"
 
@@ -21,7 +22,7 @@ INFO = {
     "ask_services": "utter_services",
     "ask_prices": "utter_prices",
     "bot_challenge": "utter_bot_challenge",
-    "request_portal": "utter_portal",
+    "request_portal": "action_portal_link",  # a one-time portal link (actions/portal.py)
     "thanks": "utter_you_are_welcome",
     "out_of_scope": "utter_out_of_scope",
 }
@@ -105,6 +106,7 @@ def is_opt_in(text: str) -> bool:
     return bool(_OPT_IN_PHRASE.search(plain)) and not _NEGATION.search(plain)
 
 
+_APPOINTMENT_WORDS = re.compile(r"\b(?:[cs]itas?|consultas?|agend\w*|apart\w*|reserv\w*|control)\b")
 ACCEPT = re.compile(r"^\s*acepto\b", re.IGNORECASE)
 #: An offered slot picked by its number or ordinal ("2", "la segunda", "opción 3").
 CHOICE = re.compile(
@@ -121,9 +123,10 @@ def decide(turn: Turn) -> Decision | None:
     phase, intent = turn.phase, turn.intent
     # Opt-out keywords are honoured at once in every phase (LFPDPPP); in opted_out they get the reminder.
     if phase == "handoff":
-        # A person is answering: the bot stays silent (emergencies rank higher) except for an explicit
+        # A person is answering: the bot only acknowledges (emergencies rank higher), except for an explicit
         # opt-out keyword, which also ends the handoff. Never the model's opt_out intent alone here.
-        return _d("action_opt_out") if is_opt_out(turn.text) else _d()
+        # A short acknowledgement the first time, then at most once an hour (actions/handoff.py).
+        return _d("action_opt_out") if is_opt_out(turn.text) else _d("action_handoff_ack")
     if phase == "opted_out":
         if is_opt_in(turn.text):
             return _d("action_opt_in")
@@ -157,15 +160,26 @@ def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
         and (turn.entity("time") is not None or turn.entity("service") is not None)
     ):
         intent = "inform"  # a bare date or service is an answer to the question we just asked
+    if intent in ("emergency", "ask_clinical_info"):
+        # the emergency / clinical policy did not take it: a booking that mentions a condition, or an
+        # unsure model on something else ("se puede hacer sita?")
+        intent = "book_appointment" if _APPOINTMENT_WORDS.search(normalise(turn.text)) else "nlu_fallback"
     if intent == "opt_out":
         return _d("action_opt_out")
-    if intent == "request_human" or (intent == "affirm" and turn.slot("offered_human")):
-        return _d("action_handoff")
+    offered = turn.slot("offered_human") and turn.parse.get("asked") == "utter_offer_human"
+    if intent == "request_human" or (intent == "affirm" and offered):
+        return _d("action_handoff")  # an offer of a person is honoured only right after it was made
+    if intent == "deny" and offered:
+        if phase in ("greeting", "follow_up"):
+            return _d("action_decline_human", "utter_anything_else")
+        return _d("action_decline_human", "action_reprompt")
     if intent == "arco_request":
         return _d("action_arco_request", "action_reprompt")
     if ACCEPT.match(turn.text) and (phase == "consent" or turn.slot("consent_declined")):
         return _d("action_grant_consent")
-    if phase == "booking" and turn.slot("offers") and CHOICE.match(turn.text):
+    if phase == "booking" and turn.slot("offers") and (
+        isinstance(turn.parse.get("choice"), int) or CHOICE.match(turn.text)
+    ):
         return _d("action_choose_slot")
     if (
         phase == "intake"
@@ -178,6 +192,12 @@ def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
         return None
     if intent == "goodbye":
         return _d("utter_goodbye", event="conversation_closed")
+    if intent in ("ask_prices", "ask_services", "ask_location", "out_of_scope", "nlu_fallback") and faq_topic(
+        turn.text
+    ):
+        return _d("action_faq", "action_reprompt")  # payment, insurance, invoices... (clinic.yml faq:)
+    if intent in ("ask_prices", "ask_services", "out_of_scope", "inform") and asks_detail(turn.text):
+        return _d("action_service_info", "action_reprompt")  # for the service asked about or being booked
     if intent in INFO:
         return _d(INFO[intent], "action_reprompt")
     if intent == "greet":
@@ -217,8 +237,9 @@ def _intake(turn: Turn, intent: str) -> Decision | None:
 
 
 def _booking(turn: Turn, intent: str) -> Decision | None:
-    if intent in ("inform", "book_appointment", "reschedule_appointment", "affirm") and turn.entity("time"):
-        return _d("action_offer_slots")
+    changes = ("inform", "book_appointment", "reschedule_appointment", "affirm", "deny")
+    if intent in changes and turn.entity("time"):
+        return _d("action_offer_slots")  # "ninguna, ¿tiene el viernes a las 10?" is the new time
     if intent == "affirm" and turn.slot("offers"):
         return _d("utter_ask_choice")
     if intent in ("inform", "book_appointment", "reschedule_appointment", "affirm"):
@@ -231,6 +252,9 @@ def _booking(turn: Turn, intent: str) -> Decision | None:
 
 
 def _confirmation(turn: Turn, intent: str) -> Decision | None:
+    other_service = turn.entity("service") and not turn.entity("time")
+    if intent in ("deny", "inform", "book_appointment") and other_service:
+        return _d("action_offer_slots", event="change_requested")  # another service, the same day and time
     if intent == "affirm":
         return _d("action_commit_appointment")
     if intent in ("deny", "inform", "book_appointment", "reschedule_appointment"):

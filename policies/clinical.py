@@ -2,7 +2,36 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 from bot.core.dialogue import Decision, Turn
+
+#: What asks FOR clinical information (results, diagnosis, dose, prescription...), even inside a booking.
+_REQUEST = re.compile(
+    r"\bresultad|\bdiagnost|\bdosis\b|\brecet\w*|\bmedicament|\bpastillas?\b|\bmiligram|\d\s?mg\b|"
+    r"\bque (?:me )?(?:tomo|tome|puedo tomar|debo tomar)\b|\bes (?:normal|grave|peligroso)\b|\binterpret|"
+    r"\bque tengo\b|\bque significa|\bmis (?:analisis|estudios|laboratorios)\b"
+)
+_BOOKING = ("book_appointment", "reschedule_appointment", "check_appointment", "cancel_appointment", "inform")
+
+
+def _fold(text: str) -> str:
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return " ".join(plain.casefold().split())
+
+
+def _booking_only(turn: Turn) -> bool:
+    """A request for an appointment that mentions a condition, and asks for no clinical information."""
+    text = _fold(turn.text)
+    asks_booking = (turn.intent in _BOOKING and turn.confidence >= 0.5) or _WANTS_BOOKING.search(text)
+    return bool(asks_booking) and _BOOKING_WORDS.search(text) is not None and not _REQUEST.search(text)
+
+
+_BOOKING_WORDS = re.compile(r"\b(?:cita|consulta|agend\w*|control|revision|chequeo)\b")
+_WANTS_BOOKING = re.compile(r"\b(?:quiero|quisiera|necesito|ocupo|deseo|me (?:puede|podria)) (?:\w+ )?"
+                            r"(?:agendar|sacar|apartar|hacer|una cita|mi cita|cita|consulta|mi control|"
+                            r"mi consulta)\b")
 
 
 class ClinicalRequestPolicy:
@@ -19,6 +48,8 @@ class ClinicalRequestPolicy:
             r.get("name") == "ask_clinical_info" and float(r.get("confidence", 0)) >= 0.45
             for r in turn.parse.get("intent_ranking") or ()
         )
-        if asked or ranked:
-            return Decision(self.name, ("utter_clinical_redirect",))
+        if (asked or ranked) and _booking_only(turn):
+            return None  # "tengo diabetes y quiero mi cita de control" is a booking, not a question
+        if asked or ranked or (_REQUEST.search(_fold(turn.text)) and turn.intent in _BOOKING):
+            return Decision(self.name, ("utter_clinical_redirect", "action_portal_link"))
         return None

@@ -18,6 +18,13 @@ _PATTERNS = re.compile(
 )
 
 
+#: Words of an appointment request, with the usual misspellings.
+_APPOINTMENT = re.compile(
+    r"\b(?:[cs]itas?|consultas?|agend\w*|apart\w*|reserv\w*|turno|horarios?)\b", re.IGNORECASE
+)
+_SURE = 0.8
+
+
 def _fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
@@ -29,11 +36,17 @@ class EmergencyPolicy:
         self.min_confidence = min_confidence
 
     def predict(self, turn: Turn) -> Decision | None:
-        by_model = turn.intent == "emergency" and turn.confidence >= self.min_confidence
+        text = _fold(turn.text)
+        if _PATTERNS.search(text):
+            return Decision(self.name, ("utter_emergency",))
+        # an unsure model on a message about appointments ("se puede hacer sita?") is not an emergency;
+        # the phrases above still catch every emergency that also mentions an appointment
+        floor = _SURE if _APPOINTMENT.search(text) else self.min_confidence
+        by_model = turn.intent == "emergency" and turn.confidence >= floor
         ranked = any(
-            r.get("name") == "emergency" and float(r.get("confidence", 0)) >= 0.5
+            r.get("name") == "emergency" and float(r.get("confidence", 0)) >= max(0.5, floor)
             for r in turn.parse.get("intent_ranking") or ()
         )
-        if by_model or ranked or _PATTERNS.search(_fold(turn.text)):
+        if by_model or ranked:
             return Decision(self.name, ("utter_emergency",))
         return None

@@ -68,13 +68,12 @@ class DeveloperAccess:
 def check_deployment() -> None:
     """Start-up checks of a deployed configuration that no single component owns; ConfigError with what
     to set. (The keyring and the audit log check their own keys.)"""
-    import os
 
     from bot.errors import ConfigError
 
     if settings.deployment_mode() != settings.DEPLOYED:
         return
-    if os.environ.get("TWILIO_AUTH_TOKEN") and not os.environ.get("BOT_PUBLIC_URL"):
+    if settings.twilio_auth_token() and not settings.public_url():
         raise ConfigError(
             "BOT_PUBLIC_URL is not set: Twilio signs the public URL of the webhook, and without it the "
             "signature would be checked against the Host header a caller chooses (set it to the https URL "

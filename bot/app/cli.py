@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("shell", help="chat with the assistant in the terminal")
     p.add_argument("--sender", default="console-user")
-    p.set_defaults(func=_handler("bot.channels.console:shell_command"))
+    p.set_defaults(func=_handler("bot.app.shell:shell_command"))
 
     guard = sub.add_parser("guard", help="the disclosure gate")
     gsub = guard.add_subparsers(dest="guard_command", required=True, metavar="WHAT")
@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     rsub = retention.add_subparsers(dest="retention_command", required=True, metavar="WHAT")
     p = rsub.add_parser("run", help="delete what has expired, auditing each deletion")
     p.add_argument("--dry-run", action="store_true")
-    p.set_defaults(func=_handler("bot.compliance.commands:retention_run_command"))
+    p.set_defaults(func=_handler("bot.app.commands:retention_run_command"))
 
     arco = sub.add_parser("arco", help="ARCO requests (access, rectification, cancellation, opposition)")
     arsub = arco.add_subparsers(dest="arco_command", required=True, metavar="WHAT")
@@ -119,6 +119,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="count what would be sent; claim and send nothing")
     p.add_argument("--now", default=None, help="run as of this ISO 8601 time (no offset: the clinic's time)")
     p.set_defaults(func=_handler("bot.app.reminders:run_command"))
+    p = remsub.add_parser("follow-ups",
+                          help="send the post-visit follow-ups and no-show rebooking offers due now")
+    p.add_argument("--dry-run", action="store_true", help="count what would be sent; claim and send nothing")
+    p.add_argument("--now", default=None, help="run as of this ISO 8601 time (no offset: the clinic's time)")
+    p.set_defaults(func=_handler("bot.app.followups:run_command"))
+
+    p = sub.add_parser("report", help="the practice's KPI funnel (counts only: no names, no numbers)")
+    p.add_argument("--since", default=None, help="first day, YYYY-MM-DD in the clinic's calendar")
+    p.add_argument("--until", default=None, help="last day (inclusive), YYYY-MM-DD")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--png", default=None, metavar="FILE", help="also draw the funnel and weekly trend")
+    p.set_defaults(func=_handler("bot.report.commands:report_command"))
+
+    appts = sub.add_parser("appointments", help="appointments, staff side")
+    apsub = appts.add_subparsers(dest="appointments_command", required=True, metavar="WHAT")
+    p = apsub.add_parser("mark", help="record that a booked appointment was attended or not (audited)")
+    p.add_argument("appointment_id")
+    p.add_argument("outcome", choices=("attended", "no-show"))
+    p.set_defaults(func=_handler("bot.report.commands:mark_command"))
 
     agents = sub.add_parser("agents", help="the agents' inbox: one bearer token per member of staff")
     agsub = agents.add_subparsers(dest="agents_command", required=True, metavar="WHAT")
@@ -132,11 +151,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("agent")
     p.set_defaults(func=_handler("bot.inbox.auth:revoke_command"))
 
+    staff = sub.add_parser("staff", help="staff accounts of the inbox web app (/inbox)")
+    stsub = staff.add_subparsers(dest="staff_command", required=True, metavar="WHAT")
+    p = stsub.add_parser("add", help="add a staff account (password prompted, or $BOT_STAFF_PASSWORD/stdin)")
+    p.add_argument("staff_id", help="the staff id (1-64 letters, digits, _ . @ -), audited as staff:<id>")
+    p.add_argument("--name", required=True, help="the display name shown in the inbox")
+    p.add_argument("--role", choices=["agent", "physician", "admin"], default="agent")
+    p.set_defaults(func=_handler("bot.inbox.staff:add_command"))
+    p = stsub.add_parser("disable", help="disable an account now (its sessions end)")
+    p.add_argument("staff_id")
+    p.set_defaults(func=_handler("bot.inbox.staff:disable_command"))
+    p = stsub.add_parser("reset-password", help="set a new password (unlocks the account, ends its sessions)")
+    p.add_argument("staff_id")
+    p.set_defaults(func=_handler("bot.inbox.staff:reset_password_command"))
+    p = stsub.add_parser("list", help="the active accounts: id, role, display name")
+    p.set_defaults(func=_handler("bot.inbox.staff:list_command"))
+
+    portal = sub.add_parser("portal", help="the patient portal: release results to a patient, withdraw them")
+    posub = portal.add_subparsers(dest="portal_command", required=True, metavar="WHAT")
+    p = posub.add_parser("release", help="release a result or note to a patient's portal (physician/admin)")
+    p.add_argument("patient", help="the patient's phone number (E.164) or patient reference")
+    p.add_argument("--by", required=True, help="the releasing staff account (role physician or admin)")
+    p.add_argument("--title", required=True,
+                   help="what the patient sees in the list, e.g. 'Biometría hemática'")
+    p.add_argument("--text", default=None, help="the result or note itself")
+    p.add_argument("--file", default=None, help="read the text from this UTF-8 file instead")
+    p.add_argument("--kind", default="result", choices=["result", "note", "document"])
+    p.set_defaults(func=_handler("bot.portal.commands:release_command"))
+    p = posub.add_parser("withdraw", help="withdraw a released document (the patient no longer sees it)")
+    p.add_argument("document_id", type=int)
+    p.add_argument("--by", required=True, help="the staff account (role physician or admin)")
+    p.set_defaults(func=_handler("bot.portal.commands:withdraw_command"))
+    p = posub.add_parser("purge", help="delete spent one-time links, ended sessions, past lockouts (counts)")
+    p.add_argument("--keep-hours", type=int, default=24)
+    p.set_defaults(func=_handler("bot.portal.commands:purge_command"))
+
     flow = sub.add_parser("flow", help="the conversation flow")
     fsub = flow.add_subparsers(dest="flow_command", required=True, metavar="WHAT")
     p = fsub.add_parser("diagram", help="write the flow as Mermaid, SVG and PNG (SVG/PNG need Graphviz)")
     p.add_argument("--out", default="docs/flow", help="output path without extension")
-    p.set_defaults(func=_handler("bot.flow.commands:diagram_command"))
+    p.set_defaults(func=_handler("bot.app.commands:diagram_command"))
     return parser
 
 

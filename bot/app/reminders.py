@@ -29,8 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
-import os
 import sys
 import threading
 from collections import Counter
@@ -39,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot import settings
 from bot.errors import BotError, ConfigError, FlowError
 
 log = logging.getLogger("bot.app.reminders")
@@ -49,7 +48,6 @@ CHANNEL = "twilio_whatsapp"
 NOT_CONFIGURED = (f"reminders are not configured: endpoints.yml has no content template for {RESPONSE} "
                   "(twilio.content_templates): set TWILIO_CONTENT_REMINDER to the approved template's "
                   "HX… SID")
-_OFF = frozenset(("off", "0", "false", "no"))
 
 
 @dataclass
@@ -83,7 +81,7 @@ def reminder_values(clinic: Any, starts_at: datetime) -> dict[str, str]:
 def send_due(app_state: Any, outlet: Any, *, now: datetime | None = None, dry_run: bool = False) -> Report:
     """One run over the due appointments (any worker may run it at any time: the claim makes it safe).
 
-    ``app_state``: :class:`bot.app.wiring.AppState`; ``outlet``: the WhatsApp channel
+    ``app_state``: :class:`bot.app.state.AppState`; ``outlet``: the WhatsApp channel
     (:class:`bot.channels.twilio.channel.TwilioWhatsApp`, its ``templates`` and ``sender``), or None.
     ``dry_run``: count what would be sent; nothing is claimed, recorded or sent.
     """
@@ -127,7 +125,7 @@ def _check(app_state: Any, appointment: Any, now: datetime) -> tuple[str | None,
     conversation = directory.get(ref) if directory is not None else None
     if conversation is None or not conversation.address:
         return "no_address", None
-    if app_state.processor.tracker(conversation.sender_id).phase == "opted_out":
+    if app_state.processor.opted_out(conversation.sender_id):
         return "opted_out", None
     if not services.consent.has(ref, PURPOSE):
         return "no_consent", None
@@ -229,18 +227,18 @@ def start_loop(app: Any, app_state: Any, env: Mapping[str, str] | None = None) -
     """From the server's lifespan: the reminder thread, when the Twilio channel is configured
     (``TWILIO_AUTH_TOKEN``) and ``BOT_REMINDERS`` is not ``off``; every ``BOT_REMINDERS_INTERVAL`` seconds
     (default 60). A bad interval stops start-up (ConfigError)."""
-    env = os.environ if env is None else env
-    if not env.get("TWILIO_AUTH_TOKEN") or env.get("BOT_REMINDERS", "").strip().lower() in _OFF:
+    if not settings.twilio_auth_token(env) or settings.reminders_off(env):
         return None
-    raw = env.get("BOT_REMINDERS_INTERVAL", "").strip() or "60"
-    try:
-        interval = float(raw)
-    except ValueError:
-        interval = math.nan
-    if not 0 < interval <= 86_400:
-        raise ConfigError(f"BOT_REMINDERS_INTERVAL: seconds between reminder runs (0 < s <= 86400), "
-                          f"got {raw!r}")
-    loop = ReminderLoop(lambda: send_due(app_state, _channel(app)), interval)
+    interval = settings.reminders_interval(env)
+    def run() -> Report:
+        channel = _channel(app)
+        report = send_due(app_state, channel)
+        from bot.app.followups import run_in_loop  # the post-visit follow-ups ride on the same thread
+
+        run_in_loop(app_state, channel)
+        return report
+
+    loop = ReminderLoop(run, interval)
     loop.start()
     return loop
 

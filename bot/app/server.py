@@ -27,6 +27,8 @@ from bot.app.worker import can_reuse_port, serve_workers, settle_heap, tune_swit
 from bot.channels.rest import rest_webhook
 from bot.edge import EdgeMiddleware
 from bot.inbox.routes import routes as inbox_routes
+from bot.inbox.web.routes import routes as inbox_web_routes
+from bot.portal.routes import routes as portal_routes
 
 
 async def health(request: Request) -> JSONResponse:
@@ -87,6 +89,8 @@ def create_app(state: Any = None) -> Starlette:
         if served is not None:
             routes.append(Route(path, served, methods=["POST"]))
     routes += inbox_routes()
+    routes += inbox_web_routes()  # the staff pages under /inbox, their static files included
+    routes += portal_routes()  # the patient portal (bot.portal, docs/portal.md)
     outlets: dict[str, Any] = {}
     with contextlib.suppress(ImportError):  # the Twilio channel: its webhooks, and the inbox's outlet
         from bot.channels.twilio import webhooks as twilio_webhooks

@@ -6,59 +6,19 @@ stops the process with a clear message instead of failing on the first patient's
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot import settings
+from bot.app.state import AppState, ClinicServices
 from bot.core.domain import Domain, load_domain
-from bot.core.events import HandoffEnded
-from bot.core.processor import AgentReply, AgentTextRefused, OutgoingMessage, Processor
+from bot.core.processor import Processor
 from bot.core.resume import TrackerCache
 from bot.errors import ConfigError
 from bot.flow.runtime import Flow
 from bot.nlg.templates import TemplateRenderer
-
-
-@dataclass
-class ClinicServices:
-    """The ports actions use (see bot.core.dialogue.Services)."""
-
-    clinic: Any
-    appointments: Any
-    consent: Any
-    audit: Any
-    arco: Any
-    keyring: Any
-    _refs: dict[str, str] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def patient_ref(self, sender_id: str) -> str:
-        """A keyed hash of the canonical phone number for a phone channel's sender id (see
-        :mod:`bot.core.identity`); of the sender id itself for every other id, so a REST or console
-        sender never shares a patient with a phone number, however much it looks like one."""
-        with self._lock:
-            ref = self._refs.get(sender_id)
-        if ref is None:
-            from bot.compliance.crypto import canonical_phone
-            from bot.core.identity import is_phone_id
-
-            # not a phone: the sender id itself, bracketed so surrounding spaces stay distinct
-            key = f"sender:[{sender_id}]"
-            if is_phone_id(sender_id):
-                with contextlib.suppress(Exception):
-                    key = canonical_phone(sender_id)
-            ref = str(self.keyring.patient_ref(key))
-            with self._lock:
-                if len(self._refs) > 100_000:
-                    self._refs.clear()
-                self._refs[sender_id] = ref
-        return ref
 
 
 class GateAdapter:
@@ -126,16 +86,9 @@ def clinic_globals(clinic: Any) -> dict[str, str]:
 
 
 def load_config(project: Path) -> dict[str, Any]:
-    path = project / "config.yml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise ConfigError(f"config.yml not found in {project}") from e
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: invalid YAML: {e}") from e
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{path}: must be a mapping")
-    return dict(data)
+    from bot.config_files import CONFIG_FILE, load_mapping
+
+    return load_mapping(project / "config.yml", CONFIG_FILE)
 
 
 def load_flow(domain: Domain, action_names: Sequence[str]) -> Flow:
@@ -144,86 +97,6 @@ def load_flow(domain: Domain, action_names: Sequence[str]) -> Flow:
     flow = Flow(ClinicFlow, PHASES)
     flow.check(domain, action_names)
     return flow
-
-
-@dataclass
-class AppState:
-    processor: Processor
-    interpreter: Any
-    services: ClinicServices
-    closers: list[Any] = field(default_factory=list)
-    directory: Any = None  # bot.inbox.directory.Directory: the agents' view of conversations
-
-    def conversation(self, conversation_id: str) -> Any:
-        """The conversation behind an opaque id (bot.inbox.directory.Conversation); LookupError if none."""
-        found = self.directory.get(conversation_id) if self.directory is not None else None
-        if found is None:
-            raise LookupError("no such conversation (use the id from GET /agent/conversations)")
-        return found
-
-    def hand_back(
-        self, sender_id: str, agent: str, *, channel: str = "rest", notify: bool = True
-    ) -> list[OutgoingMessage]:
-        """The conversation returns to the assistant, which resumes the phase it left.
-
-        ``notify``: tell the patient (``utter_handoff_back``, rendered and gated for ``channel``); without
-        it nothing is sent (e.g. the WhatsApp window is closed).
-        """
-        tracker = self.processor.tracker(sender_id)
-        if not tracker.in_handoff:
-            raise LookupError("this conversation is not waiting for a person")
-        self.services.audit.append(
-            f"staff:{agent}", "handoff.ended", f"patient:{self.services.patient_ref(sender_id)}", {}
-        )
-        from bot.core.dialogue import Utter
-
-        return self.processor.apply_external(
-            sender_id,
-            [HandoffEnded(agent=agent)],
-            flow_event="agent_resolved",
-            utters=[Utter("utter_handoff_back")] if notify else [],
-            channel=channel,
-        )
-
-    def agent_say(self, sender_id: str, agent: str, text: str) -> AgentReply:
-        """A person in the shared inbox writes to the patient: through the gate, recorded encrypted.
-
-        LookupError (NotInHandoffError) when the conversation is not in handoff.
-        """
-        ref = self.services.patient_ref(sender_id)
-        try:
-            reply = self.processor.agent_message(sender_id, agent, text)
-        except AgentTextRefused as e:
-            self.services.audit.append(f"staff:{agent}", "agent.message_refused", f"patient:{ref}",
-                                       {"categories": list(e.categories)})
-            raise
-        self.services.audit.append(
-            f"staff:{agent}", "agent.message", f"patient:{ref}",
-            {"blocked": reply.blocked, "categories": list(reply.categories)},
-        )  # fmt: skip
-        return reply
-
-    def transcript(self, conversation_id: str, agent: str) -> dict[str, Any]:
-        """The decrypted conversation for a member of staff; the access is audited first."""
-        from bot.inbox.directory import transcript
-
-        conversation = self.conversation(conversation_id)
-        tracker = self.processor.tracker(conversation.sender_id)
-        items = transcript(tracker.events)
-        self.services.audit.append(
-            f"staff:{agent}", "transcript.viewed", f"patient:{conversation.id}", {"items": len(items)}
-        )
-        return {
-            "id": conversation.id,
-            "channel": conversation.channel,
-            "phase": tracker.phase,
-            "in_handoff": tracker.in_handoff,
-            "messages": items,
-        }
-
-    def close(self) -> None:
-        for closer in self.closers:
-            closer()
 
 
 def check_fixed_texts(gate: Any, domain: Domain, extra: Mapping[str, str] | None = None) -> None:
@@ -276,6 +149,99 @@ def prepare(project: Path | None = None) -> None:
     db.get_engine()  # migrated once here, before the workers start
 
 
+@dataclass
+class _Security:
+    """The keys, the audit log and the per-patient cipher: what every other part is built on."""
+
+    keyring: Any
+    audit: Any
+    cipher: Any
+
+
+def _security(engine: Any) -> _Security:
+    from bot.compliance.audit import AuditLog
+    from bot.compliance.crypto import PatientCipher
+    from bot.compliance.keyring import Keyring
+    from bot.core.pseudonym import set_key as set_log_pseudonym_key
+
+    keyring = Keyring.from_env(str(engine.url.render_as_string(hide_password=False)))
+    audit = AuditLog.from_env(engine, keyring)  # deployed: no start without BOT_AUDIT_SIGNING_KEY
+    set_log_pseudonym_key(keyring.subkey("bot log-pseudonym v1"))  # logs: keyed, stable pseudonyms
+    cipher = PatientCipher(engine, keyring, audit)
+    cipher.warm_up()
+    return _Security(keyring, audit, cipher)
+
+
+def _services(engine: Any, clinic: Any, sec: _Security) -> ClinicServices:
+    from bot.compliance.arco import ArcoService
+    from bot.compliance.config import load as load_compliance
+    from bot.compliance.consent import ConsentRegistry
+    from bot.scheduling.repository import AppointmentRepository
+
+    return ClinicServices(
+        clinic=clinic,
+        appointments=AppointmentRepository(engine, clinic, cipher=sec.cipher, audit=sec.audit),
+        consent=ConsentRegistry(engine, sec.audit, cipher=sec.cipher),
+        audit=sec.audit,
+        arco=ArcoService(engine, sec.audit, load_compliance()),
+        keyring=sec.keyring,
+    )
+
+
+def _gate(project: Path, domain: Domain, audit: Any) -> Any:
+    """The disclosure gate (every block audited); fixed texts it would block stop start-up."""
+    from bot.guard.gate import load_gate
+
+    def on_block(record: Mapping[str, Any]) -> None:
+        audit.append("gate", "disclosure.blocked", "outbound", dict(record))
+
+    gate = load_gate(project, registered_responses=list(domain.responses), on_block=on_block)
+    check_fixed_texts(gate, domain, _media_ack())
+    return gate
+
+
+def _paraphraser(endpoints: Mapping[str, Any], gate: Any) -> Any:
+    """The LLM paraphraser, or None (``llm: none``): it sees templates only, and the gate checks it."""
+    from bot.nlg.paraphrase import Paraphraser
+    from bot.nlg.providers import make_provider
+
+    provider = make_provider(endpoints.get("llm"))
+    if provider is None:
+        return None
+    return Paraphraser(provider, gate_check=lambda text: not gate.check(text).categories)
+
+
+@dataclass
+class _Stores:
+    trackers: Any
+    locks: Any
+    directory: Any
+
+
+def _stores(engine: Any, services: ClinicServices, cipher: Any, endpoints: Mapping[str, Any],
+            tracker_store: Any, lock_store: Any) -> _Stores:
+    """Conversations keyed by the patient reference, every event encrypted under the patient's data key
+    (bot.compliance.transcripts), indexed for the agents' inbox; locks keyed the same way. ARCO erasure
+    deletes a patient's conversation, inbox line and channel rows."""
+    from bot.compliance.transcripts import PseudonymousLockStore, raw_store
+    from bot.inbox.directory import Directory, ErasingBackend, IndexedTrackerStore
+    from bot.stores.factory import create_lock_store, create_tracker_store
+
+    backend = create_tracker_store(
+        raw_store(tracker_store) if tracker_store is not None else endpoints.get("tracker_store")
+    )
+    directory = Directory(engine, cipher, services.patient_ref)
+    trackers = IndexedTrackerStore(backend, cipher, services.patient_ref, directory)
+    services.patient_ref("+525500000000")  # loads the phone-number metadata now, not on a first message
+    services.arco.transcripts = ErasingBackend(backend, directory)
+    services.arco.erasers.extend(channel_erasers())
+    locks = PseudonymousLockStore(
+        create_lock_store(raw_store(lock_store) if lock_store is not None else endpoints.get("lock_store")),
+        services.patient_ref,
+    )
+    return _Stores(trackers, locks, directory)
+
+
 def build_app_state(
     project: Path | None = None,
     *,
@@ -285,23 +251,11 @@ def build_app_state(
     engine: Any = None,
     clock: Any = None,
 ) -> AppState:
+    """The assistant with its real backends, built from the project's files (tests pass ready parts)."""
     from actions import registry
     from bot import db
-    from bot.compliance.arco import ArcoService
-    from bot.compliance.audit import AuditLog
-    from bot.compliance.config import load as load_compliance
-    from bot.compliance.consent import ConsentRegistry
-    from bot.compliance.crypto import PatientCipher
-    from bot.compliance.keyring import Keyring
-    from bot.compliance.transcripts import PseudonymousLockStore, raw_store
-    from bot.guard.gate import load_gate
-    from bot.inbox.directory import Directory, ErasingBackend, IndexedTrackerStore
-    from bot.nlg.paraphrase import Paraphraser
-    from bot.nlg.providers import make_provider
-    from bot.scheduling.clinic import load_clinic
-    from bot.scheduling.repository import AppointmentRepository
+    from bot.scheduling.clinic_loader import load_clinic
     from bot.stores.endpoints import load_endpoints
-    from bot.stores.factory import create_lock_store, create_tracker_store
     from policies import build_policies
 
     project = project or settings.project_dir()
@@ -316,54 +270,19 @@ def build_app_state(
 
         interpreter = load_latest(settings.models_dir(), train_if_missing=True)
     engine = engine or db.get_engine()
-    keyring = Keyring.from_env(str(engine.url.render_as_string(hide_password=False)))
-    audit = AuditLog.from_env(engine, keyring)  # deployed: no start without BOT_AUDIT_SIGNING_KEY
-    from bot.core.pseudonym import set_key as set_log_pseudonym_key  # logs: keyed, stable pseudonyms
-
-    set_log_pseudonym_key(keyring.subkey("bot log-pseudonym v1"))
-    cipher = PatientCipher(engine, keyring, audit)
-    cipher.warm_up()
-    services = ClinicServices(
-        clinic=clinic,
-        appointments=AppointmentRepository(engine, clinic, cipher=cipher, audit=audit),
-        consent=ConsentRegistry(engine, audit, cipher=cipher),
-        audit=audit,
-        arco=ArcoService(engine, audit, load_compliance()),
-        keyring=keyring,
-    )
-
-    def on_block(record: Mapping[str, Any]) -> None:
-        audit.append("gate", "disclosure.blocked", "outbound", dict(record))
-
-    gate = load_gate(project, registered_responses=list(domain.responses), on_block=on_block)
-    check_fixed_texts(gate, domain, _media_ack())
-    provider = make_provider(endpoints.get("llm"))
-    paraphraser = None
-    if provider is not None:
-        paraphraser = Paraphraser(provider, gate_check=lambda text: not gate.check(text).categories)
-    # At rest, conversations are keyed by the patient reference and every event is encrypted under the
-    # patient's data key (bot.compliance.transcripts); locks are keyed the same way.
-    backend = create_tracker_store(
-        raw_store(tracker_store) if tracker_store is not None else endpoints.get("tracker_store")
-    )
-    directory = Directory(engine, cipher, services.patient_ref)
-    trackers = IndexedTrackerStore(backend, cipher, services.patient_ref, directory)
-    services.patient_ref("+525500000000")  # loads the phone-number metadata now, not on a first message
-    # ARCO erasure deletes the patient's conversation too, and its line in the agents' inbox
-    services.arco.transcripts = ErasingBackend(backend, directory)
-    services.arco.erasers.extend(channel_erasers())
-    locks = PseudonymousLockStore(
-        create_lock_store(raw_store(lock_store) if lock_store is not None else endpoints.get("lock_store")),
-        services.patient_ref,
-    )
+    sec = _security(engine)
+    services = _services(engine, clinic, sec)
+    gate = _gate(project, domain, sec.audit)
+    paraphraser = _paraphraser(endpoints, gate)
+    stores = _stores(engine, services, sec.cipher, endpoints, tracker_store, lock_store)
     processor = Processor(
         domain=domain,
         flow=flow,
         policies=build_policies(config.get("policies") or []),
         actions=actions,
         interpreter=interpreter,
-        tracker_store=trackers,
-        lock_store=locks,
+        tracker_store=stores.trackers,
+        lock_store=stores.locks,
         renderer=TemplateRenderer(domain, clinic_globals(clinic)),
         gate=GateAdapter(gate),
         services=services,
@@ -372,7 +291,7 @@ def build_app_state(
     )
     if clock is not None:
         processor.clock = clock
-    closers = [trackers.close, locks.close, audit.close]  # audit last: its shutdown checkpoint
+    closers = [stores.trackers.close, stores.locks.close, sec.audit.close]  # audit last: its checkpoint
     if paraphraser is not None:
         closers.append(paraphraser.close)
-    return AppState(processor, interpreter, services, closers, directory)
+    return AppState(processor, interpreter, services, closers, stores.directory)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import socket
 import sys
 from pathlib import Path
 from typing import Any
 
+from bot import settings
 from bot.errors import ConfigError
 
 log = logging.getLogger("bot.app.worker")
@@ -20,9 +20,9 @@ STARTUP_FAILURE = 3  # uvicorn's exit code for a worker that cannot start: its s
 
 
 def settle_heap() -> None:
-    """After start-up: move everything built so far (the model, domain, flow, libraries: ~100k objects)
-    out of the cyclic garbage collector's reach. Otherwise each full collection rescans it and stops every
-    request of the worker for 50-100 ms (measured with gc.callbacks under bench/twilio_webhook.py)."""
+    """After start-up: move everything built so far (the model, domain, flow, libraries) out of the cyclic
+    garbage collector's reach, so full collections do not rescan it and pause every request of the worker
+    (figures: bench/twilio_webhook.py, docs/twilio.md)."""
     gc.collect()
     gc.freeze()
 
@@ -31,16 +31,8 @@ def tune_switch_interval() -> float:
     """How long a thread may hold the GIL while another waits: ``BOT_GIL_SWITCH_MS`` (default 1 ms, Python's
     is 5). A worker's event loop acknowledges webhooks while its dialogue threads run CPU-bound Python;
     with 5 ms each hand-over of the GIL to the loop could wait up to 5 ms, and an acknowledgement needs
-    several. Measured with bench/twilio_webhook.py --turns 10, six alternating pairs: acknowledgement p99
-    14-28 ms (max 21-43) at 1 ms against 18-60 ms (max 34-113) at 5 ms, throughput the same within the
-    machine's noise. Returns the interval set, in seconds."""
-    raw = os.environ.get("BOT_GIL_SWITCH_MS", "1")
-    try:
-        ms = float(raw)
-    except ValueError:
-        ms = float("nan")
-    if not 0.1 <= ms <= 100:
-        raise ConfigError(f"BOT_GIL_SWITCH_MS must be a number of milliseconds from 0.1 to 100, got {raw!r}")
+    several (figures: bench/twilio_webhook.py, docs/twilio.md). Returns the interval set, in seconds."""
+    ms = settings.gil_switch_ms()
     sys.setswitchinterval(ms / 1000)
     return ms / 1000
 
@@ -130,14 +122,10 @@ def can_reuse_port() -> bool:
     """Each worker its own ``SO_REUSEPORT`` socket (Linux), unless ``BOT_REUSE_PORT=0`` (uvicorn's one
     shared socket).
 
-    The trade-off, measured: on the shared socket the first worker to wake accepts every connection
-    waiting (asyncio accepts up to 100 per wake-up), so connections opened together can all land on one
-    worker — bench/twilio_webhook.py measured CPU splits from 50/50 to 81/19 and 100/0, and at 146 msg/s
-    with everything on one worker an acknowledgement p99 of 112 ms; own sockets gave 52/48 to 59/41. The
-    cost: connections still waiting in a worker's accept queue are reset when that worker exits (a crash,
-    a restart, the supervisor killing a hung worker) unless the kernel migrates them
+    The trade-off: on the shared socket the first worker to wake accepts every connection waiting, so
+    connections opened together can all land on one worker (figures: bench/twilio_webhook.py,
+    docs/twilio.md); own sockets spread them evenly. The cost: connections still waiting in a worker's
+    accept queue are reset when that worker exits (a crash, a restart, the supervisor killing a hung
+    worker) unless the kernel migrates them
     (``net.ipv4.tcp_migrate_req=1``, Linux 5.14+; :func:`serve_workers` warns when it is off)."""
-    wanted = os.environ.get("BOT_REUSE_PORT", "1").strip()
-    if wanted not in ("0", "1"):
-        raise ConfigError(f"BOT_REUSE_PORT must be 1 (each worker its own socket) or 0, got {wanted!r}")
-    return wanted == "1" and hasattr(socket, "SO_REUSEPORT") and sys.platform.startswith("linux")
+    return settings.reuse_port() and hasattr(socket, "SO_REUSEPORT") and sys.platform.startswith("linux")

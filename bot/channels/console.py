@@ -1,39 +1,36 @@
-"""``bot shell``: a readable chat with the assistant in the terminal (same path and gate as REST)."""
+"""The console channel: a readable chat with the assistant in the terminal (same path and gate as REST).
+
+``bot shell`` (:mod:`bot.app.shell`) builds the assistant and hands its processor to :func:`chat`; the
+channel itself knows nothing of the wiring. Console senders are namespaced (``console:<id>``), so a console
+conversation is never a WhatsApp patient's.
+"""
 
 from __future__ import annotations
 
-import argparse
-import sys
+from typing import Any
 
 from bot.core.identity import namespaced
 from bot.core.processor import UserMessage
 
+CHANNEL = "console"
+QUIT = ("/salir", "/exit", "/quit")
 
-def shell_command(args: argparse.Namespace) -> int:
-    from rich.console import Console
 
-    from bot.app.wiring import build_app_state
-
-    console = Console()
-    console.print("[dim]Cargando el asistente…[/dim]")
-    state = build_app_state()
-    console.print("[bold]Asistente listo.[/bold] Escriba su mensaje (Ctrl+D o /salir para terminar).\n")
+def chat(processor: Any, sender: str, console: Any) -> None:
+    """Read lines from ``console`` (a rich Console) until end of input or /salir; print the replies."""
+    conversation = namespaced(CHANNEL, sender)
     while True:
         try:
             text = console.input("[bold cyan]Usted:[/bold cyan] ")
         except (EOFError, KeyboardInterrupt):
             console.print()
-            break
-        if text.strip() in ("/salir", "/exit", "/quit"):
-            break
-        message = UserMessage(sender_id=namespaced("console", args.sender), text=text, channel="console")
-        replies = state.processor.handle(message)
+            return
+        if text.strip() in QUIT:
+            return
+        replies = processor.handle(UserMessage(sender_id=conversation, text=text, channel=CHANNEL))
         for reply in replies:
             console.print(f"[bold green]Asistente:[/bold green] {reply.text}")
         if not replies:
             console.print(
                 "[dim](sin respuesta automática: una persona del equipo atiende esta conversación)[/dim]"
             )
-    state.close()
-    sys.stdout.flush()
-    return 0

@@ -24,9 +24,9 @@ from sqlalchemy import Connection, DateTime, Engine, Row, and_, column, func, in
 from sqlalchemy.exc import IntegrityError
 
 from bot.compliance.audit import AuditLog, AuditWriter
+from bot.compliance.audit_details import utc_now
 from bot.compliance.config import ComplianceConfig
 from bot.compliance.crypto import forget_everywhere, shred_patient_key
-from bot.compliance.audit_details import utc_now
 from bot.compliance.tables import arco_requests
 from bot.compliance.transcripts import erase_transcript
 from bot.errors import ComplianceError

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -34,9 +33,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from bot import settings
 from bot.compliance import signing
+from bot.compliance.audit_details import check_details, check_reference, iso_ts, utc_now
 from bot.compliance.audit_verify import (
-    FILE_ENV,
     GENESIS,
     Checkpoint,
     VerifyResult,
@@ -50,15 +50,14 @@ from bot.compliance.audit_verify import (
     read_exported,
     walk_chain,
 )
-from bot.compliance.audit_details import check_details, check_reference, iso_ts, utc_now
 from bot.compliance.schema import ADVISORY_KEY
 from bot.compliance.tables import audit_checkpoints, audit_log
 from bot.errors import ComplianceError, ConfigError, StoreError
 
 log = logging.getLogger("bot.compliance.audit")
 T = TypeVar("T")
-EVERY_ENV = "BOT_AUDIT_CHECKPOINT_EVERY"
-DEFAULT_EVERY = 1000
+EVERY_ENV = settings.AUDIT_CHECKPOINT_EVERY_ENV
+DEFAULT_EVERY = settings.DEFAULT_AUDIT_CHECKPOINT_EVERY
 _MAX_ATTEMPTS = 50
 _sqlite_locks: dict[str, threading.Lock] = {}
 _sqlite_locks_guard = threading.Lock()
@@ -158,7 +157,7 @@ class AuditLog:
         self._verify_keys: signing.AuditKeys | None = None
         self._clock = clock
         if checkpoint_every is None:
-            checkpoint_every = int(os.environ.get(EVERY_ENV, str(DEFAULT_EVERY)) or 0)
+            checkpoint_every = settings.audit_checkpoint_every()
         self._checkpoint_every = max(0, checkpoint_every)
         self._postgres = engine.dialect.name == "postgresql"
         self._local_lock = self._sqlite_lock(engine) if not self._postgres else None
@@ -366,7 +365,7 @@ class AuditLog:
         """Walk the chain (links, HMACs), then the stored checkpoints, then exported ones (files); say what
         could not be checked in ``notes``."""
         files = [str(p) for p in exported]
-        auto = os.environ.get(FILE_ENV)
+        auto = settings.audit_checkpoint_file()
         if auto and auto not in files and Path(auto).exists():
             files.append(auto)
         keys = self.verification_keys()

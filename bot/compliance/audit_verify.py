@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot import settings
 from bot.compliance import signing
 
 GENESIS = "0" * 64
-FILE_ENV = "BOT_AUDIT_CHECKPOINT_FILE"
+FILE_ENV = settings.AUDIT_CHECKPOINT_FILE_ENV
 log = logging.getLogger("bot.compliance.audit")
 _json_str = json.JSONEncoder(ensure_ascii=False).encode
 
@@ -225,7 +226,7 @@ def publish(cp: Checkpoint) -> None:
     cannot rewrite)."""
     line = cp.as_json()
     log.info("audit.checkpoint %s", line, extra={"seq": cp.seq})
-    path = os.environ.get(FILE_ENV)
+    path = settings.audit_checkpoint_file()
     if path:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

@@ -8,12 +8,14 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import re
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Engine
 
+from bot import settings
 from bot.compliance import signing
 from bot.compliance.audit import AuditLog
 from bot.compliance.audit_details import utc_now
@@ -26,7 +28,7 @@ def _engine() -> Engine:
 
 
 def _staff() -> str:
-    ident = os.environ.get("BOT_STAFF_ID") or getpass.getuser()
+    ident = settings.staff_id() or getpass.getuser()
     return "staff:" + re.sub(r"[^A-Za-z0-9_.-]", "_", ident)[:48]
 
 
@@ -115,7 +117,9 @@ def consent_show_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def retention_run_command(args: argparse.Namespace) -> int:
+def retention_run_command(args: argparse.Namespace, erasers: Sequence[Any] = ()) -> int:
+    """``bot retention run``; ``erasers``: what installed channels keep per patient (the app passes them,
+    see :func:`bot.app.wiring.channel_erasers`)."""
     from bot.compliance import config, retention
     from bot.stores.endpoints import load_endpoints
     from bot.stores.factory import create_tracker_store
@@ -123,12 +127,10 @@ def retention_run_command(args: argparse.Namespace) -> int:
     engine = _engine()
     # the tracker store the assistant actually uses (endpoints.yml): SQL, Redis or memory
     transcripts = create_tracker_store(load_endpoints().get("tracker_store"))
-    from bot.app.wiring import channel_erasers  # the wiring knows which channels are installed
-
     try:
         report = retention.run(
             engine, AuditLog(engine), config.load(), utc_now(), bool(args.dry_run), transcripts=transcripts,
-            erasers=channel_erasers(),
+            erasers=erasers,
         )
     finally:
         transcripts.close()

@@ -13,9 +13,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot import settings
+from bot.config_files import CLINIC_FILE, load_mapping
 from bot.errors import ComplianceError, ConfigError
 
 #: Minimum years to keep the clinical record after the last medical act.
@@ -114,7 +113,7 @@ def _clinic_holidays(project: Path) -> frozenset[date]:
     path = project / "clinic.yml"
     if not path.exists():
         return frozenset()
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = load_mapping(path, CLINIC_FILE, allow_empty=True)
     return frozenset(
         d if isinstance(d, date) else date.fromisoformat(str(d)) for d in data.get("holidays") or ()
     )
@@ -124,12 +123,5 @@ def load(path: Path | None = None) -> ComplianceConfig:
     """Read compliance.yml (default: in the project directory); clinic.yml holidays are non-business days."""
     project = settings.project_dir()
     path = path or project / "compliance.yml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError as e:
-        raise ConfigError(f"{path} not found") from e
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path} is not valid YAML: {e}") from e
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{path} must be a mapping")
+    data = load_mapping(path, "retention, ARCO and database roles", allow_empty=True)
     return from_mapping(data, _clinic_holidays(path.parent))

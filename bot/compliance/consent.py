@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import Engine, Row, func, select
 
 from bot.compliance.audit import AuditLog, AuditWriter, canonical_details
-from bot.compliance.crypto import PatientCipher
 from bot.compliance.audit_details import iso_ts, utc_now
+from bot.compliance.crypto import PatientCipher
 from bot.compliance.keyring import Keyring
 from bot.compliance.notice import NoticeVersion, load_notices, sha256_text
 from bot.compliance.tables import audit_log, consent_records, notice_versions

@@ -21,7 +21,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-import phonenumbers
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, Engine, delete, select, update
@@ -30,23 +29,11 @@ from sqlalchemy.exc import IntegrityError
 from bot.compliance.audit import AuditLog, AuditWriter
 from bot.compliance.keyring import Keyring, derive
 from bot.compliance.tables import patient_keys
+from bot.core.identity import canonical_phone
 from bot.errors import ComplianceError
 
 __all__ = ["Keyring", "PatientCipher", "canonical_phone", "patient_ref"]
 _VERSION = "v1"
-
-
-def canonical_phone(raw: str, region: str = "MX") -> str:
-    """E.164 form of a phone number as WhatsApp/Twilio sends it (``whatsapp:+521…`` → ``+52…``)."""
-    value = raw.strip().removeprefix("whatsapp:")
-    try:
-        number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException as e:
-        raise ComplianceError("not a phone number") from e
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    if e164.startswith("+521") and len(e164) == 14:  # legacy Mexican mobile prefix
-        e164 = "+52" + e164[4:]
-    return e164
 
 
 def patient_ref(phone_canonical: str, keyring: Keyring | None = None) -> str:

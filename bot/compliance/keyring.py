@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from bot import settings
 from bot.errors import ConfigError
 
-ENV = "BOT_DATA_KEY"
-REF_ENV = "BOT_REF_KEY"
+ENV = settings.DATA_KEY_ENV
+REF_ENV = settings.REF_KEY_ENV
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 log = logging.getLogger("bot.compliance.keyring")
 
@@ -36,13 +36,15 @@ def derive(master: bytes, purpose: str) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(master)
 
 
-def _decode(label: str, value: str) -> bytes:
+def decode_key(value: str, label: str) -> bytes:
+    """The 32 bytes of a base64 key (a master key, an Ed25519 seed or public key); ``label`` names it in
+    the :class:`ConfigError` (the environment variable, never the value)."""
     try:
         raw = base64.b64decode(value.strip(), validate=True)
     except (binascii.Error, ValueError) as e:
         raise ConfigError(f"{label} is not valid base64") from e
     if len(raw) != 32:
-        raise ConfigError(f"{label} must decode to 32 bytes (AES-256), got {len(raw)}")
+        raise ConfigError(f"{label} must decode to 32 bytes, got {len(raw)}")
     return raw
 
 
@@ -76,9 +78,9 @@ class Keyring:
         for part in (p.strip() for p in value.split(",") if p.strip()):
             if ":" in part:
                 kid, _, b64 = part.partition(":")
-                keys.append((kid.strip(), _decode(f"{ENV} key {kid.strip()!r}", b64)))
+                keys.append((kid.strip(), decode_key(b64, f"{ENV} key {kid.strip()!r}")))
             else:
-                raw = _decode(ENV, part)
+                raw = decode_key(part, ENV)
                 keys.append(("k" + hashlib.sha256(raw).hexdigest()[:8], raw))
         return cls(keys, ref_key)
 
@@ -90,9 +92,9 @@ class Keyring:
         or ``TWILIO_AUTH_TOKEN``) must set ``BOT_DATA_KEY`` even on SQLite: a key generated next to the
         database it protects protects nothing once the disk or a backup leaves the building.
         """
-        ref = os.environ.get(REF_ENV)
-        ref_key = _decode(REF_ENV, ref) if ref else None
-        value = os.environ.get(ENV)
+        ref = settings.ref_key()
+        ref_key = decode_key(ref, REF_ENV) if ref else None
+        value = settings.data_key()
         if value:
             return cls.parse(value, ref_key)
         url = settings.normalise_database_url(database_url) if database_url else settings.database_url()

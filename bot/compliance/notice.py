@@ -14,9 +14,8 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-import yaml
-
 from bot import settings
+from bot.config_files import CLINIC_FILE, load_mapping
 from bot.errors import ConfigError
 
 PURPOSES = ("appointments", "reminders", "follow_up", "surveys")
@@ -48,15 +47,6 @@ class NoticeVersion:
 
 def sha256_text(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise ConfigError(f"{path} not found") from e
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path} is not valid YAML: {e}") from e
 
 
 def _placeholders(clinic: Mapping[str, Any]) -> dict[str, str]:
@@ -116,8 +106,8 @@ def load_notices(privacy_dir: Path | None = None, clinic_path: Path | None = Non
     """All versions, oldest first; the last is current."""
     project = settings.project_dir()
     directory = privacy_dir or project / "privacy"
-    clinic = _read_yaml(clinic_path or project / "clinic.yml") or {}
-    manifest = _read_yaml(directory / "notices.yml") or {}
+    clinic = load_mapping(clinic_path or project / "clinic.yml", CLINIC_FILE, allow_empty=True)
+    manifest = load_mapping(directory / "notices.yml", "the privacy notices' versions", allow_empty=True)
     entries = manifest.get("versions") or []
     if not entries:
         raise ConfigError(f"{directory / 'notices.yml'} lists no version")

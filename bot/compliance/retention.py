@@ -23,8 +23,8 @@ from sqlalchemy import types as sqltypes
 
 from bot.compliance.arco import ArcoService
 from bot.compliance.audit import AuditLog, AuditWriter
-from bot.compliance.config import ComplianceConfig, TableRule
 from bot.compliance.audit_details import iso_ts
+from bot.compliance.config import ComplianceConfig, TableRule
 from bot.compliance.transcripts import ExpiringStore, raw_store
 
 TRANSCRIPTS_TABLE = "tracker_events"

@@ -15,7 +15,6 @@ The migration ``0003_clinical_rls`` re-applies the grants for roles that already
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
@@ -23,7 +22,7 @@ from sqlalchemy import Connection, create_engine, text
 
 from bot.compliance.clinical import DEFAULT_SCHEMA, assistant_revokes_sql, portal_grants_sql
 from bot.compliance.tables import APPEND_ONLY, metadata
-from bot.settings import normalise_database_url
+from bot.settings import configured_database_url, normalise_database_url
 
 MUTABLE = ("patient_keys", "arco_requests")
 #: The assistant's operational tables (appointments, the SQL tracker store), granted when they exist:
@@ -125,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.apply:
         print(";\n".join(statements) + ";")
         return 0
-    url = os.environ.get("DATABASE_URL", "")
+    url = configured_database_url() or ""
     if not url.startswith(("postgres", "postgresql")):
         print("error: --apply needs DATABASE_URL=postgresql://admin@...", file=sys.stderr)
         return 2

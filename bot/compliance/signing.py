@@ -18,7 +18,6 @@ import base64
 import binascii
 import hashlib
 import logging
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,39 +26,29 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from bot import settings
-from bot.compliance.keyring import derive
+from bot.compliance.keyring import decode_key, derive
 from bot.errors import ConfigError
 
-SIGNING_ENV = "BOT_AUDIT_SIGNING_KEY"
-VERIFY_ENV = "BOT_AUDIT_VERIFY_KEY"
-RETIRED_ENV = "BOT_AUDIT_RETIRED_KEYS"
+SIGNING_ENV = settings.AUDIT_SIGNING_KEY_ENV
+VERIFY_ENV = settings.AUDIT_VERIFY_KEY_ENV
+RETIRED_ENV = settings.AUDIT_RETIRED_KEYS_ENV
 CHAIN_PURPOSE = "bot audit-chain v1"
 KEYRING_SIGNING_PURPOSE = "bot audit-signing v1"
 log = logging.getLogger("bot.compliance.audit")
 _warned: set[str] = set()
 
 
-def _b64_32(name: str, value: str) -> bytes:
-    try:
-        raw = base64.b64decode(value.strip(), validate=True)
-    except (binascii.Error, ValueError) as e:
-        raise ConfigError(f"{name} is not valid base64") from e
-    if len(raw) != 32:
-        raise ConfigError(f"{name} must decode to 32 bytes, got {len(raw)}")
-    return raw
-
-
 def signing_key_from_env() -> Ed25519PrivateKey | None:
-    value = os.environ.get(SIGNING_ENV)
+    value = settings.audit_signing_key()
     if not value:
         return None
-    return Ed25519PrivateKey.from_private_bytes(_b64_32(SIGNING_ENV, value))
+    return Ed25519PrivateKey.from_private_bytes(decode_key(value, SIGNING_ENV))
 
 
 def verify_key_from_env() -> Ed25519PublicKey | None:
-    value = os.environ.get(VERIFY_ENV)
+    value = settings.audit_verify_key()
     if value:
-        return Ed25519PublicKey.from_public_bytes(_b64_32(VERIFY_ENV, value))
+        return Ed25519PublicKey.from_public_bytes(decode_key(value, VERIFY_ENV))
     private = signing_key_from_env()
     return private.public_key() if private else None
 
@@ -108,7 +97,7 @@ def public_b64(public: Ed25519PublicKey) -> str:
 
 
 def public_from_b64(value: str) -> Ed25519PublicKey:
-    return Ed25519PublicKey.from_public_bytes(_b64_32("public key", value))
+    return Ed25519PublicKey.from_public_bytes(decode_key(value, "public key"))
 
 
 @dataclass(frozen=True)
@@ -153,9 +142,8 @@ def _unique(publics: tuple[Ed25519PublicKey, ...]) -> tuple[Ed25519PublicKey, ..
 
 
 def _retired() -> list[Ed25519PrivateKey]:
-    raw = os.environ.get(RETIRED_ENV, "")
-    seeds = [v for v in raw.split(",") if v.strip()]
-    return [Ed25519PrivateKey.from_private_bytes(_b64_32(RETIRED_ENV, v)) for v in seeds]
+    seeds = settings.audit_retired_keys()
+    return [Ed25519PrivateKey.from_private_bytes(decode_key(v, RETIRED_ENV)) for v in seeds]
 
 
 def audit_keys(keyring: Any = None, database_url: str | None = None, *, writing: bool = True) -> AuditKeys:

@@ -3,7 +3,7 @@
 :class:`SealedTrackerStore` wraps a backend (memory, SQL, Redis) so that what the backend holds is
 
 * keyed by the patient reference (a keyed hash of the canonical phone number, see
-  :meth:`bot.app.wiring.ClinicServices.patient_ref`) — never the phone number or the channel's sender id;
+  :meth:`bot.app.state.ClinicServices.patient_ref`) — never the phone number or the channel's sender id;
 * one ``{"event": "sealed", "timestamp": t, "token": "v1.<dek_id>.<…>"}`` record per append (one turn):
   the turn's events (message text, entities, slot values, parse data — everything) encrypted together
   with AES-256-GCM under the patient's data key. Only the latest event's timestamp stays clear, for
@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from bot.compliance.crypto import PatientCipher
+from bot.core.ports import LockStore, TrackerStore
+from bot.core.pseudonym import log_pseudonym
 from bot.errors import ComplianceError, StoreError
-from bot.stores.codec import encode_events, sender_hash
-from bot.stores.protocols import LockStore, TrackerStore
+from bot.stores.codec import encode_events
 
 log = logging.getLogger("bot.compliance.transcripts")
 
@@ -51,7 +52,7 @@ class ExpiringStore(Protocol):
 
 
 class SealedTrackerStore:
-    """A :class:`~bot.stores.protocols.TrackerStore` that encrypts every event under the patient's key."""
+    """A :class:`~bot.core.ports.TrackerStore` that encrypts every event under the patient's key."""
 
     def __init__(self, inner: TrackerStore, cipher: PatientCipher, key_of: Callable[[str], str]) -> None:
         self.inner = inner
@@ -157,7 +158,7 @@ class SealedTrackerStore:
         if lost:
             log.warning(
                 "compliance.transcript.unreadable conversation=%s records=%d (data key destroyed)",
-                sender_hash(key), lost,
+                log_pseudonym(key), lost,
             )  # fmt: skip
         return out
 

@@ -32,7 +32,7 @@ def attachment_received(processor: Any, sender_id: str, *, channel: str) -> str:
     tracker = processor.tracker(sender_id)
     if tracker.in_handoff:
         return "waiting"
-    if tracker.phase == "opted_out":
+    if tracker.opted_out:
         return "opted_out"
     events: list[Event] = []
     if not tracker.flow_state:
@@ -46,7 +46,7 @@ def attachment_received(processor: Any, sender_id: str, *, channel: str) -> str:
         now = processor.tracker(sender_id)
         if now.in_handoff:
             return "waiting"
-        if now.phase == "opted_out":
+        if now.opted_out:
             return "opted_out"
         raise
     ref = processor.services.patient_ref(sender_id)

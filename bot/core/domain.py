@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
+from bot.config_files import load_mapping
 from bot.errors import DomainError
 
 Sensitivity = Literal["public", "personal", "clinical"]
@@ -46,12 +45,17 @@ class Variation:
         return frozenset(n.split(".")[0].split("[")[0] for n in names)
 
 
+#: What an asking response may declare it expects (``expects:``); bot/core/expect.py has one reader each.
+EXPECTS = ("service", "person", "time", "choice", "yes_no", "consent", "appointment")
+
+
 @dataclass(frozen=True)
 class ResponseSpec:
     name: str
     variations: tuple[Variation, ...]
     paraphrase: bool = False
     patient_specific: bool = False
+    expects: str | None = None  # what an asking response waits for (bot/core/expect.py reads it)
 
     def for_channel(self, channel: str) -> tuple[Variation, ...]:
         specific = tuple(v for v in self.variations if v.channel == channel)
@@ -129,14 +133,18 @@ def _parse_response(name: str, raw: Any) -> ResponseSpec:
             raise _fail(f"response {name!r}", "every variation needs a non-empty `text`")
         buttons = _parse_buttons(name, item.get("buttons"))
         variations.append(Variation(item["text"], item.get("channel"), buttons))
-    unknown = set(flags) - {"paraphrase", "patient_specific", "variations"}
+    unknown = set(flags) - {"paraphrase", "patient_specific", "variations", "expects"}
     if unknown:
         raise _fail(f"response {name!r}", f"unknown keys {sorted(unknown)}")
+    expects = flags.get("expects")
+    if expects is not None and expects not in EXPECTS:
+        raise _fail(f"response {name!r}", f"expects {expects!r}; supported: {', '.join(EXPECTS)}")
     return ResponseSpec(
         name,
         tuple(variations),
         bool(flags.get("paraphrase", False)),
         bool(flags.get("patient_specific", False)),
+        expects,
     )
 
 
@@ -179,12 +187,4 @@ def validate_domain(domain: Domain) -> None:
 
 
 def load_domain(path: Path) -> Domain:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise DomainError(f"domain file not found: {path}") from e
-    except yaml.YAMLError as e:
-        raise DomainError(f"{path}: invalid YAML: {e}") from e
-    if not isinstance(data, Mapping):
-        raise DomainError(f"{path}: must be a mapping")
-    return parse_domain(data)
+    return parse_domain(load_mapping(path, "intents, slots and responses", error=DomainError))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from bot.core import resume
+from bot.core import expect, repeats, resume
 from bot.core.dialogue import Action, Decision, FlowEvent, Policy, Services, Turn, Utter
 from bot.core.domain import Domain
 from bot.core.events import (
@@ -30,7 +30,8 @@ from bot.core.events import (
     UserUttered,
 )
 from bot.core.identity import check_sender
-from bot.core.pseudonym import pseudonym
+from bot.core.ports import LockStore, TrackerStore
+from bot.core.pseudonym import log_pseudonym
 from bot.core.resume import TrackerCache
 from bot.core.slots import extract_slots
 from bot.core.tracker import Tracker
@@ -82,15 +83,6 @@ class AgentReply:
     categories: tuple[str, ...] = ()
 
 
-class TrackerStorePort(Protocol):
-    def load(self, sender_id: str) -> list[dict[str, Any]]: ...
-    def append(self, sender_id: str, events: Sequence[Mapping[str, Any]]) -> None: ...
-
-
-class LockStorePort(Protocol):
-    def lock(self, sender_id: str, *, wait: float = 10.0) -> Any: ...
-
-
 class InterpreterPort(Protocol):
     def parse(self, text: str, reference_time: datetime | None = None) -> dict[str, Any]: ...
 
@@ -120,9 +112,12 @@ class DetailedGatePort(Protocol):
 
 
 class RenderedPort(Protocol):
-    text: str
-    values: Mapping[str, str]  # the placeholder values the text used (all a paraphraser may see)
-    buttons: tuple[Mapping[str, str], ...]
+    @property
+    def text(self) -> str: ...
+    @property
+    def values(self) -> Mapping[str, str]: ...  # the placeholder values used (all a paraphraser may see)
+    @property
+    def buttons(self) -> tuple[Mapping[str, str], ...]: ...
 
 
 class RendererPort(Protocol):
@@ -146,11 +141,6 @@ class FlowPort(Protocol):
     def phase(self, state: tuple[str, ...]) -> Any: ...
 
 
-def sender_hash(sender_id: str) -> str:
-    """What logs may carry instead of a sender id (never the phone number): a keyed pseudonym
-    (:func:`bot.core.pseudonym.pseudonym`) — a bare hash of a phone number is reversed by enumeration."""
-    return pseudonym(sender_id, length=12)
-
 
 @dataclass
 class Processor:
@@ -159,8 +149,8 @@ class Processor:
     policies: Sequence[Policy]
     actions: Mapping[str, Action]
     interpreter: InterpreterPort
-    tracker_store: TrackerStorePort
-    lock_store: LockStorePort
+    tracker_store: TrackerStore
+    lock_store: LockStore
     renderer: RendererPort
     gate: GatePort
     services: Services
@@ -180,7 +170,7 @@ class Processor:
             except BotError as e:  # unreadable conversation (store down, tampered data): a safe reply
                 log.error(
                     "dialogue.load_failed",
-                    extra={"sender": sender_hash(message.sender_id), "error": type(e).__name__},
+                    extra={"sender": log_pseudonym(message.sender_id), "error": type(e).__name__},
                 )
                 return self._safe_reply(message)
             new_events: list[Event] = []
@@ -188,7 +178,7 @@ class Processor:
             try:
                 self._turn(message, tracker, new_events, outgoing)
             except Exception as e:
-                log.exception("dialogue.turn_failed", extra={"sender": sender_hash(message.sender_id)})
+                log.exception("dialogue.turn_failed", extra={"sender": log_pseudonym(message.sender_id)})
                 position = None  # the tracker may hold what the failed turn did not record: not kept
                 err = ErrorOccurred(kind=type(e).__name__, where="processor")
                 tracker.apply(err)
@@ -199,6 +189,10 @@ class Processor:
 
     def tracker(self, sender_id: str) -> Tracker:
         return self._load(sender_id)
+
+    def opted_out(self, sender_id: str) -> bool:
+        """Whether the patient opted out (BAJA): the one check every sender of messages makes."""
+        return self._load(sender_id).opted_out
 
     def apply_external(
         self,
@@ -275,6 +269,8 @@ class Processor:
                 tracker.apply(ev)
                 new.append(ev)
         parse = self.interpreter.parse(message.text, now)
+        # the answer to what was just asked first, the model's intent second (bot/core/expect.py)
+        parse = expect.read(self.domain, tracker, parse, getattr(self.services, "clinic", None))
         user = UserUttered(
             text=message.text,
             intent=(parse.get("intent") or {}).get("name"),
@@ -367,6 +363,11 @@ class Processor:
         utter: Utter,
         safe: bool = False,
     ) -> None:
+        if not safe:  # never the same question three times in a row (bot/core/repeats.py)
+            utter, extra = repeats.vary(self.domain, tracker, utter)
+            for ev in extra:
+                tracker.apply(ev)
+                new.append(ev)
         spec = self.domain.responses.get(utter.response)
         if spec is None:
             raise BotError(f"unknown response {utter.response!r}")
@@ -426,7 +427,7 @@ class Processor:
         try:
             self._utter(tracker, [], outgoing, message, Utter(response), safe=True)
         except Exception:
-            log.exception("dialogue.safe_reply_failed", extra={"sender": sender_hash(message.sender_id)})
+            log.exception("dialogue.safe_reply_failed", extra={"sender": log_pseudonym(message.sender_id)})
             return []
         return outgoing
 

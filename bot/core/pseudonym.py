@@ -27,7 +27,7 @@ def set_key(key: bytes) -> None:
         _key = bytes(key)
 
 
-def pseudonym(value: str | bytes, *, length: int = 16) -> str:
+def log_pseudonym(value: str | bytes, *, length: int = 16) -> str:
     """A short, stable, keyed pseudonym of ``value`` (hex, ``length`` characters)."""
     data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else bytes(value)
     return hmac.new(_key, data, hashlib.sha256).hexdigest()[:length]
@@ -36,4 +36,4 @@ def pseudonym(value: str | bytes, *, length: int = 16) -> str:
 def text_digest(value: str | bytes) -> str:
     """A keyed digest of a whole text (e.g. a blocked message), for correlating log lines and audit
     entries without storing or revealing the text: full length, never reversible by guessing."""
-    return pseudonym(value, length=64)
+    return log_pseudonym(value, length=64)

@@ -21,28 +21,19 @@ Correctness never depends on the cache:
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
+from bot import settings
 from bot.core.events import event_from_dict
+from bot.core.ports import ResumableStore
 from bot.core.tracker import Tracker
-from bot.errors import ConfigError
 
-DEFAULT_SIZE = 1024
+DEFAULT_SIZE = settings.DEFAULT_TRACKER_CACHE
 DEFAULT_TTL = 600.0
-
-
-@runtime_checkable
-class ResumableStore(Protocol):
-    """What a tracker store offers to resume conversations (:class:`SealedTrackerStore` does)."""
-
-    def load_after(self, sender_id: str, known: Any) -> tuple[list[dict[str, Any]], Any, bool]: ...
-
-    def append_after(self, sender_id: str, events: Sequence[Mapping[str, Any]], known: Any) -> Any: ...
 
 
 class TrackerCache:
@@ -58,10 +49,7 @@ class TrackerCache:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TrackerCache | None:
-        raw = (env if env is not None else os.environ).get("BOT_TRACKER_CACHE", str(DEFAULT_SIZE))
-        if not raw.strip().isdigit():
-            raise ConfigError("BOT_TRACKER_CACHE must be a whole number of conversations (0 turns it off)")
-        size = int(raw)
+        size = settings.tracker_cache_size(env)
         return cls(size) if size > 0 else None
 
     def take(self, sender_id: str) -> tuple[Tracker, Any] | None:

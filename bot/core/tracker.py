@@ -26,6 +26,10 @@ from bot.core.events import (
 _NO_STATE: frozenset[type[Event]] = frozenset((SessionStarted, ErrorOccurred))
 
 
+#: The phase of a conversation whose patient opted out of messages (flows/clinic.py).
+OPTED_OUT = "opted_out"
+
+
 @dataclass
 class Tracker:
     sender_id: str
@@ -109,6 +113,11 @@ class Tracker:
     def phase(self) -> str | None:
         """The innermost active state (``booking``, ``handoff`` ...), or None before the first turn."""
         return self.flow_state[-1] if self.flow_state else None
+
+    @property
+    def opted_out(self) -> bool:
+        """The patient asked for no more messages (BAJA): nothing may be sent until they opt back in."""
+        return self.phase == OPTED_OUT
 
     def as_dicts(self) -> list[dict[str, Any]]:
         return [e.as_dict() for e in self.events]

@@ -9,7 +9,6 @@ still written and the command says what to install.
 
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,14 +22,6 @@ if TYPE_CHECKING:
 #: (left to right is twice as wide, with the labels of the edges leaving the compound state piled up);
 #: more room between nodes keeps the edge labels inside the compound state off each other.
 _GRAPH_ATTRS = {"rankdir": "TB", "nodesep": "0.9", "ranksep": "0.6"}
-
-
-def diagram_command(args: argparse.Namespace) -> int:
-    from flows.clinic import ClinicFlow
-
-    written = write_diagrams(ClinicFlow, Path(args.out))
-    print("wrote " + ", ".join(str(p) for p in written))
-    return 0
 
 
 def write_diagrams(chart: type[StateChart], out: Path) -> list[Path]:

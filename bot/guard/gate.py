@@ -19,8 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
+from bot.config_files import load_mapping
 from bot.core.pseudonym import text_digest as _keyed_digest
 from bot.errors import ConfigError
 from bot.guard.detector import CATEGORIES, Detector, Join, Span
@@ -338,11 +337,8 @@ def _verdict(spans: list[Span]) -> Verdict:
 def _domain_responses(path: Path) -> tuple[str, ...]:
     if not path.exists():
         return ()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise ConfigError(f"{path}: cannot read responses: {e}") from e
-    responses = data.get("responses") if isinstance(data, Mapping) else None
+    data = load_mapping(path, "the domain: responses", allow_empty=True)
+    responses = data.get("responses")
     if responses is None:
         return ()
     if not isinstance(responses, Mapping):

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from bot.config_files import load_yaml_any
 from bot.errors import ConfigError
 from bot.guard.detector import CATEGORIES
 from bot.guard.links import sharing_domains
@@ -154,14 +153,7 @@ def parse_policy(data: object, source: str = "disclosure policy") -> DisclosureP
 
 
 def _read_yaml(path: Path) -> object:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise ConfigError(f"{path} not found") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read: {e}") from e
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: invalid YAML: {e}") from e
+    return load_yaml_any(path, "a disclosure or clinic configuration file")
 
 
 def load_policy(path: Path) -> DisclosurePolicy:

@@ -21,7 +21,6 @@ import argparse
 import hashlib
 import hmac
 import logging
-import os
 import re
 import secrets
 import sys
@@ -36,6 +35,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from bot import settings
 from bot.errors import BotError, StoreError
 
 log = logging.getLogger("bot.inbox.auth")
@@ -55,7 +55,7 @@ AGENT_ID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 AGENT_ID_RULE = "an agent id is 1-64 letters, digits, _ . @ -"
 TOKEN_PREFIX = "agt_"
 MAX_TOKEN = 256
-SHARED_TOKEN_ENV = "BOT_AGENT_TOKEN"
+SHARED_TOKEN_ENV = settings.AGENT_TOKEN_ENV
 _shared_warned = False
 
 
@@ -176,7 +176,7 @@ async def authenticate(request: Request) -> tuple[Identity | None, JSONResponse 
     if not given:
         return None, _answer(401, "Authorization: Bearer <agent token> required "
                                   "(`bot agents add <agent-id>` issues one)")
-    shared = os.environ.get(SHARED_TOKEN_ENV, "")
+    shared = settings.agent_shared_token()
     if shared and hmac.compare_digest(given.encode(), shared.encode()):
         if not _shared_warned:
             _shared_warned = True

@@ -1,7 +1,7 @@
 """The agents' inbox: which conversations wait for a person, how to reach them, what was said.
 
 Conversations are known to agents by an opaque id — the patient reference (a keyed hash of the canonical
-phone number, or of the sender id on other channels; see :meth:`bot.app.wiring.ClinicServices.patient_ref`) —
+phone number, or of the sender id on other channels; see :meth:`bot.app.state.ClinicServices.patient_ref`) —
 so no phone number ever has to appear in a URL, a listing or a log.
 
 :class:`Directory` keeps one row per conversation in ``agent_conversation``: the channel, whether it is

@@ -142,8 +142,8 @@ async def hand_back(request: Request) -> JSONResponse:
     from bot.inbox.auth import acting_agent
 
     try:
-        body = await edge.read_body(request)
-        data: Any = edge.parse_json(body) if body else {}
+        raw = await edge.read_body(request)
+        data: Any = edge.parse_json(raw) if raw else {}
     except edge.EdgeError as e:
         return e.response()
     if not isinstance(data, dict) or not isinstance(data.get("notify", True), bool):
@@ -184,15 +184,16 @@ async def hand_back(request: Request) -> JSONResponse:
 
 async def _agent_json(request: Request, shape: str) -> tuple[dict[str, Any], str | None, JSONResponse | None]:
     """An agent's JSON request: ``(body, acting agent, None)``, or the 401/403/400 answer to send."""
-    from bot.channels.rest import read_json
+    from bot import edge
     from bot.inbox.auth import acting_agent
 
     identity, problem = await _agent_authorised(request)
     if problem is not None:
         return {}, None, problem
-    data, problem = await read_json(request)
-    if problem is not None:
-        return {}, None, problem
+    try:
+        data = await edge.read_json(request)
+    except edge.EdgeError as e:
+        return {}, None, e.response()
     if not isinstance(data, dict):
         return {}, None, _error(400, f"expected a JSON object {shape}")
     agent, problem = acting_agent(identity, [data.get("agent")])
@@ -320,7 +321,7 @@ async def deliveries(request: Request) -> JSONResponse:
     except Exception as e:  # the channel cannot be built (its database is down)
         log.error("inbox.deliveries.unavailable", extra={"error": type(e).__name__})
         return _error(503, DELIVERIES_UNAVAILABLE)
-    if outlet is None:
+    if outlet is None or app_state is None:
         return _error(404, NO_SUCH_CONVERSATION)
     try:
         rows = await run_in_threadpool(outlet.deliveries, conversation.sender_id)

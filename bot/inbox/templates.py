@@ -163,7 +163,7 @@ def send(app_state: Any, outlet: Any, conversation: Any, agent: str, response: s
         raise TemplateProblem(409, "the patient's data are blocked by an ARCO cancellation: no messages")
     with processor.lock_store.lock(sender_id):
         tracker = processor.tracker(sender_id)
-        if tracker.phase == "opted_out":
+        if tracker.opted_out:
             raise TemplateProblem(409, "the patient opted out of messages; only they can opt in again (ALTA)")
         window_open = outlet.sender.in_window(address)
         if not tracker.in_handoff and window_open:

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from bot.config_files import CONFIG_FILE, load_mapping
 from bot.errors import ConfigError
 
 KNOWN_KEYS = ("version", "recipe", "assistant_id", "language", "pipeline", "policies")
@@ -57,13 +56,7 @@ def parse_config(raw: Any, source: str = "<memory>") -> PipelineConfig:
 
 def load_config(path: Path | str) -> PipelineConfig:
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise ConfigError(f"config not found: {path}") from e
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise ConfigError(f"{path}: cannot read: {e}") from e
-    return parse_config(raw, str(path))
+    return parse_config(load_mapping(path, CONFIG_FILE), str(path))
 
 
 def build_components(config: PipelineConfig) -> list[Any]:

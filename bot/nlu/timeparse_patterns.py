@@ -164,7 +164,7 @@ def _alternatives() -> list[tuple[str, str]]:
                  rf"(?:[/-](?P<sy>20\d\d|\d\d)(?!\d))?(?![\w/-])"
                  rf"|\b(?:(?:el|del)\s+)?(?P<wdn>{wd})\s+(?P<wdd>{day_num})\b(?!\s*(?:de|:)){UNIT_GUARD}"
                  rf"|\b(?:(?:el|del)\s+(?:dia\s+)?|dia\s+)(?P<bd>{day_num}|primero)(?:o|ro|°|º)?(?!\w)"
-                 rf"(?!\s*(?:de\b|y\b|a\b(?!\s+las?\b)|:|\.\d)){UNIT_GUARD}"),
+                 rf"(?!\s*(?:de\b|y\b|a\b(?!\s+(?:las?|medio\s?dia|primera\s+hora)\b)|:|\.\d)){UNIT_GUARD}"),
         ("WEEKDAY", rf"\b(?:(?P<wpre>el|este|esta|los|el\s+proximo|el\s+siguiente|proximo|siguiente|"
                     rf"este\s+proximo)\s+)?(?P<wd>{wd})\b(?:\s+(?P<wnext>{NEXT_WORDS})\b"
                     rf"|\s+de\s+la\s+(?P<wweek>(?:proxima|siguiente|otra|entrante)(?:\s+semana)?"
@@ -195,7 +195,8 @@ def master_pattern() -> re.Pattern[str]:
 @lru_cache(maxsize=1)
 def gap_pattern() -> re.Pattern[str]:
     """What may stand between two atoms of one expression ("el martes, como a las 10")."""
-    filler = r"(?:como|tipo|para|de|del|el|por|x|pero|mejor|a\s+eso\s+de|mas\s+o\s+menos|o\s+sea)"
+    filler = (r"(?:como|tipo|para|pa|de|del|el|por|x|pero|mejor|mismo|misma|ya|si|a\s+eso\s+de|"
+              r"mas\s+o\s+menos|o\s+sea|en\s+la\s+misma|y)")
     return re.compile(rf"[\s,]*(?:{filler}[\s,]+){{0,2}}")
 
 

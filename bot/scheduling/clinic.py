@@ -1,7 +1,8 @@
 """The practice described by clinic.yml: frozen dataclasses, lookups and patient-facing text.
 
-Everything here is public information the assistant may share before consent. Loading validates the file
-completely (see :mod:`bot.scheduling.clinic_loader`) so a typo stops start-up with a clear
+Everything here is public information the assistant may share before consent. Loading
+(:func:`bot.scheduling.clinic_loader.load_clinic`, which imports this module, never the other way round)
+validates the file completely so a typo stops start-up with a clear
 :class:`~bot.errors.ConfigError` instead of the bot booking on a holiday or naming a sensitive service.
 
 Times are minutes after local midnight (``int``) inside the model: the availability search works on them
@@ -13,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.errors import ConfigError
@@ -133,10 +133,3 @@ def intersect(a: tuple[Interval, ...], b: tuple[Interval, ...]) -> tuple[Interva
         else:
             j += 1
     return tuple(out)
-
-
-def load_clinic(path: Path) -> Clinic:
-    """Read and validate clinic.yml; raises :class:`ConfigError` naming the file and the problem."""
-    from bot.scheduling.clinic_loader import load
-
-    return load(path)

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-
+from bot.config_files import CLINIC_FILE, load_mapping
 from bot.errors import ConfigError
 from bot.scheduling.clinic import (
     WEEKDAYS,
@@ -63,15 +62,9 @@ _TIME = re.compile(r"^([01]?\d|2[0-4]):([0-5]\d)$")
 _ID = re.compile(r"^[a-z0-9_]+$")
 
 
-def load(path: Path) -> Clinic:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read the clinic file: {e}") from e
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from e
+def load_clinic(path: Path) -> Clinic:
+    """Read and validate clinic.yml; raises :class:`ConfigError` naming the file and the problem."""
+    data = load_mapping(path, CLINIC_FILE)
     try:
         return parse(data)
     except ConfigError as e:

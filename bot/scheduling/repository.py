@@ -124,6 +124,26 @@ class AppointmentRepository:
             return value
         return self.cipher.encrypt(patient_ref, value)
 
+    def _new_row(self, appointment_id: str, patient_ref: str, patient_name: str | None,
+                 for_relation: str | None, service_id: str, physician_id: str, slot: Any, now: datetime,
+                 *, rescheduled_from: str | None = None) -> dict[str, object]:
+        """The row of a newly booked appointment (a booking, or the new one of a reschedule)."""
+        return {
+            "id": appointment_id,
+            "patient_ref": patient_ref,
+            "patient_name": self._seal(patient_ref, patient_name),
+            "for_relation": self._seal(patient_ref, for_relation),
+            "service_id": service_id,
+            "physician_id": physician_id,
+            "starts_at": slot.start.astimezone(UTC),
+            "ends_at": slot.end.astimezone(UTC),
+            "status": AppointmentStatus.BOOKED.value,
+            "created_at": now,
+            "updated_at": now,
+            "reminder_sent_at": None,
+            "rescheduled_from": rescheduled_from,
+        }
+
     def _row(self, row: Row[Any]) -> Appointment:
         return _appointment(row, self.cipher)
 
@@ -148,21 +168,8 @@ class AppointmentRepository:
         now = self._now(now)
         slot = check_slot(self.clinic, service_id=service_id, physician_id=physician_id, start=start, now=now)
         appointment_id = str(uuid.uuid4())
-        values: dict[str, object] = {
-            "id": appointment_id,
-            "patient_ref": patient_ref,
-            "patient_name": self._seal(patient_ref, patient_name),
-            "for_relation": self._seal(patient_ref, for_relation),
-            "service_id": service_id,
-            "physician_id": physician_id,
-            "starts_at": slot.start.astimezone(UTC),
-            "ends_at": slot.end.astimezone(UTC),
-            "status": AppointmentStatus.BOOKED.value,
-            "created_at": now,
-            "updated_at": now,
-            "reminder_sent_at": None,
-            "rescheduled_from": None,
-        }
+        values = self._new_row(appointment_id, patient_ref, patient_name, for_relation, service_id,
+                               physician_id, slot, now)
         with self._transaction("book") as conn:
             conn.execute(insert(appointments), values)
             self._take(conn, appointment_id, physician_id, slot_starts(slot.start, slot.end, self._step))
@@ -213,24 +220,9 @@ class AppointmentRepository:
             slot = check_slot(
                 self.clinic, service_id=old.service_id, physician_id=pid, start=new_start, now=now
             )
-            conn.execute(
-                insert(appointments),
-                {
-                    "id": new_id,
-                    "patient_ref": old.patient_ref,
-                    "patient_name": self._seal(old.patient_ref, old.patient_name),
-                    "for_relation": self._seal(old.patient_ref, old.for_relation),
-                    "service_id": old.service_id,
-                    "physician_id": pid,
-                    "starts_at": slot.start.astimezone(UTC),
-                    "ends_at": slot.end.astimezone(UTC),
-                    "status": AppointmentStatus.BOOKED.value,
-                    "created_at": now,
-                    "updated_at": now,
-                    "reminder_sent_at": None,
-                    "rescheduled_from": old.id,
-                },
-            )
+            conn.execute(insert(appointments), self._new_row(
+                new_id, old.patient_ref, old.patient_name, old.for_relation, old.service_id, pid, slot, now,
+                rescheduled_from=old.id))
             wanted = slot_starts(slot.start, slot.end, self._step)
             held = (
                 set(slot_starts(old.starts_at, old.ends_at, self._step)) if pid == old.physician_id else set()
@@ -276,7 +268,7 @@ class AppointmentRepository:
             )
             if result.rowcount != 1:
                 raise AppointmentNotFoundError("no booked appointment with that id")
-            ref = conn.execute(
+            ref: str = conn.execute(
                 select(appointments.c.patient_ref).where(appointments.c.id == appointment_id)
             ).scalar_one()
         self._audited(actor, status.value, str(ref), {"appointment": appointment_id})

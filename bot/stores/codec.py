@@ -10,7 +10,6 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.core.pseudonym import pseudonym
 from bot.errors import StoreError
 
 MAX_SENDER_ID_LENGTH = 255
@@ -52,11 +51,6 @@ def decode_event(text: str | bytes) -> dict[str, Any]:
         raise StoreError("a stored event is not a JSON object (corrupted store?)")
     return value
 
-
-def sender_hash(sender_id: str) -> str:
-    """A short, stable pseudonym for logs: sender ids (phone numbers) are never logged in clear. Keyed
-    (:func:`bot.core.pseudonym.pseudonym`): an unkeyed hash of a phone number is reversed by enumeration."""
-    return pseudonym(sender_id, length=16)
 
 
 def event_older(event: Mapping[str, Any], before: float) -> bool:

@@ -8,18 +8,17 @@ never echoed, because they are often secrets.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot import settings
+from bot.config_files import load_mapping
 from bot.errors import ConfigError
 
-ENV_VAR = "BOT_ENDPOINTS"
+ENV_VAR = settings.ENDPOINTS_ENV
+WHAT = "the stores' and services' endpoints"
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")
 _BODY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$", re.DOTALL)
 
@@ -28,7 +27,7 @@ def endpoints_path(path: Path | str | None = None) -> tuple[Path, bool]:
     """The file to read and whether it was asked for explicitly (argument or ``BOT_ENDPOINTS``)."""
     if path is not None:
         return Path(path), True
-    env = os.environ.get(ENV_VAR)
+    env = settings.endpoints_file()
     if env:
         return Path(env), True
     return settings.project_dir() / "endpoints.yml", False
@@ -41,31 +40,11 @@ def load_endpoints(path: Path | None = None, env: Mapping[str, str] | None = Non
     "embedded defaults" and gives ``{}``.
     """
     file, explicit = endpoints_path(path)
-    if not file.is_file():
-        if explicit:
-            raise ConfigError(f"endpoints file {file} does not exist (set by argument or {ENV_VAR})")
+    if not explicit and not file.is_file():
         return {}
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read endpoints file {file}: {e}") from e
-    except yaml.YAMLError as e:
-        raise ConfigError(f"endpoints file {file} is not valid YAML: {_yaml_problem(e)}") from e
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"endpoints file {file} must hold a mapping at the top level")
-    result = interpolate(data, os.environ if env is None else env, where=str(file))
+    data = load_mapping(file, WHAT, allow_empty=True)
+    result = interpolate(data, settings.environ() if env is None else env, where=str(file))
     return dict(result)
-
-
-def _yaml_problem(e: yaml.YAMLError) -> str:
-    """Where and what, without PyYAML's quote of the offending line (it could hold a literal secret)."""
-    mark = getattr(e, "problem_mark", None)
-    problem = getattr(e, "problem", None) or type(e).__name__
-    if mark is None:
-        return str(problem)
-    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
 
 
 def interpolate(value: Any, env: Mapping[str, str], *, where: str = "endpoints", path: str = "") -> Any:

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from bot import settings
+from bot.core.ports import LockStore, TrackerStore
 from bot.errors import ConfigError
 from bot.stores.endpoints import load_endpoints
-from bot.stores.protocols import LockStore, TrackerStore
 
 __all__ = ["LOCK_TYPES", "TRACKER_TYPES", "create_lock_store", "create_tracker_store", "load_endpoints"]
 

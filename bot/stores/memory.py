@@ -16,8 +16,9 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any
 
+from bot.core.pseudonym import log_pseudonym
 from bot.errors import LockTimeoutError, StoreError
-from bot.stores.codec import check_sender_id, decode_event, encode_events, event_older, sender_hash
+from bot.stores.codec import check_sender_id, decode_event, encode_events, event_older
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ class InMemoryLockStore:
         head = queue[0]
         if head.acquired and self._clock() >= head.deadline:
             queue.popleft()
-            logger.warning("stores.lock.expired sender=%s", sender_hash(sender_id))
+            logger.warning("stores.lock.expired sender=%s", log_pseudonym(sender_id))
             self._cond.notify_all()
 
     def _acquire(self, sender_id: str, wait: float) -> _Ticket:
@@ -158,7 +159,8 @@ class InMemoryLockStore:
                 if remaining <= 0:
                     self._drop(sender_id, ticket)
                     raise LockTimeoutError(
-                        f"conversation lock not acquired within {wait:g} s (sender {sender_hash(sender_id)})"
+                        f"conversation lock not acquired within {wait:g} s "
+                        f"(sender {log_pseudonym(sender_id)})"
                     )
                 self._cond.wait(min(remaining, self._poll))
 
@@ -184,7 +186,7 @@ class InMemoryLockStore:
         with self._cond:
             if not self._drop(sender_id, ticket):
                 # Our lock expired and may belong to someone else now: leave theirs alone.
-                logger.warning("stores.lock.expired_before_release sender=%s", sender_hash(sender_id))
+                logger.warning("stores.lock.expired_before_release sender=%s", log_pseudonym(sender_id))
 
 
 class _MemoryLock(AbstractContextManager[None]):

@@ -38,8 +38,9 @@ from typing import Any
 
 import redis
 
+from bot.core.pseudonym import log_pseudonym
 from bot.errors import ConfigError, LockTimeoutError, StoreError
-from bot.stores.codec import check_sender_id, decode_event, encode_events, sender_hash
+from bot.stores.codec import check_sender_id, decode_event, encode_events
 
 logger = logging.getLogger(__name__)
 
@@ -254,7 +255,7 @@ class RedisTrackerStore:
 
     @staticmethod
     def _error(verb: str, sender_id: str, e: redis.RedisError) -> StoreError:
-        return StoreError(f"cannot {verb} conversation {sender_hash(sender_id)} in Redis: {e}")
+        return StoreError(f"cannot {verb} conversation {log_pseudonym(sender_id)} in Redis: {e}")
 
 
 class RedisLockStore:
@@ -318,7 +319,7 @@ class RedisLockStore:
                     return token
                 if state == -1:
                     # We stalled longer than the lifetime and lost our place: queue again at the back.
-                    logger.warning("stores.lock.requeued sender=%s", sender_hash(sender_id))
+                    logger.warning("stores.lock.requeued sender=%s", log_pseudonym(sender_id))
                     enqueue = "1"
                     continue
                 enqueue = "0"
@@ -327,27 +328,28 @@ class RedisLockStore:
                     self._release(keys=keys[:2], args=[token, wake_prefix, self._lifetime_ms])
                     self._client.delete(wake)
                     raise LockTimeoutError(
-                        f"conversation lock not acquired within {wait:g} s (sender {sender_hash(sender_id)})"
+                        f"conversation lock not acquired within {wait:g} s "
+                        f"(sender {log_pseudonym(sender_id)})"
                     )
                 # Sleep until the holder releases (it pushes to our list) or the re-check is due.
                 self._client.blpop([wake], timeout=max(0.001, min(self.poll_interval, remaining)))
         except redis.RedisError as e:
-            raise StoreError(f"lock store failed for sender {sender_hash(sender_id)}: {e}") from e
+            raise StoreError(f"lock store failed for sender {log_pseudonym(sender_id)}: {e}") from e
 
     def release(self, sender_id: str, token: str) -> None:
         try:
             released = int(self._release(keys=self.keys(sender_id)[:2],
                                          args=[token, self._wake_prefix(sender_id), self._lifetime_ms]))
         except redis.RedisError as e:
-            raise StoreError(f"cannot release lock of sender {sender_hash(sender_id)}: {e}") from e
+            raise StoreError(f"cannot release lock of sender {log_pseudonym(sender_id)}: {e}") from e
         if not released:
-            logger.warning("stores.lock.expired_before_release sender=%s", sender_hash(sender_id))
+            logger.warning("stores.lock.expired_before_release sender=%s", log_pseudonym(sender_id))
 
     def extend(self, sender_id: str, token: str) -> bool:
         try:
             return bool(int(self._extend(keys=self.keys(sender_id), args=[token, self._lifetime_ms])))
         except redis.RedisError as e:
-            raise StoreError(f"cannot extend lock of sender {sender_hash(sender_id)}: {e}") from e
+            raise StoreError(f"cannot extend lock of sender {log_pseudonym(sender_id)}: {e}") from e
 
 
 class _RedisLock(AbstractContextManager[None]):

@@ -41,8 +41,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from bot import settings
+from bot.core.pseudonym import log_pseudonym
 from bot.errors import ConfigError, StoreError
-from bot.stores.codec import MAX_SENDER_ID_LENGTH, check_sender_id, decode_event, encode_events, sender_hash
+from bot.stores.codec import MAX_SENDER_ID_LENGTH, check_sender_id, decode_event, encode_events
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ class SQLTrackerStore:
                 return
             except IntegrityError as e:
                 # Another writer took the same seq numbers first; recount and try again.
-                logger.info("stores.sql.append_retry sender=%s attempt=%d", sender_hash(sender_id), attempt)
+                logger.info("stores.sql.append_retry sender=%s attempt=%d", log_pseudonym(sender_id), attempt)
                 last: SQLAlchemyError = e
             except SQLAlchemyError as e:
                 raise self._error("append to", sender_id, e) from e
@@ -230,5 +231,5 @@ class SQLTrackerStore:
     def _error(self, verb: str, sender_id: str, e: SQLAlchemyError) -> StoreError:
         # Only the exception type: driver messages can quote parameters (i.e. event contents).
         return StoreError(
-            f"cannot {verb} conversation {sender_hash(sender_id)} in {self._safe_url}: {type(e).__name__}"
+            f"cannot {verb} conversation {log_pseudonym(sender_id)} in {self._safe_url}: {type(e).__name__}"
         )

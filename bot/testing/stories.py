@@ -10,7 +10,6 @@ back as YAML with ``# predicted:`` comments, as Rasa does.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -19,9 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot import settings
+from bot.config_files import load_mapping
 from bot.core.events import ActionExecuted, BotUttered
 from bot.core.processor import UserMessage
 from bot.errors import TrainingDataError
@@ -46,10 +44,7 @@ def load_stories(path: Path) -> list[tuple[str, dict[str, Any]]]:
     files = sorted(path.glob("**/*.yml")) if path.is_dir() else [path]
     stories: list[tuple[str, dict[str, Any]]] = []
     for file in files:
-        try:
-            data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise TrainingDataError(f"{file}: invalid YAML: {e}") from e
+        data = load_mapping(file, "test stories", allow_empty=True, error=TrainingDataError)
         for story in data.get("stories") or []:
             if not isinstance(story, Mapping) or not isinstance(story.get("steps"), list):
                 raise TrainingDataError(f"{file}: every story needs `story:` and a `steps:` list")
@@ -81,7 +76,7 @@ class StoryRunner:
         engine = make_engine(f"sqlite:///{self._tmp.name}/stories.db")
         migrate(engine)
         self.engine = engine
-        when = datetime.fromisoformat(now or os.environ.get("BOT_STORY_TIME") or DEFAULT_TIME)
+        when = datetime.fromisoformat(now or settings.story_time() or DEFAULT_TIME)
         self.state = build_app_state(
             project,
             tracker_store={"type": "memory"},

@@ -20,10 +20,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
+from bot.app.server import create_app
 from bot.app.wiring import build_app_state
 from bot.compliance.transcripts import SEALED, raw_store
 from bot.db import make_engine, migrate
-from bot.app.server import create_app
 from bot.settings import normalise_database_url
 
 ROOT = Path(__file__).resolve().parents[2]

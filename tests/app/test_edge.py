@@ -21,8 +21,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from bot import edge
-from bot.edge import EdgeError, EdgeMiddleware, Rule, ascii_int, content_type_ok, parse_form, parse_json
 from bot.app.server import create_app
+from bot.edge import EdgeError, EdgeMiddleware, Rule, ascii_int, content_type_ok, parse_form, parse_json
 from tests.channels import conftest as channels
 from tests.channels.conftest import Harness
 

@@ -100,6 +100,9 @@ def test_handoff_silences_the_bot_until_an_agent_hands_back(app_state: Any, clie
     sender = "paciente-handoff"
     conversation = app_state.services.patient_ref(f"rest:{sender}")  # the inbox's opaque id
     assert say(client, "quiero hablar con una persona", sender)
+    assert [m["text"] for m in say(client, "hola? sigue ahi?", sender)] == [
+        "Su mensaje quedó registrado; una persona del equipo le responderá en breve."
+    ]  # one acknowledgement, then silence until an agent hands back
     assert say(client, "hola? sigue ahi?", sender) == []
     denied = client.post(f"/agent/conversations/{conversation}/handback")
     assert denied.status_code == 401

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.errors import ConfigError
 from bot.app.worker import ReusePortSockets, can_reuse_port, check_free, reuse_port_socket
+from bot.errors import ConfigError
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="no SO_REUSEPORT on this OS")
 

@@ -109,8 +109,8 @@ def written(h: Harness) -> dict[str, int]:
     counts: dict[str, int] = {}
     from sqlalchemy import func, select
 
-    from bot.channels.twilio.outbox import twilio_outbound
     from bot.channels.twilio.ledger import twilio_inbound, twilio_status
+    from bot.channels.twilio.outbox import twilio_outbound
 
     with h.channel.ledger.engine.connect() as conn:
         for table in (twilio_inbound, twilio_status, twilio_outbound):

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 
 def _rows(engine: Any, sender: str) -> dict[str, int]:
-    from bot.channels.twilio.outbox import twilio_attempt, twilio_outbound
     from bot.channels.twilio.ledger import twilio_inbound, twilio_sender, twilio_status
+    from bot.channels.twilio.outbox import twilio_attempt, twilio_outbound
 
     with engine.connect() as conn:
         outbound = select(twilio_outbound.c.id).where(twilio_outbound.c.sender_hash == sender)
@@ -25,8 +25,8 @@ def _rows(engine: Any, sender: str) -> dict[str, int]:
 
 
 def _plant(engine: Any, sender: str, n: int, at: datetime) -> None:
-    from bot.channels.twilio.outbox import twilio_attempt, twilio_outbound
     from bot.channels.twilio.ledger import twilio_inbound, twilio_sender, twilio_status
+    from bot.channels.twilio.outbox import twilio_attempt, twilio_outbound
 
     with engine.begin() as conn:
         conn.execute(twilio_sender.insert().values(sender_hash=sender, last_seq=1))
@@ -41,22 +41,22 @@ def _plant(engine: Any, sender: str, n: int, at: datetime) -> None:
 
 
 def test_erasure_deletes_the_patient_s_channel_rows_and_audits_it(app_state: Any) -> None:
-    from bot.channels.twilio.keys import sender_hash
+    from bot.channels.twilio.keys import patient_ref
     from bot.compliance.tables import audit_log
 
     services = app_state.services
     engine = services.audit.engine
     now = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)
     patient, other = "+525500000011", "+525500000012"
-    _plant(engine, sender_hash(patient), 1, now)
-    _plant(engine, sender_hash(other), 2, now)
+    _plant(engine, patient_ref(patient), 1, now)
+    _plant(engine, patient_ref(other), 2, now)
     ref = services.patient_ref(patient)
     request = services.arco.open(ref, "cancellation", "twilio_whatsapp")
     last_act = now - timedelta(days=6 * 365)
     services.arco.close(request.id, "accepted", actor="staff:ana", last_medical_act=last_act)
     assert [r.id for r in services.arco.process_due(now + timedelta(days=400))] == [request.id]
-    assert set(_rows(engine, sender_hash(patient)).values()) == {0}
-    assert set(_rows(engine, sender_hash(other)).values()) == {1}
+    assert set(_rows(engine, patient_ref(patient)).values()) == {0}
+    assert set(_rows(engine, patient_ref(other)).values()) == {1}
     with engine.connect() as conn:
         details = conn.scalars(
             select(audit_log.c.details).where(audit_log.c.action == "channel.deleted")).all()

@@ -13,9 +13,8 @@ import pytest
 
 from bot import db, settings
 from bot.compliance.keyring import Keyring
-from bot.core import processor, pseudonym
+from bot.core import pseudonym
 from bot.errors import ConfigError
-from bot.stores import codec
 
 PHONE = "+525512345678"
 
@@ -120,20 +119,20 @@ def log_key(monkeypatch: pytest.MonkeyPatch) -> bytes:
 
 def test_log_pseudonyms_are_keyed(log_key: bytes) -> None:
     keyed = hmac.new(log_key, PHONE.encode(), hashlib.sha256).hexdigest()
-    assert processor.sender_hash(PHONE) == keyed[:12]
-    assert codec.sender_hash(PHONE) == keyed[:16]
+    assert pseudonym.log_pseudonym(PHONE) == keyed[:16]
+    assert pseudonym.log_pseudonym(PHONE) == keyed[:16]
     # not the unkeyed hashes the review reversed by enumerating numbers
-    assert processor.sender_hash(PHONE) != hashlib.sha256(PHONE.encode()).hexdigest()[:12]
-    assert codec.sender_hash(PHONE) != hashlib.blake2b(PHONE.encode(), digest_size=8).hexdigest()
-    assert processor.sender_hash(PHONE) == processor.sender_hash(PHONE)  # stable for the same key
+    assert pseudonym.log_pseudonym(PHONE) != hashlib.sha256(PHONE.encode()).hexdigest()[:12]
+    assert pseudonym.log_pseudonym(PHONE) != hashlib.blake2b(PHONE.encode(), digest_size=8).hexdigest()
+    assert pseudonym.log_pseudonym(PHONE) == pseudonym.log_pseudonym(PHONE)  # stable for the same key
     pseudonym.set_key(b"M" * 32)
-    assert processor.sender_hash(PHONE) != keyed[:12]
+    assert pseudonym.log_pseudonym(PHONE) != keyed[:16]
 
 
 def test_the_app_keys_log_pseudonyms_from_the_keyring(app_state: object) -> None:
     keyring = app_state.services.keyring  # type: ignore[attr-defined]
     expected = hmac.new(keyring.subkey("bot log-pseudonym v1"), PHONE.encode(), hashlib.sha256).hexdigest()
-    assert codec.sender_hash(PHONE) == expected[:16]
+    assert pseudonym.log_pseudonym(PHONE) == expected[:16]
 
 
 def test_deployed_app_does_not_start_without_the_audit_key(

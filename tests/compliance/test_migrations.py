@@ -15,7 +15,7 @@ from bot.db import make_engine, migrate
 from tests.compliance.helpers import scratch_schema
 
 VERSIONS = Path(__file__).resolve().parents[2] / "bot" / "migrations" / "versions"
-HEAD = "0009_retire_sender_hashes"
+HEAD = "0012_portal"
 
 
 def _check(engine: Engine) -> None:

@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_old_delivery_records_expire_and_recent_ones_stay(tmp_path: Path) -> None:
-    from bot.channels.twilio.outbox import twilio_attempt, twilio_outbound
     from bot.channels.twilio.ledger import twilio_inbound, twilio_status
+    from bot.channels.twilio.outbox import twilio_attempt, twilio_outbound
 
     engine = db.make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
     db.migrate(engine)

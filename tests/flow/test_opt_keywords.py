@@ -147,9 +147,11 @@ def test_an_opt_out_keyword_during_a_handoff_opts_out(text: str) -> None:
         ("ALTA", "nlu_fallback"),
     ],
 )
-def test_anything_else_during_a_handoff_stays_silent(text: str, intent: str) -> None:
+def test_anything_else_during_a_handoff_only_gets_the_acknowledgement(text: str, intent: str) -> None:
+    """Not an opt-out: the handoff acknowledgement (first time, then at most hourly: actions/handoff.py)."""
     decision = decide(turn(HANDOFF, text, intent=intent))
-    assert decision is not None and decision.actions == () and decision.flow_event is None
+    assert decision is not None and decision.actions == ("action_handoff_ack",)
+    assert decision.flow_event is None
 
 
 def test_closed_and_baja_opts_out_even_if_the_model_missed_it() -> None:

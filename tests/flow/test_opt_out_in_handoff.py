@@ -30,7 +30,8 @@ def test_baja_during_a_handoff_opts_out_and_alta_subscribes_again(app_state: Any
 
     assert say(app_state, "quiero hablar con una persona") == ["utter_handoff"]
     assert phase(app_state) == "handoff" and app_state.processor.tracker(SENDER).in_handoff
-    assert say(app_state, "hola? sigue ahi?") == []  # a person answers: the bot stays silent
+    assert say(app_state, "hola? sigue ahi?") == ["utter_handoff_waiting"]  # one acknowledgement
+    assert say(app_state, "hola? sigue ahi?") == []  # then a person answers: the bot stays silent
     assert say(app_state, "Baja California Sur") == []  # a keyword inside a sentence: still silent
     assert phase(app_state) == "handoff"
 

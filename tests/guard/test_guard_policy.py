@@ -70,7 +70,7 @@ def test_file_errors(tmp_path: Path) -> None:
         load_policy(tmp_path / "missing.yml")
     bad = tmp_path / "bad.yml"
     bad.write_text("a: [", encoding="utf-8")
-    with pytest.raises(ConfigError, match="invalid YAML"):
+    with pytest.raises(ConfigError, match="is not valid YAML"):
         load_policy(bad)
     clinic = tmp_path / "clinic.yml"
     clinic.write_text("services:\n  - {name: X, sensitive: maybe}\n", encoding="utf-8")

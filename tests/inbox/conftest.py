@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.inbox.auth import AgentCredentials
 from bot.channels.twilio.replies import ContentTemplate
+from bot.inbox.auth import AgentCredentials
 from tests.channels.conftest import AGENT_TOKEN, Harness, agent_harness, engine
 from tests.channels.twilio.test_twilio_agent import PATIENT, Patient  # the same fictional patient
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from bot.app.server import create_app
 from bot.compliance.transcripts import raw_store
 from bot.guard.gate import CLINICAL_REDIRECT
-from bot.app.server import create_app
 
 AUTH = {"authorization": "Bearer agent-secret"}
 SENDER = "whatsapp:+5215550006543"  # fictional; over REST it is only a REST id

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect, select, text
 
-from bot.inbox.auth import AgentCredentials, acting_agent, agent_credential, token_hash
 from bot.errors import BotError
+from bot.inbox.auth import AgentCredentials, acting_agent, agent_credential, token_hash
 from tests.inbox.conftest import CANONICAL, SHARED, Inbox, bearer
 
 LOGISTICS = "Buenas tardes, soy de recepción. Su cita quedó para el jueves a las 10:00."

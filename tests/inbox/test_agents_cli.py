@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import text
 
 from bot import db
-from bot.inbox.auth import AgentCredentials, token_hash
 from bot.app.cli import main
 from bot.compliance.audit import AuditLog
+from bot.inbox.auth import AgentCredentials, token_hash
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""bot.inbox.directory.Directory on SQLite and on a real PostgreSQL: rows sealed, handoff tracked, shredding and
+"""The inbox directory on SQLite and on a real PostgreSQL: rows sealed, handoff tracked, shredding and
 erasure respected."""
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from bot.errors import ConfigError
-from bot.scheduling.clinic import Clinic, load_clinic
-from bot.scheduling.clinic_loader import parse
+from bot.scheduling.clinic import Clinic
+from bot.scheduling.clinic_loader import load_clinic, parse
 from bot.scheduling.formatting import format_price, format_slot, hours_text
 
 from .conftest import TZ, clinic_data, local
@@ -63,15 +63,16 @@ def test_unknown_lookups(clinic: Clinic) -> None:
 
 
 def test_missing_and_bad_files(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read"):
+    what = r"\(the practice's configuration\)"
+    with pytest.raises(ConfigError, match=rf"missing\.yml {what} not found at "):
         load_clinic(tmp_path / "missing.yml")
     bad = tmp_path / "bad.yml"
     bad.write_text("name: [unclosed", encoding="utf-8")
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    with pytest.raises(ConfigError, match=rf"bad\.yml {what} at .* is not valid YAML"):
         load_clinic(bad)
     wrong = tmp_path / "wrong.yml"
     wrong.write_text("- a list\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"wrong\.yml: clinic\.yml: expected a mapping"):
+    with pytest.raises(ConfigError, match=rf"wrong\.yml {what} at .* must hold a mapping at the top level"):
         load_clinic(wrong)
 
 

@@ -23,9 +23,9 @@ from bot import db
 from bot.compliance.audit import AuditLog
 from bot.compliance.crypto import PatientCipher
 from bot.compliance.keyring import Keyring
+from bot.core.ports import LockStore, TrackerStore
 from bot.settings import normalise_database_url
 from bot.stores.factory import create_lock_store, create_tracker_store
-from bot.stores.protocols import LockStore, TrackerStore
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:

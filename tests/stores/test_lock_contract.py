@@ -9,9 +9,9 @@ import time
 
 import pytest
 
+from bot.core.ports import LockStore
+from bot.core.pseudonym import log_pseudonym
 from bot.errors import LockTimeoutError
-from bot.stores.codec import sender_hash
-from bot.stores.protocols import LockStore
 
 from .conftest import LockBackend, wait_until
 
@@ -150,7 +150,7 @@ def test_release_only_own_lock(lock_backend: LockBackend, caplog: pytest.LogCapt
     with store.lock(SENDER, wait=0):
         pass
     assert "expired_before_release" in caplog.text
-    assert sender_hash(SENDER) in caplog.text
+    assert log_pseudonym(SENDER) in caplog.text
     assert SENDER not in caplog.text and "5512345678" not in caplog.text
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from bot.core.ports import TrackerStore
 from bot.errors import StoreError
-from bot.stores.protocols import TrackerStore
 from tests.stores import _workers  # by absolute name, so spawned children can import it
 
 from .conftest import TrackerBackend

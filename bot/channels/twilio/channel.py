@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -34,13 +33,15 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.channels.twilio.ledger import Recorded, TwilioLedger, canonical_sender, channel_engine, sender_hash
+from bot import settings
+from bot.channels.twilio.ledger import Recorded, TwilioLedger, channel_engine, patient_ref
 from bot.channels.twilio.order import Finished
 from bot.channels.twilio.rejections import RejectionAudit
 from bot.channels.twilio.replies import MEDIA_ACK, ContentTemplate, choice, numbered, templates_from_endpoints
 from bot.channels.twilio.sender import OutsideWindowError, TwilioSender, split_text
 from bot.channels.twilio.signature import EMPTY_TWIML
 from bot.core.attachments import attachment_received
+from bot.core.identity import canonical_phone
 from bot.core.processor import OutgoingMessage, UserMessage
 
 log = logging.getLogger("bot.channels.twilio")
@@ -49,7 +50,7 @@ CHANNEL = "twilio_whatsapp"
 CLAIM_LEASE = 3  # a started message is recovered after this many order timeouts without its claim renewed
 ORDER_POLL = 0.01  # seconds between database checks while an earlier message of the patient is in progress
 
-__all__ = ["CHANNEL", "EMPTY_TWIML", "MEDIA_ACK", "TwilioWhatsApp", "canonical_sender", "split_text"]
+__all__ = ["CHANNEL", "EMPTY_TWIML", "MEDIA_ACK", "TwilioWhatsApp", "canonical_phone", "split_text"]
 
 
 class TwilioWhatsApp:
@@ -70,7 +71,7 @@ class TwilioWhatsApp:
         self.sender = TwilioSender(self.ledger, http_client=http_client, clock=clock)
         self.templates = dict(templates) if templates is not None else templates_from_endpoints()
         self.order_timeout = (order_timeout if order_timeout is not None
-                              else float(os.environ.get("BOT_TWILIO_ORDER_TIMEOUT", "30")))
+                              else settings.twilio_order_timeout())
         self.processor: Any = None  # set by the first webhook; used to recover unfinished messages
         self.directory: Any = None  # the agents' inbox (bot.inbox.directory), set by the first webhook
         self.rejections = RejectionAudit()  # forged / unsigned webhook calls, into the audit log
@@ -83,7 +84,7 @@ class TwilioWhatsApp:
         # (CPU-bound Python) runs on a few threads instead of competing for the GIL on dozens.
         # 2 per process keeps the acknowledgement p99 at ~15-25 ms under saturation; 3-4 gave about the same
         # throughput with p99 26-41 ms, 6 went over 50 ms (bench/twilio_webhook.py --threads, 2026-11-25).
-        threads = int(os.environ.get("BOT_TWILIO_WORKER_THREADS", "2"))
+        threads = settings.twilio_worker_threads()
         self._ack_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="twilio-ack")
         self._work_pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="twilio-work")
 
@@ -104,7 +105,7 @@ class TwilioWhatsApp:
         (:meth:`TwilioLedger.start`). ``None``: recovery already claimed it.
         """
         sid = message.message_id or ""
-        key = sender_hash(message.sender_id)
+        key = patient_ref(message.sender_id)
         try:
             if not self._begin(message, sid, key, recorded):
                 return
@@ -174,7 +175,7 @@ class TwilioWhatsApp:
                 continue
             offered, sids, expected = self._send_reply(address, reply, True)
             out.append({"state": "accepted" if len(sids) >= expected else "retry", "message_sids": sids})
-        self.ledger.set_choices(sender_hash(canonical_sender(address)), offered or None, self.clock())
+        self.ledger.set_choices(patient_ref(canonical_phone(address)), offered or None, self.clock())
         return out
 
     def deliver_template(self, address: str, template: ContentTemplate, text: str,
@@ -189,13 +190,13 @@ class TwilioWhatsApp:
             raise ValueError("the text or the buttons do not fit this content template")
         sid = self.sender.send_template(address, template.content_sid, values)
         if buttons:  # a template without buttons (a reminder) leaves the options the patient was offered
-            self.ledger.set_choices(sender_hash(canonical_sender(address)), numbered(text, buttons)[1],
+            self.ledger.set_choices(patient_ref(canonical_phone(address)), numbered(text, buttons)[1],
                                     self.clock())
         return {"state": "accepted" if sid else "retry", "message_sids": [sid] if sid else []}
 
     def last_delivery(self, sender_id: str) -> dict[str, Any] | None:
         """The latest outbound message's state (no body): for the agents' inbox listing."""
-        rows = self.sender.outbox.deliveries(sender_hash(canonical_sender(sender_id)), limit=1)
+        rows = self.sender.outbox.deliveries(patient_ref(canonical_phone(sender_id)), limit=1)
         if not rows:
             return None
         row = rows[-1]
@@ -244,7 +245,7 @@ class TwilioWhatsApp:
         unless they opted out of messages or their data are blocked (ARCO). In arrival order, like a text
         (a file sent after BAJA is handled after it). ``recorded`` None: recovery already claimed it."""
         sid = message.message_id or ""
-        key = sender_hash(message.sender_id)
+        key = patient_ref(message.sender_id)
         try:
             if not self._begin(message, sid, key, recorded):
                 return
@@ -292,11 +293,11 @@ class TwilioWhatsApp:
                 continue
             address = str(kept.get("from") or "")
             try:
-                canonical = canonical_sender(address)
+                canonical = canonical_phone(address)
             except ValueError:  # an unusable stored row must not stop the recovery of the others
                 self._failed(sid, "-", ValueError("unusable stored sender"))
                 continue
-            key = sender_hash(canonical)
+            key = patient_ref(canonical)
             body = str(kept.get("body") or "")
             text = kept.get("tapped") or choice(body, self.ledger.choices(key, self.clock())) or body
             message = UserMessage(sender_id=canonical, text=str(text), channel=CHANNEL, message_id=sid,
@@ -316,7 +317,7 @@ class TwilioWhatsApp:
         return self.sender.outbox.on_status(sid, status, code, now)
 
     def deliveries(self, address: str) -> list[dict[str, Any]]:
-        return self.sender.outbox.deliveries(sender_hash(canonical_sender(address)))
+        return self.sender.outbox.deliveries(patient_ref(canonical_phone(address)))
 
     def start_retrier(self, interval: float = 2.0) -> None:
         """A daemon thread sending due retries every ``interval`` seconds (or at once when woken)."""

@@ -8,15 +8,17 @@ from __future__ import annotations
 import argparse
 import json
 
+from bot.core.identity import canonical_phone
+
 
 def deliveries_command(args: argparse.Namespace) -> int:
     """One JSON object per outbound message of a patient: state, attempts, error code, status history."""
     from bot import db
+    from bot.channels.twilio.ledger import patient_ref
     from bot.channels.twilio.outbox import Outbox
-    from bot.channels.twilio.ledger import canonical_sender, sender_hash
 
     try:
-        key = sender_hash(canonical_sender(args.patient))
+        key = patient_ref(canonical_phone(args.patient))
     except ValueError:
         print("error: not a phone number")
         return 2
@@ -32,8 +34,8 @@ def deliveries_command(args: argparse.Namespace) -> int:
 def retry_command(args: argparse.Namespace) -> int:
     """Send the retries that are due now (the server's retrier does this every few seconds)."""
     from bot import db
-    from bot.channels.twilio.sender import TwilioSender
     from bot.channels.twilio.ledger import TwilioLedger
+    from bot.channels.twilio.sender import TwilioSender
 
     sender = TwilioSender(TwilioLedger(db.get_engine()))
     sent = sender.retry_due()

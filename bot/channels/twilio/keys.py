@@ -1,5 +1,5 @@
-"""The Twilio channel's keys: the keyed sender hash and the sealing of payloads kept until processed or
-delivered (:mod:`bot.channels.twilio.ledger`, :mod:`bot.channels.twilio.outbox`).
+"""The Twilio channel's keys: the patient reference its rows are keyed by, and the sealing of payloads
+kept until processed or delivered (:mod:`bot.channels.twilio.ledger`, :mod:`bot.channels.twilio.outbox`).
 
 Every key is derived from the keyring (:meth:`bot.compliance.keyring.Keyring.subkey`): ``BOT_DATA_KEY``, or
 on the embedded default the generated ``var/data.key``; none from a constant. A deployed setup without
@@ -11,28 +11,25 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
-import os
 import secrets
 import threading
 from typing import Any
 
+from bot import settings
 from bot.errors import ConfigError
 
-SENDER_PURPOSE = "bot twilio-sender v1"
 PAYLOAD_PURPOSE = "bot twilio-payload v1"
 _PAYLOAD_AAD = b"bot twilio-payload v2"
 _LEGACY_AAD = b"twilio-outbox"
 
 
 class ChannelKeys:
-    """The channel's keys, every one derived from the keyring (:mod:`bot.compliance.keyring`): the sender
-    hash's HMAC key and the payload AES-GCM keys (one per master key id, so a rotated key still opens)."""
+    """The channel's payload AES-GCM keys, derived from the keyring (:mod:`bot.compliance.keyring`), one
+    per master key id so a rotated key still opens; and the keyring itself (patient references)."""
 
     def __init__(self, keyring: Any) -> None:
         self.keyring = keyring
-        self.sender = keyring.subkey(SENDER_PURPOSE)
         self._aeads: dict[str, Any] = {}
 
     def aead(self, kid: str) -> Any:
@@ -56,11 +53,7 @@ def channel_keys() -> ChannelKeys:
     setup without ``BOT_DATA_KEY`` (:func:`bot.settings.deployment_mode`): the WhatsApp channel refuses to
     run on a key that lives next to the database it protects.
     """
-    env = os.environ
-    data_key = env.get("BOT_DATA_KEY")
-    where = env.get("BOT_VAR_DIR") or env.get("BOT_PROJECT_DIR") or ("" if data_key else os.getcwd())
-    marker = (data_key, env.get("BOT_REF_KEY"), env.get("DATABASE_URL"), where, env.get("BOT_ENV"),
-              bool(env.get("TWILIO_AUTH_TOKEN")))
+    marker = settings.keyring_inputs()
     keys = _KEYS.get(marker)
     if keys is None:
         from bot.compliance.keyring import Keyring
@@ -77,19 +70,11 @@ def channel_keys() -> ChannelKeys:
     return keys
 
 
-def sender_hash(canonical: str) -> str:
-    """Keyed hash of a canonical phone number: HMAC-SHA256, under a key derived from the keyring, of the
-    patient reference (:meth:`Keyring.patient_ref`, itself keyed) — so erasing a patient known only by
-    reference can find the channel's rows (:func:`sender_hash_of_ref`). Phone numbers are too few to
-    hash bare or under a known key."""
-    keys = channel_keys()
-    return sender_hash_of_ref(keys.keyring.patient_ref(canonical), keys)
-
-
-def sender_hash_of_ref(patient_ref: str, keys: ChannelKeys | None = None) -> str:
-    """The channel's hash of the patient with reference ``patient_ref`` (ARCO erasure of its rows)."""
-    key = (keys or channel_keys()).sender
-    return hmac.new(key, patient_ref.encode(), hashlib.sha256).hexdigest()
+def patient_ref(canonical: str) -> str:
+    """The keyed patient reference of a canonical phone number (:meth:`Keyring.patient_ref`): what the
+    channel's rows are keyed by (column ``sender_hash``), the same reference the audit log, the inbox and
+    ARCO erasure use. Phone numbers are too few to hash bare or under a known key."""
+    return str(channel_keys().keyring.patient_ref(canonical))
 
 
 def _aead(kid: str | None = None) -> tuple[str, Any]:
@@ -105,7 +90,7 @@ def _legacy_aead() -> Any:
     seal. Remove once no ``v1:`` payload can be left (a day after upgrading)."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    raw = os.environ.get("BOT_DATA_KEY", "")
+    raw = settings.data_key() or ""
     return AESGCM(hashlib.sha256(b"bot twilio outbox v1\x00" + raw.encode()).digest())
 
 

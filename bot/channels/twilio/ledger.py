@@ -16,7 +16,6 @@ different processes — and a message's predecessors are committed before its nu
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -49,9 +48,8 @@ from sqlalchemy.exc import IntegrityError
 from bot.channels.twilio._pg import DirectStatements
 from bot.channels.twilio.keys import (  # noqa: F401  (re-exported: the channel's modules import them here)
     channel_keys,
+    patient_ref,
     seal,
-    sender_hash,
-    sender_hash_of_ref,
     unseal,
 )
 from bot.errors import StoreError
@@ -136,34 +134,6 @@ _MARK_PG: LiteralString = """
 WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
 UPDATE twilio_inbound SET status = %(status)s, payload = NULL FROM relaxed WHERE message_sid = %(sid)s
 """
-
-
-def canonical_sender(address: str, region: str = "MX") -> str:
-    """E.164 without WhatsApp's legacy Mexican mobile "1" (``whatsapp:+5215512345678`` → ``+525512345678``).
-
-    Raises ``ValueError`` when ``address`` is not a phone number. Replies still go to the exact ``From``.
-    Results are kept in a small per-process LRU (a message parses its sender two or three times).
-    """
-    return _canonical_sender(address, region)
-
-
-@functools.lru_cache(maxsize=2048)
-def _canonical_sender(address: str, region: str) -> str:
-    import phonenumbers
-
-    value = address.strip().removeprefix("whatsapp:").strip()
-    if not value or len(value) > 32:
-        raise ValueError("not a phone number")
-    try:
-        number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException as e:
-        raise ValueError("not a phone number") from e
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    if e164.startswith("+521") and len(e164) == 14:
-        e164 = "+52" + e164[4:]
-    if not phonenumbers.is_possible_number(phonenumbers.parse(e164)):
-        raise ValueError("not a phone number")
-    return e164
 
 
 def check_schema(engine: Engine) -> None:

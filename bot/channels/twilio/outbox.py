@@ -49,7 +49,6 @@ from bot.channels.twilio.ledger import (
     check_schema,
     metadata,
     seal,
-    sender_hash_of_ref,
     twilio_inbound,
     twilio_sender,
     twilio_status,
@@ -336,7 +335,7 @@ def erase_patient(conn: Connection, patient_ref: str) -> dict[str, int]:
     """Delete everything the channel holds for one patient: the inbound ledger, the sender row, outbound
     messages, their attempts and statuses. Runs inside the caller's transaction (ARCO erasure, audited
     there); returns counts by table."""
-    sender = sender_hash_of_ref(patient_ref)
+    sender = patient_ref  # the channel's rows are keyed by the patient reference
     sids = select(twilio_inbound.c.message_sid).where(twilio_inbound.c.sender_hash == sender)
     outbound_ids = select(twilio_outbound.c.id).where(twilio_outbound.c.sender_hash == sender)
     outbound_sids = select(twilio_attempt.c.message_sid).where(twilio_attempt.c.outbound_id.in_(outbound_ids))

@@ -21,15 +21,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.channels.twilio.ledger import TwilioLedger, canonical_sender, sender_hash
+from bot import settings
+from bot.channels.twilio.ledger import TwilioLedger, patient_ref
 from bot.channels.twilio.outbox import Due, Outbox, retryable_http
+from bot.core.identity import canonical_phone
 from bot.errors import ConfigError, DeliveryError, OutsideWindowError
 
 log = logging.getLogger("bot.channels.twilio")
@@ -87,10 +88,7 @@ def _pieces(text: str, limit: int) -> list[tuple[str, str]]:
 def opted_out_in(processor: Any) -> Callable[[str], bool]:
     """:attr:`TwilioSender.opted_out` for a dialogue processor: the patient's conversation (canonical
     number) is in phase ``opted_out`` — the tracker is the source of truth, as for reminders."""
-
-    def opted_out(sender_id: str) -> bool:
-        return bool(processor.tracker(sender_id).phase == "opted_out")
-
+    opted_out: Callable[[str], bool] = processor.opted_out
     return opted_out
 
 
@@ -113,7 +111,7 @@ def without_environment_scan(http: Any) -> Any:
     session = getattr(http, "session", None)
     if session is None or urllib.request.getproxies():
         return http
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    bundle = settings.ca_bundle()
     if bundle:
         session.verify = bundle
     session.trust_env = False
@@ -134,7 +132,7 @@ class TwilioSender:
         self.outbox = outbox or Outbox(ledger.engine, ledger.direct)
         self.http_client = http_client
         self.clock = clock
-        self.env = env if env is not None else os.environ
+        self.env = env  # None: the process environment (bot.settings)
         self._client: Any = None
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -148,13 +146,13 @@ class TwilioSender:
 
                 from bot.channels.twilio.transport import TwilioTransport
 
-                sid, token = self.env.get("TWILIO_ACCOUNT_SID"), self.env.get("TWILIO_AUTH_TOKEN")
+                sid, token = settings.twilio_account_sid(self.env), settings.twilio_auth_token(self.env)
                 if not sid or not token:
                     raise ConfigError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be set to send WhatsApp "
                                       "messages through Twilio")
                 http = self.http_client
                 if http is None:  # urllib3, not requests: ~40 % less CPU per send (bench/twilio_send.py)
-                    http = TwilioTransport(timeout=10, base_url=self.env.get("TWILIO_API_BASE_URL") or None,
+                    http = TwilioTransport(timeout=10, base_url=settings.twilio_api_base_url(self.env),
                                            retries=2)
                 self._client = Client(sid, token, http_client=http)
             return self._client
@@ -165,8 +163,8 @@ class TwilioSender:
         self._origin()
 
     def _origin(self) -> dict[str, str]:
-        service = self.env.get("TWILIO_MESSAGING_SERVICE_SID")
-        sender = self.env.get("TWILIO_WHATSAPP_FROM")
+        service = settings.twilio_messaging_service_sid(self.env)
+        sender = settings.twilio_whatsapp_from(self.env)
         if service:
             return {"messaging_service_sid": service}
         if sender:
@@ -175,7 +173,7 @@ class TwilioSender:
                           "or TWILIO_MESSAGING_SERVICE_SID")
 
     def _callback(self) -> dict[str, str]:
-        public = self.env.get("BOT_PUBLIC_URL")
+        public = settings.public_url(self.env)
         return {"status_callback": public.rstrip("/") + STATUS_PATH} if public else {}
 
     @property
@@ -189,7 +187,7 @@ class TwilioSender:
 
     # -- the window ------------------------------------------------------------------------------------
     def in_window(self, to: str) -> bool:
-        last = self.ledger.last_inbound(sender_hash(canonical_sender(to)))
+        last = self.ledger.last_inbound(patient_ref(canonical_phone(to)))
         return last is not None and self.clock() - last < WINDOW
 
     # -- sending ---------------------------------------------------------------------------------------
@@ -200,7 +198,7 @@ class TwilioSender:
         A chunk whose call failed transiently is left for :meth:`retry_due`, and the chunks after it wait
         behind it (their order is kept); a permanent failure raises :class:`DeliveryError`.
         """
-        key = sender_hash(canonical_sender(to))
+        key = patient_ref(canonical_phone(to))
         if not window_open and not self.in_window(to):
             log.warning("twilio.outbound.refused_outside_window", extra={"sender": key[:12]})
             raise OutsideWindowError("the 24-hour WhatsApp window is closed; "
@@ -212,7 +210,7 @@ class TwilioSender:
         payload: dict[str, Any] = {"to": to, "content_sid": content_sid}
         if variables:
             payload["variables"] = {str(k): str(v) for k, v in variables.items()}
-        sids = self._send_all(sender_hash(canonical_sender(to)), [("template", payload)])
+        sids = self._send_all(patient_ref(canonical_phone(to)), [("template", payload)])
         return sids[0] if sids else ""
 
     def _send_all(self, key: str, items: list[tuple[str, dict[str, Any]]]) -> list[str]:
@@ -312,7 +310,7 @@ class TwilioSender:
         """Whether the patient at ``to`` has opted out; None when it cannot be told (the store is down)."""
         assert self.opted_out is not None
         try:
-            return bool(self.opted_out(canonical_sender(to)))
+            return bool(self.opted_out(canonical_phone(to)))
         except Exception as e:
             log.error("twilio.outbound.opt_out_unknown", extra={"error": type(e).__name__})
             return None

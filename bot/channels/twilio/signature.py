@@ -7,14 +7,13 @@ when set (behind a proxy the arrival URL is not what Twilio signed), else the UR
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot import edge
+from bot import edge, settings
 
 log = logging.getLogger("bot.channels.twilio")
 
@@ -42,7 +41,7 @@ def twiml(background: BackgroundTask | None = None) -> Response:
 
 async def authenticated_form(request: Request) -> tuple[dict[str, str], Response | None]:
     """The form params once size, encoding and signature are checked; else the 4xx/503 to answer."""
-    token = os.environ.get("TWILIO_AUTH_TOKEN")
+    token = settings.twilio_auth_token()
     if not token:
         log.error("twilio.config.missing_auth_token")
         return {}, error(503, "TWILIO_AUTH_TOKEN is not set: cannot authenticate Twilio webhooks")
@@ -85,7 +84,7 @@ LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]", "testserver"}
 def _signed_url(request: Request) -> str | None:
     """The URL Twilio signed: ``BOT_PUBLIC_URL`` + path; without it, the arrival URL only for a local
     Host (None otherwise: the request cannot be authenticated and is refused)."""
-    public = os.environ.get("BOT_PUBLIC_URL")
+    public = settings.public_url()
     query = request.url.query
     if not public:
         if (request.url.hostname or "").lower() not in LOCAL_HOSTS:

@@ -1,11 +1,9 @@
 """The HTTP transport under the twilio SDK: a ``twilio.http.HttpClient`` on keep-alive ``http.client``
 connections (one per thread and origin), with ``urllib3`` only for origins reached through a proxy.
 
-Why: the SDK's default ``TwilioHttpClient`` goes through ``requests`` (request preparation, cookie jar,
-hooks, merging environment settings, adapter lookup on every call): about 15 % of a worker's CPU under
-load, and ``urllib3``'s pool, retry and header machinery is most of what remains. Our Twilio calls are form
-POSTs with basic auth to a few hosts, so this client does only that: ~70 % less CPU per
-``messages.create`` than requests (``bench/twilio_send.py``). Kept from the requests path:
+Why: the SDK's default ``TwilioHttpClient`` goes through ``requests``, whose per-call machinery costs more
+than the call itself; our Twilio calls are form POSTs with basic auth to a few hosts, so this client does
+only that (figures: ``bench/twilio_send.py``, docs/twilio.md). Kept from the requests path:
 
 - keep-alive connections, checked for a peer that closed them before reuse; a timeout (connect and read
   each, 10 s by default);
@@ -49,6 +47,8 @@ from twilio.http.response import Response
 from urllib3 import exceptions as u3
 from urllib3.util import parse_url
 from urllib3.util.ssl_ import create_urllib3_context
+
+from bot import settings
 
 log = logging.getLogger("bot.channels.twilio.transport")
 
@@ -112,7 +112,7 @@ def _translate(error: Exception) -> TransportError:
 
 def _tls_context() -> Any:
     context = create_urllib3_context()  # CERT_REQUIRED, hostname checked
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    bundle = settings.ca_bundle()
     if not bundle:
         try:
             import certifi

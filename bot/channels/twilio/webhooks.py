@@ -20,10 +20,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.channels.twilio.channel import CHANNEL, TwilioWhatsApp
-from bot.channels.twilio.ledger import STATUSES, canonical_sender, sender_hash
+from bot.channels.twilio.ledger import STATUSES, patient_ref
 from bot.channels.twilio.replies import button_payload, choice
 from bot.channels.twilio.sender import opted_out_in
 from bot.channels.twilio.signature import Forbidden, authenticated_form, error, twiml, valid_sid
+from bot.core.identity import canonical_phone
 from bot.core.processor import UserMessage
 from bot.edge import ascii_int
 
@@ -105,7 +106,7 @@ async def inbound_webhook(request: Request) -> Response:
     if sid is None or not sender_address:
         return error(400, "From and MessageSid are required")
     try:
-        canonical = canonical_sender(sender_address)
+        canonical = canonical_phone(sender_address)
     except ValueError:
         return error(400, "From is not a phone number")
     num_media = ascii_int(params.get("NumMedia", "0") or "0", 0, 999)  # not "²" or "١": isdigit() is true
@@ -118,7 +119,7 @@ async def inbound_webhook(request: Request) -> Response:
     channel = _channel_or_503(request)
     if isinstance(channel, Response):
         return channel
-    who = sender_hash(canonical)
+    who = patient_ref(canonical)
     if channel.processor is None:
         channel.processor = request.app.state.processor  # for recovering messages a dead worker left
     if channel.directory is None:

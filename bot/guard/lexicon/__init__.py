@@ -19,8 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from bot.config_files import load_mapping
 from bot.errors import ConfigError
 from bot.guard.normalise import canonical_term
 
@@ -66,12 +65,7 @@ _STEM = object()
 
 
 def _read(path: Path) -> dict[str, list[str]]:
-    try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as e:
-        raise ConfigError(f"{path}: cannot read the lexicon: {e}") from e
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{path}: a lexicon file must be a mapping")
+    data: Any = load_mapping(path, "a disclosure lexicon")
     groups = data["groups"] if "groups" in data else {data.get("category"): data.get("terms")}
     if not isinstance(groups, Mapping):
         raise ConfigError(f"{path}: 'groups' must map a kind to a list of terms")

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bot.errors import ConfigError
+from bot.nlu.patterns import CompiledPattern, compile_patterns, pattern_sources
 from bot.nlu.training_data import TrainingData
 
 #: Sparse features of one featurizer: (dimension, {column: value}).
@@ -113,3 +114,49 @@ class Component:
     def check_choice(self, key: str, choices: Collection[Any]) -> None:
         if self.config[key] not in choices:
             raise self._fail(key, "one of " + ", ".join(repr(c) for c in choices))
+
+
+class PatternComponent(Component):
+    """Base of the components that match the ``regex:`` / ``lookup:`` blocks of the training data.
+
+    Configured by four switches (their defaults set by the subclass); trained, it keeps the pattern
+    sources as its state and compiles them once (:meth:`warm_up`). Subclasses implement :meth:`process`
+    and may narrow the blocks used (:meth:`pattern_names`).
+    """
+
+    #: The boolean parameters every pattern component takes (Rasa's names).
+    PATTERN_KEYS: ClassVar[tuple[str, ...]] = (
+        "case_sensitive",
+        "use_lookup_tables",
+        "use_regexes",
+        "use_word_boundaries",
+    )
+
+    def validate(self) -> None:
+        for key in self.PATTERN_KEYS:
+            self.check_bool(key)
+        self._sources: list[tuple[str, str]] = []
+        self._compiled: list[CompiledPattern] = []
+
+    def pattern_names(self, data: TrainingData) -> set[str] | None:
+        """The names of the blocks to use; None: every block."""
+        return None
+
+    def train(self, data: TrainingData, messages: list[Message]) -> None:
+        self._sources = pattern_sources(
+            data,
+            use_regexes=self.config["use_regexes"],
+            use_lookup_tables=self.config["use_lookup_tables"],
+            use_word_boundaries=self.config["use_word_boundaries"],
+            names=self.pattern_names(data),
+        )
+        self.warm_up()
+
+    def warm_up(self) -> None:
+        self._compiled = compile_patterns(self._sources, case_sensitive=self.config["case_sensitive"])
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return {"sources": [list(s) for s in self._sources]}, {}
+
+    def set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self._sources = [(str(n), str(s)) for n, s in state["sources"]]

@@ -12,15 +12,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from bot.errors import ConfigError
-from bot.nlu.components.base import Component, Message
-from bot.nlu.patterns import CompiledPattern, compile_patterns, pattern_sources
+from bot.nlu.components.base import Component, Message, PatternComponent
 from bot.nlu.text import ENTITY_CHAR_LIMIT, fold_accents
 from bot.nlu.training_data import TrainingData
 
 log = logging.getLogger(__name__)
 
 
-class RegexEntityExtractor(Component):
+class RegexEntityExtractor(PatternComponent):
     """Entities from the ``regex:`` / ``lookup:`` blocks named like an entity of the training data.
 
     Overlapping matches are resolved longest-first; ``value`` is the matched text (the synonym mapper
@@ -36,24 +35,8 @@ class RegexEntityExtractor(Component):
         "use_word_boundaries": True,
     }
 
-    def validate(self) -> None:
-        for key in self.defaults:
-            self.check_bool(key)
-        self._sources: list[tuple[str, str]] = []
-        self._compiled: list[CompiledPattern] = []
-
-    def train(self, data: TrainingData, messages: list[Message]) -> None:
-        self._sources = pattern_sources(
-            data,
-            use_regexes=self.config["use_regexes"],
-            use_lookup_tables=self.config["use_lookup_tables"],
-            use_word_boundaries=self.config["use_word_boundaries"],
-            names=set(data.entity_types),
-        )
-        self.warm_up()
-
-    def warm_up(self) -> None:
-        self._compiled = compile_patterns(self._sources, case_sensitive=self.config["case_sensitive"])
+    def pattern_names(self, data: TrainingData) -> set[str] | None:
+        return set(data.entity_types)  # only the blocks named like an entity
 
     def process(self, message: Message) -> None:
         text = message.text[:ENTITY_CHAR_LIMIT]
@@ -81,12 +64,6 @@ class RegexEntityExtractor(Component):
                     "extractor": self.name,
                 }
             )
-
-    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        return {"sources": [list(s) for s in self._sources]}, {}
-
-    def set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self._sources = [(str(n), str(s)) for n, s in state["sources"]]
 
 
 ExtractTimes = Callable[..., list[Any]]

@@ -13,14 +13,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bot.errors import ConfigError
-from bot.nlu.components.base import Component, Message
+from bot.nlu.components.base import Component, Message, PatternComponent
 from bot.nlu.extras import require_training_extra
-from bot.nlu.patterns import CompiledPattern, compile_patterns, pattern_sources
 from bot.nlu.text import ENTITY_CHAR_LIMIT, fold_accents
 from bot.nlu.training_data import TrainingData
 
 
-class RegexFeaturizer(Component):
+class RegexFeaturizer(PatternComponent):
     """One binary feature per ``regex:`` / ``lookup:`` block: does it match anywhere in the message."""
 
     name = "RegexFeaturizer"
@@ -34,35 +33,11 @@ class RegexFeaturizer(Component):
     }
     ignored = ("number_additional_patterns", "alias")
 
-    def validate(self) -> None:
-        for key in self.defaults:
-            self.check_bool(key)
-        self._sources: list[tuple[str, str]] = []
-        self._compiled: list[CompiledPattern] = []
-
-    def train(self, data: TrainingData, messages: list[Message]) -> None:
-        self._sources = pattern_sources(
-            data,
-            use_regexes=self.config["use_regexes"],
-            use_lookup_tables=self.config["use_lookup_tables"],
-            use_word_boundaries=self.config["use_word_boundaries"],
-        )
-        self.warm_up()
-
-    def warm_up(self) -> None:
-        self._compiled = compile_patterns(self._sources, case_sensitive=self.config["case_sensitive"])
-
     def process(self, message: Message) -> None:
         folded = fold_accents(message.text[:ENTITY_CHAR_LIMIT])
         hits = {i: 1.0 for i, p in enumerate(self._compiled) if p.regex.search(folded)}
         message.features.append((len(self._compiled), hits))
         message.coverage["regex"] = max(message.coverage.get("regex", 0.0), 1.0 if hits else 0.0)
-
-    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        return {"sources": [list(s) for s in self._sources]}, {}
-
-    def set_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self._sources = [(str(n), str(s)) for n, s in state["sources"]]
 
 
 def word_ngrams(tokens: Sequence[str], min_n: int, max_n: int) -> list[str]:

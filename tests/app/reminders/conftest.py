@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from bot.channels.twilio.replies import ContentTemplate
 from bot.channels.twilio.channel import TwilioWhatsApp
+from bot.channels.twilio.replies import ContentTemplate
 from tests.channels.conftest import ACCOUNT, FROM_BOT, ROOT, TOKEN, Clock, _env
 from tests.fakes.twilio_server import FakeTwilio, signed_post
 from tests.scheduling.conftest import fresh_pg_database, postgres_url_or_skip
@@ -81,8 +81,8 @@ class Patient:
 
 
 def _harness(engine: Any, interpreter: Any) -> Generator[Reminders, None, None]:
-    from bot.app.wiring import build_app_state
     from bot.app.server import create_app
+    from bot.app.wiring import build_app_state
 
     clock = Clock()  # 2026-03-02 15:00 UTC: Monday 9:00 at the clinic
     state = build_app_state(ROOT, tracker_store={"type": "memory"}, lock_store={"type": "memory"},

@@ -12,8 +12,8 @@ import pytest
 
 from bot.app import reminders as module
 from bot.app.cli import main
-from bot.errors import ConfigError
 from bot.app.reminders import ReminderLoop, Report, send_due, start_loop
+from bot.errors import ConfigError
 from tests.app.reminders.conftest import ADDRESSES, REMINDER_SID, Patient, Reminders, _harness, at
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from bot.errors import ConfigError
 from bot.app.reminders import RESPONSE
-from bot.scheduling.clinic import ReminderRules, load_clinic
-from bot.scheduling.clinic_loader import parse
+from bot.errors import ConfigError
+from bot.scheduling.clinic import ReminderRules
+from bot.scheduling.clinic_loader import load_clinic, parse
 from tests.channels.conftest import ROOT
 from tests.scheduling.conftest import clinic_data
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.core.events import BotUttered
 from bot.app.reminders import RESPONSE, send_due
+from bot.core.events import BotUttered
 from tests.app.reminders.conftest import ADDRESSES, REMINDER_SID, Patient, Reminders, at
 
 CLINIC = "Consultorio Médico Jacarandas"
@@ -106,8 +106,8 @@ def test_two_workers_at_once_send_one_reminder(any_db: Reminders, monkeypatch: p
 def test_the_text_names_no_physician_or_service_and_passes_the_gate(reminders: Reminders) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from bot.guard.gate import load_gate
     from bot.app.reminders import reminder_values
+    from bot.guard.gate import load_gate
     from tests.channels.conftest import ROOT
 
     h = reminders

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.errors import StoreError
 from bot.app.reminders import RESPONSE, send_due
+from bot.errors import StoreError
 from tests.app.reminders.conftest import ADDRESSES, Patient, Reminders, at
 
 

@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "proc-test-auth-token-0123456789ab"
 ACCOUNT = "AC" + "1" * 32
 FROM_BOT = "whatsapp:+14155238886"

@@ -90,10 +90,12 @@ def test_handoff_agent_messages_and_hand_back_reach_the_patient_over_whatsapp(
     assert fake.accepted[-1]["Body"] == CLINICAL_REDIRECT and fake.accepted[-1]["To"] == PATIENT
     assert all("VIH" not in m["Body"] for m in fake.messages)
 
-    # the patient writes while a person handles it: the assistant stays silent
+    # the patient writes while a person handles it: one short acknowledgement, then silence (at most hourly)
     sent = len(fake.accepted)
     patient.says("gracias, ahí estaré")
-    assert len(fake.accepted) == sent
+    assert len(fake.accepted) == sent + 1 and "una persona del equipo" in fake.accepted[-1]["Body"]
+    patient.says("¿sigue ahí?")
+    assert len(fake.accepted) == sent + 1
 
     # the transcript, for the agent (audited)
     read = client.get(f"/agent/conversations/{cid}", headers={**AUTH, "x-agent-id": "ana.r"})

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from bot.channels.twilio.replies import ContentTemplate, choice, load_templates, numbered
 from bot.channels.twilio.channel import TwilioWhatsApp
+from bot.channels.twilio.replies import ContentTemplate, choice, load_templates, numbered
 from bot.errors import ConfigError, DomainError
 from tests.channels.conftest import ACCOUNT, FROM_BOT, TOKEN, Clock
 from tests.fakes.twilio_server import FakeTwilio, signed_post
@@ -54,8 +54,8 @@ class Chat:
 
 
 def _chat(engine: Any, templates: dict[str, ContentTemplate]) -> Iterator[Chat]:
-    from bot.app.wiring import build_app_state
     from bot.app.server import create_app
+    from bot.app.wiring import build_app_state
 
     state = build_app_state(tracker_store={"type": "memory"}, lock_store={"type": "memory"}, engine=engine,
                             clock=lambda: WHEN)

@@ -24,8 +24,8 @@ import pytest
 from sqlalchemy import Engine
 
 from bot import db, settings
-from bot.channels.twilio.ledger import _RECORD_PG, TwilioLedger, sender_hash
 from bot.channels.twilio.channel import CHANNEL, CLAIM_LEASE, MEDIA_ACK
+from bot.channels.twilio.ledger import _RECORD_PG, TwilioLedger, patient_ref
 from bot.core.events import HandoffStarted, UserUttered
 from bot.core.processor import UserMessage
 from tests.channels.conftest import FROM_BOT, TOKEN, Harness
@@ -40,7 +40,7 @@ PG_URL = os.environ.get("DATABASE_URL", "")
 
 def _record(harness: Harness, sid: str, body: str = "hola") -> Any:
     kept = {"from": PATIENT, "body": body, "tapped": None, "media": 0}
-    recorded = harness.channel.ledger.record_inbound(sid, sender_hash(CANONICAL), harness.clock(), kept)
+    recorded = harness.channel.ledger.record_inbound(sid, patient_ref(CANONICAL), harness.clock(), kept)
     assert recorded is not None
     return recorded
 
@@ -118,9 +118,9 @@ def test_an_unfinished_started_message_holds_back_the_next_one(harness: Harness)
     recorded = _record(harness, second, "quiero una cita")
     assert recorded.behind  # the first is being processed: the second waits for it
     since = harness.clock() - timedelta(seconds=harness.channel.order_timeout)
-    assert harness.channel.ledger.open_before(sender_hash(CANONICAL), recorded.seq, since) == 1
+    assert harness.channel.ledger.open_before(patient_ref(CANONICAL), recorded.seq, since) == 1
     harness.channel.ledger.mark(first, "processed")
-    assert harness.channel.ledger.open_before(sender_hash(CANONICAL), recorded.seq, since) == 0
+    assert harness.channel.ledger.open_before(patient_ref(CANONICAL), recorded.seq, since) == 0
 
 
 @pytest.fixture
@@ -134,7 +134,7 @@ def pg_engine() -> Iterator[Engine]:
 
 def test_postgres_a_message_recorded_while_the_previous_one_commits_is_behind(pg_engine: Engine) -> None:
     ledger = TwilioLedger(pg_engine)
-    sender, at = sender_hash(CANONICAL), datetime.now(UTC)
+    sender, at = patient_ref(CANONICAL), datetime.now(UTC)
     raw = pg_engine.raw_connection()  # message A: recorded in a transaction still open
     try:
         raw.cursor().execute(_RECORD_PG, {"sender": sender, "sid": "SMa", "at": at, "payload": None})

@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
+from bot.channels.twilio.ledger import patient_ref
 from bot.channels.twilio.outbox import MAX_ATTEMPTS, RETRY_DELAYS
-from bot.channels.twilio.ledger import sender_hash
 from tests.channels.conftest import ACCOUNT, FROM_BOT, TOKEN, Harness
 from tests.fakes.twilio_server import signed_post
 
@@ -34,7 +34,7 @@ def status(harness: Harness, sid: str, value: str, code: str | None = None) -> N
 
 
 def rows(harness: Harness) -> list[dict[str, object]]:
-    return harness.channel.sender.outbox.deliveries(sender_hash(CANONICAL))
+    return harness.channel.sender.outbox.deliveries(patient_ref(CANONICAL))
 
 
 def retry_after(harness: Harness, seconds: float) -> int:
@@ -182,9 +182,9 @@ def test_an_unusable_stored_message_does_not_stop_recovery_of_the_others(harness
     bad, good = "SM" + "7" * 32, "SM" + "8" * 32
     ledger = harness.channel.ledger
     unusable = {"from": "not a number", "body": "x"}
-    assert ledger.record_inbound(bad, sender_hash("x"), harness.clock(), unusable)
+    assert ledger.record_inbound(bad, patient_ref("x"), harness.clock(), unusable)
     kept = {"from": PATIENT, "body": "hola", "tapped": None, "media": 0}
-    assert ledger.record_inbound(good, sender_hash(CANONICAL), harness.clock(), kept)
+    assert ledger.record_inbound(good, patient_ref(CANONICAL), harness.clock(), kept)
     harness.clock.advance(seconds=harness.channel.order_timeout + 1)
     assert harness.channel.recover(harness.processor) == 1
     assert ledger.inbound_status(bad) == "failed" and ledger.inbound_status(good) == "processed"
@@ -194,7 +194,7 @@ def test_a_message_a_dead_worker_acknowledged_is_recovered_once(harness: Harness
     """The worker recorded (and answered Twilio for) a message, then died before processing it."""
     sid = "SM" + "9" * 32
     kept = {"from": PATIENT, "body": "hola", "tapped": None, "media": 0}
-    assert harness.channel.ledger.record_inbound(sid, sender_hash(CANONICAL), harness.clock(), kept)
+    assert harness.channel.ledger.record_inbound(sid, patient_ref(CANONICAL), harness.clock(), kept)
     channel = harness.channel
     assert channel.recover(harness.processor) == 0  # not abandoned yet: its worker may still be on it
     harness.clock.advance(seconds=channel.order_timeout + 1)
@@ -218,7 +218,7 @@ def test_inbound_messages_are_kept_encrypted_until_processed(harness: Harness) -
     from bot.channels.twilio.ledger import twilio_inbound
 
     sid = "SM" + "8" * 32
-    harness.channel.ledger.record_inbound(sid, sender_hash(CANONICAL), harness.clock(),
+    harness.channel.ledger.record_inbound(sid, patient_ref(CANONICAL), harness.clock(),
                                           {"from": PATIENT, "body": "me duele la cabeza"})
     with harness.channel.ledger.engine.connect() as conn:
         stored = conn.execute(select(twilio_inbound.c.payload)

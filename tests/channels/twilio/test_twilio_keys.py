@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bot.channels.twilio import keys as twilio_keys
-from bot.channels.twilio.ledger import seal, sender_hash, sender_hash_of_ref, unseal
+from bot.channels.twilio.ledger import patient_ref, seal, unseal
 from bot.compliance.keyring import Keyring
 from bot.errors import ConfigError
 
@@ -40,11 +40,11 @@ def _legacy_open(token: str, raw_key: str = "") -> dict[str, object]:
 
 
 def test_no_constant_key_on_the_embedded_default(embedded: Path) -> None:
-    digest = sender_hash(PHONE)
+    digest = patient_ref(PHONE)
     assert digest != hmac.new(b"bot.twilio.sender", PHONE.encode(), hashlib.sha256).hexdigest()
     keyring = Keyring.from_env()  # var/data.key, generated
     assert (embedded / "data.key").exists()
-    assert digest == sender_hash_of_ref(keyring.patient_ref(PHONE))  # ARCO can find the rows by reference
+    assert digest == keyring.patient_ref(PHONE)  # the patient reference itself: ARCO finds the rows by it
     token = seal(PAYLOAD)
     assert unseal(token) == PAYLOAD
     with pytest.raises(Exception):  # noqa: B017 - any failure: the constant key opens nothing
@@ -53,9 +53,9 @@ def test_no_constant_key_on_the_embedded_default(embedded: Path) -> None:
 
 def test_each_installation_has_its_own_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                             embedded: Path) -> None:
-    first, token = sender_hash(PHONE), seal(PAYLOAD)
+    first, token = patient_ref(PHONE), seal(PAYLOAD)
     monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path / "other"))
-    assert sender_hash(PHONE) != first
+    assert patient_ref(PHONE) != first
     with pytest.raises(Exception):  # noqa: B017 - InvalidTag: another installation's key
         unseal(token)
 
@@ -63,7 +63,7 @@ def test_each_installation_has_its_own_keys(tmp_path: Path, monkeypatch: pytest.
 def test_with_bot_data_key_the_raw_value_is_not_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     raw = base64.b64encode(secrets.token_bytes(32)).decode()
     monkeypatch.setenv("BOT_DATA_KEY", raw)
-    assert sender_hash(PHONE) != hmac.new(raw.encode(), PHONE.encode(), hashlib.sha256).hexdigest()
+    assert patient_ref(PHONE) != hmac.new(raw.encode(), PHONE.encode(), hashlib.sha256).hexdigest()
     token = seal(PAYLOAD)
     assert token.startswith("v2.")
     with pytest.raises(Exception):  # noqa: B017
@@ -85,11 +85,11 @@ def test_payloads_sealed_before_the_change_still_open(monkeypatch: pytest.Monkey
 def test_rotated_master_key_still_opens_payloads(monkeypatch: pytest.MonkeyPatch) -> None:
     old = f"old:{base64.b64encode(b'a' * 32).decode()}"
     monkeypatch.setenv("BOT_DATA_KEY", old)
-    token, before = seal(PAYLOAD), sender_hash(PHONE)
+    token, before = seal(PAYLOAD), patient_ref(PHONE)
     monkeypatch.setenv("BOT_DATA_KEY", f"new:{base64.b64encode(b'b' * 32).decode()},{old}")
     assert unseal(token) == PAYLOAD
     assert seal(PAYLOAD).startswith("v2.new:")
-    assert sender_hash(PHONE) == before  # rows stay findable across a rotation
+    assert patient_ref(PHONE) == before  # rows stay findable across a rotation
 
 
 @pytest.mark.parametrize("env", [{"BOT_ENV": "production"}, {"TWILIO_AUTH_TOKEN": "tok"}])
@@ -102,5 +102,5 @@ def test_deployed_twilio_without_bot_data_key_is_refused(
     with pytest.raises(ConfigError, match="WhatsApp channel cannot run: BOT_DATA_KEY is not set"):
         twilio_keys.channel_keys()
     with pytest.raises(ConfigError):
-        sender_hash(PHONE)
+        patient_ref(PHONE)
     assert not (embedded / "data.key").exists()

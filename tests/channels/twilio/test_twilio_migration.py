@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import Engine, inspect, text
 
 from bot import db, settings
-from bot.channels.twilio.outbox import Outbox
 from bot.channels.twilio.ledger import TwilioLedger
+from bot.channels.twilio.outbox import Outbox
 from bot.errors import StoreError
 from tests.compliance.helpers import scratch_schema
 

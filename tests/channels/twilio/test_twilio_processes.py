@@ -20,7 +20,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from bot.channels.twilio.ledger import canonical_sender, sender_hash
+from bot.channels.twilio.ledger import patient_ref
+from bot.core.identity import canonical_phone
 from tests.channels.twilio import processes
 from tests.fakes.twilio_server import FakeTwilio, sign
 
@@ -53,7 +54,7 @@ class Env:
     def arrivals(self, address: str) -> list[tuple[str, int | None, str]]:
         from bot.channels.twilio.ledger import TwilioLedger
 
-        return TwilioLedger(self.engine).arrivals(sender_hash(canonical_sender(address)))
+        return TwilioLedger(self.engine).arrivals(patient_ref(canonical_phone(address)))
 
     def wait_processed(self, address: str, n: int, timeout: float = 12) -> list[tuple[str, int | None, str]]:
         deadline = time.monotonic() + timeout
@@ -133,7 +134,7 @@ def test_five_at_once_across_two_processes_all_processed_in_arrival_order(env: E
     assert sorted(r[0] for r in rows) == sorted(sids)
     assert [r[2] for r in rows] == ["processed"] * 5, rows
     arrival = [r[0] for r in rows]  # ordered by the arrival number the ledger gave out
-    assert env.tracker_message_ids(canonical_sender(address)) == arrival  # none lost, none twice, in order
+    assert env.tracker_message_ids(canonical_phone(address)) == arrival  # none lost, none twice, in order
     assert [r[1] for r in rows] == [1, 2, 3, 4, 5]
 
 
@@ -147,13 +148,13 @@ def test_messages_sent_one_after_another_are_processed_in_that_order(env: Env) -
     rows = env.wait_processed(address, 5)
     assert [r[0] for r in rows] == sids
     assert [r[2] for r in rows] == ["processed"] * 5, rows
-    assert env.tracker_message_ids(canonical_sender(address)) == sids
+    assert env.tracker_message_ids(canonical_phone(address)) == sids
     assert len([m for m in env.fake.messages if m.get("To") == address]) >= 5  # every one answered
 
 
 def test_lock_of_a_killed_worker_expires_and_the_next_message_is_processed(env: Env) -> None:
     address = _address()
-    sender = canonical_sender(address)
+    sender = canonical_phone(address)
     holder = subprocess.Popen(  # a worker built like the servers' (same lock store, same key scheme)
         [sys.executable, "-c",
          "import time\n"

@@ -25,9 +25,9 @@ import urllib3
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from bot.channels.twilio.sender import DeliveryError, TwilioSender, redirecting_http_client
+from bot.channels.twilio.ledger import TwilioLedger, patient_ref
 from bot.channels.twilio.outbox import RETRY_DELAYS
-from bot.channels.twilio.ledger import TwilioLedger, canonical_sender, sender_hash
+from bot.channels.twilio.sender import DeliveryError, TwilioSender, redirecting_http_client
 from bot.channels.twilio.transport import (
     ConnectionError,
     ReadTimeout,
@@ -35,6 +35,7 @@ from bot.channels.twilio.transport import (
     TransportError,
     TwilioTransport,
 )
+from bot.core.identity import canonical_phone
 from tests.channels.conftest import ACCOUNT, FROM_BOT, TOKEN, Clock
 from tests.channels.twilio.processes import free_port
 from tests.fakes.twilio_server import FakeTwilio
@@ -298,7 +299,7 @@ def sender_for(engine: Any, base_url: str, clock: Clock, timeout: float = 5) -> 
 
 
 def only_row(sender: TwilioSender) -> dict[str, Any]:
-    [row] = sender.outbox.deliveries(sender_hash(canonical_sender(PATIENT)))
+    [row] = sender.outbox.deliveries(patient_ref(canonical_phone(PATIENT)))
     return row
 
 

@@ -11,9 +11,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.channels.twilio.signature import valid_sid
+from bot.channels.twilio.ledger import twilio_inbound, twilio_status
 from bot.channels.twilio.sender import split_text
-from bot.channels.twilio.ledger import canonical_sender, twilio_inbound, twilio_status
+from bot.channels.twilio.signature import valid_sid
+from bot.core.identity import canonical_phone
 from tests.channels.conftest import TOKEN, Harness, written
 from tests.fakes.twilio_server import signed_post
 
@@ -26,13 +27,13 @@ from tests.fakes.twilio_server import signed_post
     ("whatsapp:+14155238886", "+14155238886"),
 ])
 def test_canonical_sender(raw: str, canonical: str) -> None:
-    assert canonical_sender(raw) == canonical
+    assert canonical_phone(raw) == canonical
 
 
 @pytest.mark.parametrize("raw", ["", "whatsapp:", "whatsapp:hola", "+1" * 40, "messenger:abc"])
 def test_canonical_sender_rejects(raw: str) -> None:
     with pytest.raises(ValueError):
-        canonical_sender(raw)
+        canonical_phone(raw)
 
 
 @given(st.text(alphabet=st.sampled_from("ab cd.!?\n¿ñ" + "x" * 5), max_size=6000),

@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bot.channels.twilio.sender import MAX_CHARS, OutsideWindowError
 from bot.channels.twilio.channel import EMPTY_TWIML, MEDIA_ACK
+from bot.channels.twilio.sender import MAX_CHARS, OutsideWindowError
 from tests.channels.conftest import ACCOUNT, FROM_BOT, TOKEN, Harness
 from tests.fakes.twilio_server import sign, signed_post
 
@@ -172,9 +172,9 @@ def test_long_reply_is_split_under_1600(harness: Harness) -> None:
 
 
 def _hash(canonical: str) -> str:
-    from bot.channels.twilio.ledger import sender_hash
+    from bot.channels.twilio.ledger import patient_ref
 
-    return sender_hash(canonical)
+    return patient_ref(canonical)
 
 
 def test_free_text_outside_the_window_is_refused_templates_are_not(harness: Harness) -> None:

@@ -1,7 +1,9 @@
-"""The two storage contracts the engine depends on; every backend implements one of them.
+"""The storage contracts the engine depends on; every backend (``bot.stores``) implements one of them.
 
-All methods are synchronous: the engine runs in a threadpool behind the async web layer, so a backend may
-block on I/O but must be safe to call from several threads at once.
+They live in the core, the lowest layer, because the processor is what needs them; ``bot.stores`` and the
+composition root only implement and plug them in. All methods are synchronous: the engine runs in a
+threadpool behind the async web layer, so a backend may block on I/O but must be safe to call from
+several threads at once.
 """
 
 from __future__ import annotations
@@ -42,6 +44,16 @@ class TrackerStore(Protocol):
 
 
 @runtime_checkable
+class ResumableStore(Protocol):
+    """What a tracker store offers to resume conversations without replaying them
+    (:class:`~bot.compliance.transcripts.SealedTrackerStore` does; see :mod:`bot.core.resume`)."""
+
+    def load_after(self, sender_id: str, known: Any) -> tuple[list[dict[str, Any]], Any, bool]: ...
+
+    def append_after(self, sender_id: str, events: Sequence[Mapping[str, Any]], known: Any) -> Any: ...
+
+
+@runtime_checkable
 class LockStore(Protocol):
     """Per-conversation mutual exclusion, granted in arrival (FIFO) order."""
 
@@ -56,3 +68,6 @@ class LockStore(Protocol):
     def close(self) -> None:
         """Release connections; the store must not be used afterwards."""
         ...
+
+
+__all__ = ["LockStore", "ResumableStore", "TrackerStore"]

@@ -1,0 +1,45 @@
+"""The clinic's frequently asked questions (payment, insurance, invoices, parking, accessibility, what to
+bring, preparation), answered from clinic.yml's ``faq:`` — public information, before consent too.
+
+"¿aceptan tarjeta?" gets the payment methods, never the price list. The topic is read by
+:func:`bot.core.readers.faq_topic`; a topic the clinic did not fill in gets the general answer of the
+intent the model chose (prices, location, services).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from bot import settings
+from bot.config_files import load_mapping
+from bot.core import readers
+from bot.core.dialogue import Output, Turn, Utter
+
+_GENERAL = {"ask_prices": "utter_prices", "ask_location": "utter_location", "ask_services": "utter_services"}
+
+
+@lru_cache(maxsize=4)
+def _faq(path: Path, mtime: float) -> dict[str, str]:
+    raw: Any = load_mapping(path, "the practice's configuration").get("faq") or {}
+    return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+
+
+def faq_answers(project: Path | None = None) -> dict[str, str]:
+    path = (project or settings.project_dir()) / "clinic.yml"
+    try:
+        return _faq(path, path.stat().st_mtime)
+    except OSError:
+        return {}
+
+
+class FaqAnswer:
+    name = "action_faq"
+
+    def run(self, turn: Turn) -> list[Output]:
+        topic = readers.faq_topic(turn.text)
+        answer = faq_answers().get(topic or "")
+        if answer:
+            return [Utter("utter_faq", {"faq_answer": answer})]
+        return [Utter(_GENERAL.get(turn.intent, "utter_out_of_scope"))]

@@ -1,0 +1,215 @@
+"""The answer to the question just asked, read before any intent policy (Rasa forms' ``requested_slot``,
+Rasa Pro's ``collect``).
+
+Every asking response declares in domain.yml what it ``expects`` (service, person, time, choice, yes_no,
+consent). When the assistant's last turn ended with such a question, the patient's reply is first read as
+that answer (bot/core/readers.py); only when it is clearly not one does the model's intent stand. An
+emergency, an opt-out or a request for a person always keep the model's reading (their policies and the
+script rank them above everything).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from bot.core import readers
+from bot.core.domain import Domain
+from bot.core.events import BotUttered, UserUttered
+from bot.core.tracker import Tracker
+
+#: Model intents a reader never overrides.
+_KEEP = frozenset({"emergency", "opt_out", "arco_request", "goodbye"})
+_HUMAN_WORDS = re.compile(r"\b(?:persona|humano|alguien|recepci\w*|asesor\w*|agente|operador\w*|"
+                          r"secretari\w*|hablar con)\b")
+_CHANGE = re.compile(r"\b(?:mejor|cambi\w*|en vez|siempre no|mas bien|no era|perdon|corrijo|me equivoque)\b")
+_QUESTION = re.compile(r"\?|¿|^(?:cuanto|cuando|donde|como|que|cual|aceptan|tienen|hay)\b")
+
+
+def asked(domain: Domain, tracker: Tracker) -> str | None:
+    """The last asking response the assistant sent after the patient's previous message, if any."""
+    for ev in reversed(tracker.events):
+        if isinstance(ev, UserUttered):
+            return None
+        if isinstance(ev, BotUttered) and ev.response:
+            spec = domain.responses.get(ev.response)
+            if spec is not None and spec.expects:
+                return ev.response
+    return None
+
+
+def expected(domain: Domain, tracker: Tracker) -> str | None:
+    """What the assistant's last turn asked for: the ``expects`` of :func:`asked` (None: nothing)."""
+    name = asked(domain, tracker)
+    return domain.responses[name].expects if name else None
+
+
+def read(domain: Domain, tracker: Tracker, parse: Mapping[str, Any], clinic: Any) -> dict[str, Any]:
+    """The parse, with the intent and entities of the answer when the text answers what was asked."""
+    out: dict[str, Any] = dict(parse)
+    entities = [dict(e) for e in parse.get("entities") or ()]
+    for ent in entities:  # entity values as clinic ids, whatever case or form the model extracted
+        if ent.get("entity") == "service":
+            ent["value"] = readers.normalise_service(ent.get("value"), clinic) or ent.get("value")
+        elif ent.get("entity") == "person" and isinstance(ent.get("value"), str):
+            ent["value"] = readers.person_name(ent["value"]) or ent["value"]
+    intent = str((parse.get("intent") or {}).get("name") or "nlu_fallback")
+    text = str(parse.get("text") or "")
+    want = expected(domain, tracker)
+    out["asked"] = asked(domain, tracker)
+    if not _has(entities, "service") and want != "service" and _CHANGE.search(readers.fold(text)):
+        changed = readers.service_id(text, clinic)  # "mejor cámbielo a terapia": a new service
+        if changed:
+            entities.append({"entity": "service", "value": changed, "extractor": "expected"})
+    if not _has(entities, "person") and want != "person":
+        # a name the message carries with other details: "a nombre de Ana Ruiz", "Ana Ruiz, pediatría, el
+        # viernes", "acepto, Ana Ruiz" — kept, so it is not asked again
+        named = readers.person_in(text)
+        if named is None and (want == "consent" or _has(entities, "service") or _has(entities, "time")):
+            named = _listed_name(text, clinic)
+        if named:
+            entities.append({"entity": "person", "value": named, "extractor": "expected"})
+    times = [e for e in entities if e.get("entity") == "time"]
+    if intent == "reschedule_appointment" and len(times) >= 2:
+        # "mi cita del viernes para el lunes": the first time picks the appointment, the last is the new one
+        out["appointment_times"] = times[:-1]
+        entities[:] = [e for e in entities if e.get("entity") != "time" or e is times[-1]]
+    out["entities"] = entities
+    if want is None or intent in _KEEP:
+        return out
+    if intent == "request_human" and (_HUMAN_WORDS.search(readers.fold(text)) or want != "person"):
+        return out
+    reader = _READERS.get(want)
+    if reader is None:
+        return out
+    answer = reader(text, intent, entities, tracker, clinic)
+    if answer is None:
+        return out
+    new_intent, new_entities, extra = answer
+    out["entities"] = new_entities
+    out.update(extra)
+    out["expected"] = want
+    if new_intent != intent:
+        out["intent"] = {"name": new_intent, "confidence": 1.0}
+        out["intent_ranking"] = [{"name": new_intent, "confidence": 1.0}]
+    return out
+
+
+def _listed_name(text: str, clinic: Any) -> str | None:
+    """A name given as one comma-separated item of a message ("maria perez, ginecologia, pa mañana")."""
+    parts = [p.strip() for p in re.split(r"[,;\n]+", text)]
+    if len(parts) < 2:
+        return None
+    for part in parts:
+        if len(part.split()) < 2 or re.search(r"\d", part) or readers.yes_no(part):
+            continue
+        if readers.service_id(part, clinic) is None:
+            name = readers.person_name(part)
+            if name:
+                return name
+    return None
+
+
+Answer = tuple[str, list[dict[str, Any]], dict[str, Any]] | None
+
+
+def _with(entities: list[dict[str, Any]], name: str, value: Any) -> list[dict[str, Any]]:
+    kept = [e for e in entities if e.get("entity") != name]
+    return [*kept, {"entity": name, "value": value, "extractor": "expected"}]
+
+
+def _has(entities: list[dict[str, Any]], name: str) -> bool:
+    return any(e.get("entity") == name for e in entities)
+
+
+def _yes_no(text: str, intent: str, entities: list[dict[str, Any]], tracker: Tracker, clinic: Any) -> Answer:
+    said = readers.yes_no(text) or ("deny" if readers.yes_no(text, loose=True) == "deny" else None)
+    if said == "deny" or (said == "affirm" and not _has(entities, "time")):
+        return said, entities, {}
+    named = readers.person_name(text) and not _has(entities, "time")
+    if said is None and intent in ("affirm", "deny") and named:
+        return "nlu_fallback", entities, {}  # a name while a yes/no is pending is neither
+    return None
+
+
+def _consent(text: str, intent: str, entities: list[dict[str, Any]], tracker: Tracker, clinic: Any) -> Answer:
+    if re.match(r"^\s*acepto\b", text, re.IGNORECASE):
+        return "affirm", entities, {}
+    said = readers.yes_no(text, loose=True)
+    if said is not None:
+        return said, entities, {}
+    return None
+
+
+def _service(text: str, intent: str, entities: list[dict[str, Any]], tracker: Tracker, clinic: Any) -> Answer:
+    if _QUESTION.search(readers.fold(text)) and not _has(entities, "service"):
+        return None
+    sid = readers.service_id(text, clinic, listed=True)
+    if sid is None:
+        return None
+    keep = intent if intent in ("book_appointment", "inform") else "inform"
+    return keep, _with(entities, "service", sid), {}
+
+
+def _person(text: str, intent: str, entities: list[dict[str, Any]], tracker: Tracker, clinic: Any) -> Answer:
+    if intent in ("ask_clinical_info", "ask_prices", "ask_hours", "ask_location", "ask_services") and (
+        "?" in text or "¿" in text
+    ):
+        return None
+    name = readers.person_name(text)
+    if name is None:
+        return None
+    return "inform", _with(entities, "person", name), {}
+
+
+def _choice(text: str, intent: str, entities: list[dict[str, Any]], tracker: Tracker, clinic: Any) -> Answer:
+    offers = tracker.get_slot("offers") or []
+    picked = readers.choice(text, offers, getattr(clinic, "timezone", None))
+    if picked is None:
+        return None
+    if picked == "none":
+        return "deny", [e for e in entities if e.get("entity") == "time"], {}
+    return "inform", [e for e in entities if e.get("entity") != "time"], {"choice": picked}
+
+
+def _time(text: str, intent: str, entities: list[dict[str, Any]], tracker: Tracker, clinic: Any) -> Answer:
+    if _has(entities, "time") and intent not in ("ask_hours", "ask_prices", "ask_location"):
+        keep = intent if intent in ("book_appointment", "reschedule_appointment", "inform") else "inform"
+        return keep, entities, {}
+    return None
+
+
+def _appointment(
+    text: str, intent: str, entities: list[dict[str, Any]], tracker: Tracker, clinic: Any
+) -> Answer:
+    """Which of the listed appointments (actions/select.py): number, ordinal, day, hour or service."""
+    choices = tracker.get_slot("appointment_choices") or {}
+    ids = list(choices.get("ids") or ())
+    if not ids:
+        return None
+    mode_intent = "cancel_appointment" if choices.get("mode") == "cancel" else "reschedule_appointment"
+    offers = [{"start": s} for s in choices.get("starts") or ()]
+    picked = readers.choice(text, offers, getattr(clinic, "timezone", None))
+    if picked == "none":
+        return None
+    if isinstance(picked, int) and picked < len(ids):
+        return mode_intent, [e for e in entities if e.get("entity") != "time"], {"appointment": ids[picked]}
+    sid = readers.service_id(text, clinic)
+    services = list(choices.get("services") or ())
+    if sid and services.count(sid) == 1:
+        return mode_intent, entities, {"appointment": ids[services.index(sid)]}
+    if intent in ("cancel_appointment", "reschedule_appointment") or readers.yes_no(text) == "deny":
+        return None
+    return None
+
+
+_READERS = {
+    "appointment": _appointment,
+    "yes_no": _yes_no,
+    "consent": _consent,
+    "service": _service,
+    "person": _person,
+    "choice": _choice,
+    "time": _time,
+}

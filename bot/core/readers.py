@@ -1,0 +1,321 @@
+"""Readers of an answer to a question the assistant just asked (bot/core/expect.py picks the reader).
+
+Pure text functions: yes/no in Mexican forms, a personal name with or without "me llamo / a nombre de /
+es para mi hija", a service by name, colloquial alias (bot/core/data/service_aliases.yml), physician,
+specialty or number of the listed option (fuzzy, typos tolerated), and an offered slot by number,
+ordinal, hour or weekday. Each returns None when the text is not clearly that kind of answer.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from bot.config_files import load_mapping
+
+
+def fold(text: str) -> str:
+    """Lower case, no accents, punctuation to spaces, whitespace collapsed."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    plain = re.sub(r"[^\w\s]", " ", plain.casefold())
+    return " ".join(plain.split())
+
+
+# -- yes / no -------------------------------------------------------------------------------------------
+_YES = (
+    r"si+|sip|sii+|simon|sale|va|vale|ok|okay|oki|okey|claro|correcto|perfecto|de acuerdo|orale|andale|"
+    r"esta bien|adelante|por supuesto|confirmo|confirmado|afirmativo|exacto|asi es|eso|me parece bien|"
+    r"me late|yes|yep|sure|dale|listo|bien|excelente|de una|sale y vale|si por favor|porfa si|acepto|"
+    r"esta perfecto|muy bien|me parece|ese|esa|esa mero|ese mero|si esa|si ese|seguro|obvio|neta si"
+)
+_NO = (
+    r"no+|nel|nop|nope|nel pastel|mejor no|para nada|negativo|ninguna|ninguno|todavia no|aun no|"
+    r"no gracias|no por ahora|ahorita no|no quiero|no acepto|tampoco|no es correcto|no esta bien|siempre no|"
+    r"mejor ya no|ya no"
+)
+_YES_RX = re.compile(rf"^(?:{_YES})\b")
+_NO_RX = re.compile(rf"^(?:{_NO})\b")
+_TAIL_OK = re.compile(
+    r"^(?:(?:gracias|muchas gracias|por favor|porfa|porfavor|senorita|senor|doctora?|amigo|joven|"
+    r"asi|perfecto|claro|esta bien|bien|muy amable|de acuerdo|adelante|agendela|agendala|confirmo|"
+    r"confirmela|hagalo|ok|va|sale|si|no|gracias a usted|grax|gracia|xfa|plis|please|thx|muchas gracias|"
+    r"mil gracias|se lo agradezco|esta bien asi|asi esta bien)\s*)*$"
+)
+
+
+def yes_no(text: str, *, loose: bool = False) -> str | None:
+    """'affirm', 'deny' or None. Strict: the message is only the yes/no (thanks, "por favor" may follow);
+    ``loose``: a leading yes/no followed by other details (consent: "sale, es para mañana")."""
+    t = fold(text)
+    if not t:
+        return None
+    for kind, rx in (("deny", _NO_RX), ("affirm", _YES_RX)):
+        m = rx.match(t)
+        if m is None:
+            continue
+        rest = t[m.end():].strip()
+        if kind == "affirm" and re.match(r"^no\b", rest):
+            return None  # "sí, no..." contradictory
+        if not rest or _TAIL_OK.match(rest) or loose:
+            return kind
+        return None
+    return None
+
+
+# -- person ---------------------------------------------------------------------------------------------
+_PERSON_PREFIX = re.compile(
+    r"^(?:(?:hola|buenas|buenos dias|buenas tardes|buenas noches|ok|si|sale|va|claro)\s+)*"
+    r"(?:(?:es |seria |la cita es |la cita seria )?(?:a nombre de|para|pa)\s+(?:mi\s+\w+(?:\s+|$))?|"
+    r"(?:me llamo|mi nombre es|el nombre es|su nombre es|se llama|soy|yo soy|nombre|"
+    r"a nombre de|la paciente es|el paciente es|es para mi\s+\w+|para mi\s+\w+|es mi\s+\w+)\s+)"
+)
+_NAME_WORD = re.compile(r"^[a-zñ][a-zñ'\-]*$")
+#: Words that end a name (what follows is a time or other detail).
+_NAME_STOP = re.compile(
+    r"\s+(?:para|el|la|los|las|a|al|en|de la|mañana|manana|hoy|pasado|lunes|martes|miercoles|jueves|"
+    r"viernes|sabado|domingo|por|porfa|gracias|y|que|con|cuando|temprano|tarde|noche|es|pa|este|esta|"
+    r"si|no|ok)\b.*$|\s+\d.*$"
+)
+_NOT_NAME = frozenset(
+    [
+        "si", "no", "ok", "va", "sale", "nel", "hola", "gracias", "cita", "consulta", "quiero", "necesito",
+        "agendar", "cambiar", "cancelar", "doctor", "doctora", "dra", "dr", "ninguna", "ninguno", "otro",
+        "otra", "dia", "hora", "horario", "manana", "tarde", "noche", "hoy", "lunes", "martes", "miercoles",
+        "jueves", "viernes", "sabado", "domingo", "persona", "humano", "alguien", "asesor", "agente",
+        "ayuda",
+        "bot", "robot", "quien", "eres", "que", "como", "cuando", "donde", "cuanto", "precio", "costo",
+        "cuesta", "general", "pediatria", "pedia", "gineco", "nutri", "ultra", "psico", "vacuna",
+        "certificado",
+        "consulta", "la", "el", "los", "las", "un", "una", "de", "del", "por", "favor", "porfa", "urgente",
+        "emergencia", "bien", "mal", "cual", "opcion", "primera", "segunda", "tercera", "uno", "dos", "tres",
+        "perfecto", "claro", "listo", "bueno", "buenas", "buenos", "dias", "noches", "tardes", "mande",
+        "disculpe", "perdon", "mi", "mis", "su", "sus", "yo", "tu", "usted", "para", "con", "sin", "mejor",
+        "prefiero", "puedo", "puede", "tengo", "tiene", "es", "son", "acepto", "correcto", "exacto", "nada",
+        "cita", "citas", "pago", "tarjeta", "efectivo", "siempre", "ya", "oiga", "oye", "entonces", "ahora",
+        "pero", "tambien", "mas", "menos", "mismo", "misma", "solo", "nomas", "aqui", "alla", "otra", "otro",
+        "mejor", "cambio", "cambiar", "mande", "sigo", "hay"
+    ]
+)
+
+
+def person_name(text: str) -> str | None:
+    """A plausible personal name ("Ana López", "me llamo ana lópez", "a nombre de mi hija Sofía Ruiz
+    para el viernes") in title case, or None (a question, a yes/no, a number, a common word)."""
+    if "?" in text or "¿" in text or len(text) > 160:
+        return None
+    for part in re.split(r"[,;.:!\n]+", text):
+        name = _one_name(part)
+        if name is not None:
+            return name
+    return None
+
+
+_NAME_MARKER = re.compile(r"\b(?:a nombre de|me llamo|mi nombre es|el nombre es|se llama|"
+                          r"nombre del paciente es|"
+                          r"nombre de la paciente es)\s+", re.IGNORECASE)
+
+
+def person_in(text: str) -> str | None:
+    """A name introduced anywhere in a longer message ("cita el viernes a nombre de Ana Ruiz, porfa")."""
+    m = _NAME_MARKER.search(text) or _SOY.search(text)
+    if m is None or "?" in text[m.end():]:
+        return None
+    name = _one_name(re.split(r"[,;.:!\n]+", text[m.end():])[0])
+    if name and m.re is _SOY and len(name.split()) < 2:
+        return None  # "soy hipertenso" is not a name; "soy Juan Pérez" is
+    return name
+
+
+_SOY = re.compile(r"(?:^|[.,;!¡]\s*)(?:y\s+)?(?:yo\s+)?soy\s+", re.IGNORECASE)
+
+
+def _one_name(text: str) -> str | None:
+    t = re.sub(r"[^\w\s'\-]", " ", unicodedata.normalize("NFC", text).casefold())
+    t = " ".join(t.split())
+    t = _PERSON_PREFIX.sub("", t, count=1)
+    t = _NAME_STOP.sub("", t)
+    words = t.split()
+    if not 1 <= len(words) <= 5:
+        return None
+    folded = [fold(w) for w in words]
+    if any(not _NAME_WORD.match(w) or len(w) < 2 for w in folded):
+        return None
+    if folded[0] in _NOT_NAME or sum(w in _NOT_NAME for w in folded) > (1 if len(words) >= 3 else 0):
+        return None
+    return " ".join(w[:1].upper() + w[1:] for w in words)
+
+
+# -- service --------------------------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _aliases() -> dict[str, tuple[str, ...]]:
+    path = Path(__file__).with_name("data") / "service_aliases.yml"
+    raw = load_mapping(path, "colloquial service names", allow_empty=True)
+    return {str(k): tuple(fold(str(a)) for a in v or ()) for k, v in raw.items()}
+
+
+_ORDINAL = {
+    "1": 0, "uno": 0, "primer": 0, "primero": 0, "primera": 0, "first": 0,
+    "2": 1, "dos": 1, "segundo": 1, "segunda": 1, "second": 1,
+    "3": 2, "tres": 2, "tercer": 2, "tercero": 2, "tercera": 2, "third": 2,
+    "4": 3, "cuatro": 3, "cuarto": 3, "cuarta": 3,
+    "5": 4, "cinco": 4, "quinto": 4, "quinta": 4,
+    "6": 5, "seis": 5, "sexto": 5, "sexta": 5,
+    "7": 6, "siete": 6, "septimo": 6, "septima": 6,
+    "8": 7, "ocho": 7, "octavo": 7, "octava": 7,
+    "9": 8, "nueve": 8, "noveno": 8, "novena": 8,
+    "10": 9, "diez": 9, "decimo": 9, "decima": 9,
+}
+_FILLER = re.compile(
+    r"\b(?:quiero|quisiera|necesito|ocupo|busco|ando buscando|me gustaria|una|un|la|el|de|del|con|para|"
+    r"cita|consulta|por favor|porfa|pues|este|seria|es|lo de|mi|opcion|numero|servicio|agendar|sacar)\b"
+)
+
+
+def ordinal(text: str, *, limit: int = 3) -> int | None:
+    """The index of "2", "la segunda", "opción 3", "la número 1, por favor" (0-based, below ``limit``)."""
+    t = fold(text)
+    m = re.match(r"^(?:(?:la|el|opcion|option|numero|num|no|#|quiero|prefiero|me quedo con|mejor|"
+                 r"esa|ese|dame|deme|agendeme)\s+)*(\w+)\b(.*)$", t)
+    if not m:
+        return None
+    index = _ORDINAL.get(m.group(1))
+    rest = m.group(2).strip()
+    if index is None or index >= limit:
+        return None
+    if rest and not re.match(r"^(?:(?:opcion|por favor|porfa|gracias|esta bien|la|de|porfavor|si|va|"
+                             r"sale|ok|mejor|esa|ese|please)\s*)*$", rest):
+        return None
+    return index
+
+
+def service_id(text: str, clinic: Any, *, listed: bool = False) -> str | None:
+    """The clinic service a short answer names; ``listed``: the services were just listed in clinic order,
+    so "2" / "la segunda" pick one."""
+    services = list(getattr(clinic, "services", ()) or ())
+    if not services:
+        return None
+    if listed:
+        index = ordinal(text, limit=len(services))
+        if index is not None:
+            return str(services[index].id)
+    t = fold(text)
+    core = " ".join(_FILLER.sub(" ", t).split()) or t
+    choices: dict[str, str] = {}
+    for s in services:
+        choices[fold(s.name)] = s.id
+        choices[fold(s.id.replace("_", " "))] = s.id
+        for alias in _aliases().get(s.id, ()):
+            choices[alias] = s.id
+    for p in getattr(clinic, "physicians", ()) or ():
+        if len(p.services) == 1 or p.services:
+            target = p.services[0]
+            surname = fold(p.name).split()
+            for key in (fold(p.name), " ".join(surname[1:3]), surname[1] if len(surname) > 1 else ""):
+                if key and key not in ("dra", "dr"):
+                    choices.setdefault(key, target)
+            choices.setdefault(fold(p.specialty), target)
+    if core in choices:
+        return choices[core]
+    best = process.extractOne(core, list(choices), scorer=fuzz.WRatio, score_cutoff=88)
+    if best is not None and len(core) >= 3:
+        return choices[best[0]]
+    # a longer sentence that contains one alias as whole words ("la de pedia por favor")
+    for key in sorted(choices, key=len, reverse=True):
+        if len(key) >= 4 and re.search(rf"\b{re.escape(key)}\b", t):
+            return choices[key]
+    return None
+
+
+def normalise_service(value: Any, clinic: Any) -> str | None:
+    """An NLU service entity value as a clinic id ("ULTRASONIDO", "Pediatría" -> "ultrasonido", ...)."""
+    if not isinstance(value, str):
+        return None
+    ids = {s.id for s in getattr(clinic, "services", ()) or ()}
+    if value in ids:
+        return value
+    key = fold(value).replace(" ", "_")
+    if key in ids:
+        return key
+    return service_id(value, clinic)
+
+
+# -- an offered slot ------------------------------------------------------------------------------------
+_WEEKDAYS = ("lunes", "martes", "miercoles", "jueves", "viernes", "sabado", "domingo")
+_NONE = re.compile(r"^(?:ninguna|ninguno|ningun|ni una|otro dia|otra hora|otro horario|otra fecha|"
+                   r"no me (?:acomoda|queda|sirve)|ninguna me|no puedo|otras? opcion)")
+
+
+def choice(text: str, offers: Sequence[dict[str, str]], zone: Any) -> int | str | None:
+    """The index of the offer picked ("2", "la segunda", "la de las 11", "la del viernes"), "none" for
+    "ninguna / otro día", or None."""
+    if not offers:
+        return None
+    t = fold(text)
+    if _NONE.match(t):
+        return "none"
+    index = ordinal(text, limit=len(offers))
+    if index is not None:
+        return index
+    starts = [datetime.fromisoformat(o["start"]).astimezone(zone) for o in offers]
+    hour = re.search(r"\b(?:la|el)?\s*(?:de |a )?las? (\d{1,2})(?:[: ](\d{2}))?\b", t)
+    if hour and not re.search(r"\b(?:dia|del|el)\s+\d{1,2}\b(?! ?:)", t[: hour.start()]):
+        h, minute = int(hour.group(1)), int(hour.group(2) or 0)
+        hits = [i for i, s in enumerate(starts) if s.hour % 12 == h % 12 and s.minute == minute]
+        if len(hits) == 1:
+            return hits[0]
+    days = [i for i, s in enumerate(starts) for n, d in enumerate(_WEEKDAYS)
+            if re.search(rf"\b{d}\b", t) and s.weekday() == n]
+    if len(days) == 1 and len(t.split()) <= 6:
+        return days[0]
+    return None
+
+
+# -- a question about one service -------------------------------------------------------------------
+DURATION = re.compile(r"\b(?:cuanto (?:tiempo )?dura|duracion|cuanto tarda|cuanto se tarda|cuanto tiempo)\b")
+PHYSICIAN = re.compile(r"\b(?:quien (?:me |la |lo )?(?:atiende|atenderia|va a atender|da la consulta)|"
+                       r"que (?:doctor|doctora|"
+                       r"medico|medica)|con quien (?:seria|es|me toca)|nombre del (?:doctor|medico)|"
+                       r"quien es (?:el|la) (?:doctor|doctora))\b")
+PRICE = re.compile(r"\b(?:cuanto (?:cuesta|cobran|sale|es)|precio|costo|cuanto seria)\b")
+
+
+def asks_detail(text: str) -> bool:
+    """A question about the price, duration or physician of a service."""
+    t = fold(text)
+    return bool(DURATION.search(t) or PHYSICIAN.search(t) or PRICE.search(t))
+
+
+
+
+# -- a frequently asked question (answers in clinic.yml's ``faq:``, actions/faq.py) ----------------------
+FAQ_TOPICS: dict[str, re.Pattern[str]] = {
+    "payment": re.compile(r"\b(?:tarjeta|efectivo|transferencia|forma[s]? de pago|como (?:se )?pag|"
+                          r"pagar con|"
+                          r"terminal|meses sin intereses|msi|debito|credito|amex|vales|spei|"
+                          r"deposito)\b"),
+    "insurance": re.compile(r"\b(?:seguro|aseguradora|gastos medicos|gnp|axa|metlife|imss|issste|poliza)\b"),
+    "invoice": re.compile(r"\b(?:factura\w*|cfdi|rfc|recibo (?:deducible|fiscal)|deducible)\b"),
+    "parking": re.compile(r"\b(?:estacionamiento|estacionar\w*|cajon\w*|parking|valet|donde me estaciono)\b"),
+    "accessibility": re.compile(r"\b(?:silla de ruedas|elevador|rampa|accesib\w*|discapacidad|escaleras|"
+                                r"movilidad)\b"),
+    "what_to_bring": re.compile(r"\b(?:que (?:debo |tengo que |necesito )?(?:llevar|traer)|que documentos|"
+                                r"identificacion|ine|llevo algo|traigo algo)\b"),
+    "preparation": re.compile(r"\b(?:ayun\w*|preparacion|prepararme|vejiga llena|tomar agua antes|"
+                              r"como me preparo|indicaciones (?:para|antes))\b"),
+}
+
+
+def faq_topic(text: str) -> str | None:
+    """The clinic FAQ topic a question is about ("¿aceptan tarjeta?" -> "payment"), if any."""
+    t = fold(text)
+    for topic, rx in FAQ_TOPICS.items():
+        if rx.search(t):
+            return topic
+    return None
