@@ -43,7 +43,7 @@ from typing import Any
 from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.app.reminders import CHANNEL, Report, reminder_values
+from bot.app.reminders import CHANNEL, Report, reachable, reminder_values
 from bot.errors import ConfigError, FlowError
 
 log = logging.getLogger("bot.app.followups")
@@ -200,19 +200,7 @@ def _due(engine: Engine, repository: Any, rules: FollowUpRules, tz: Any,
 
 
 def _check(app_state: Any, appointment: Any) -> tuple[str | None, Any]:
-    services = app_state.services
-    ref = appointment.patient_ref
-    if services.arco.is_blocked(ref):
-        return "arco_blocked", None
-    directory = app_state.directory
-    conversation = directory.get(ref) if directory is not None else None
-    if conversation is None or not conversation.address:
-        return "no_address", None
-    if app_state.processor.opted_out(conversation.sender_id):
-        return "opted_out", None
-    if not services.consent.has(ref, PURPOSE):
-        return "no_consent", None
-    return None, conversation
+    return reachable(app_state, appointment.patient_ref, PURPOSE)
 
 
 def _claim(engine: Engine, appointment_id: str, kind: str, due_at: datetime, now: datetime) -> bool:

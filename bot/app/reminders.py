@@ -113,23 +113,33 @@ def send_due(app_state: Any, outlet: Any, *, now: datetime | None = None, dry_ru
     return report
 
 
-def _check(app_state: Any, appointment: Any, now: datetime) -> tuple[str | None, Any]:
-    """(None, the inbox's conversation) if the reminder may go, else (the reason, None)."""
+def reachable(app_state: Any, ref: str, purpose: str) -> tuple[str | None, Any]:
+    """Whether a message the patient agreed to (``purpose``) may go to them now: (None, the inbox's
+    conversation), else (the reason, None) — ARCO-blocked, no WhatsApp address, opted out, no consent.
+    Every job that writes to patients on its own (reminders, follow-ups) checks this at send time."""
     services = app_state.services
-    ref = appointment.patient_ref
     if services.arco.is_blocked(ref):
         return "arco_blocked", None
-    if now - appointment.created_at < timedelta(hours=services.clinic.reminders.min_hours_after_booking):
-        return "just_booked", None
     directory = app_state.directory
     conversation = directory.get(ref) if directory is not None else None
     if conversation is None or not conversation.address:
         return "no_address", None
     if app_state.processor.opted_out(conversation.sender_id):
         return "opted_out", None
-    if not services.consent.has(ref, PURPOSE):
+    if not services.consent.has(ref, purpose):
         return "no_consent", None
     return None, conversation
+
+
+def _check(app_state: Any, appointment: Any, now: datetime) -> tuple[str | None, Any]:
+    """(None, the inbox's conversation) if the reminder may go, else (the reason, None)."""
+    reason, conversation = reachable(app_state, appointment.patient_ref, PURPOSE)
+    if reason == "arco_blocked":
+        return reason, None
+    rules = app_state.services.clinic.reminders
+    if now - appointment.created_at < timedelta(hours=rules.min_hours_after_booking):
+        return "just_booked", None
+    return reason, conversation
 
 
 def _remind(app_state: Any, outlet: Any, template: Any, appointment: Any, conversation: Any) -> str:

@@ -6,28 +6,18 @@ Screenshots (phone-sized) go to results/portal/. Without Chromium or Playwright 
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.live import chromium, free_port, serving
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "results" / "portal"
 PHONE = {"width": 390, "height": 844}
 LINK = re.compile(r"(http://127\.0\.0\.1:\d+/portal/l/[A-Za-z0-9_-]+)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -57,8 +47,6 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, interpreter: Any) -> Iterator[Server]:
-    import uvicorn
-
     from bot.app.server import create_app
     from bot.app.wiring import build_app_state
     from bot.db import make_engine, migrate
@@ -72,24 +60,12 @@ def server(tmp_path_factory: pytest.TempPathFactory, interpreter: Any) -> Iterat
         interpreter=interpreter,
         engine=engine,
     )
-    port = _free_port()
+    port = free_port()
     mp = pytest.MonkeyPatch()
     mp.setenv("BOT_PUBLIC_URL", f"http://127.0.0.1:{port}")  # the links point at this server
     app = create_app(state)
-    uv = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2, lifespan="on"
-        )
-    )
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert uv.started, "the server did not start"
-    yield Server(f"http://127.0.0.1:{port}", state, app)
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serving(app, port) as url:
+        yield Server(url, state, app)
     mp.undo()
     state.close()
     engine.dispose()
@@ -97,22 +73,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, interpreter: Any) -> Iterat
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(
-            "Chromium is not installed at /usr/bin/chromium (apt-get install -y chromium): "
-            "the portal's browser tests need it"
-        )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("the playwright package is not installed (pip install playwright)")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
+    with chromium("the portal's browser tests") as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

@@ -4,27 +4,17 @@ Playwright the browser tests skip, saying why."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.live import chromium, free_port, serving
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "results" / "inbox"
 PASSWORD = "correcto-caballo-42"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -46,8 +36,6 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, interpreter: Any) -> Iterator[Server]:
-    import uvicorn
-
     from bot.app.server import create_app
     from bot.app.wiring import build_app_state
     from bot.db import make_engine, migrate
@@ -61,35 +49,14 @@ def server(tmp_path_factory: pytest.TempPathFactory, interpreter: Any) -> Iterat
     accounts.add("ana.r", "Ana Ruiz", "agent", PASSWORD)
     accounts.add("luis.m", "Dr. Luis Mora", "physician", PASSWORD)
     accounts.add("bloqueo", "Cuenta de prueba", "agent", PASSWORD)
-    port = free_port()
-    config = uvicorn.Config(create_app(state), host="127.0.0.1", port=port, log_level="warning",
-                            timeout_graceful_shutdown=2, lifespan="on")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert uv.started, "the server did not start"
-    yield Server(f"http://127.0.0.1:{port}", state)
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(state), free_port()) as url:
+        yield Server(url, state)
     state.close()
     engine.dispose()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install -y chromium; .ci/run "
-                    "does it): the inbox's browser tests need it")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("the playwright package is not installed (pip install -e '.[dev]')")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                              args=["--no-sandbox", "--disable-dev-shm-usage"])
+    with chromium("the inbox's browser tests") as b:
         yield b
-        b.close()
