@@ -1,8 +1,15 @@
-"""domain.yml: intents, entities, slots (each with a sensitivity), responses (each with a paraphrase flag).
+"""domain.yml (Rasa 3.x's format) plus the sensitivity table beside the disclosure policy.
 
-Loading validates the promises that can be checked before any conversation happens: a response bound for
-an unencrypted channel may not use a ``clinical`` slot (promise 3); every ``{placeholder}`` in a template
-is a declared slot or variable; slot mappings name declared entities and intents.
+domain.yml holds intents, entities, actions, slots and responses exactly as Rasa reads them: responses are
+lists of variations and the project's flags live in each variation's ``metadata`` (``rephrase`` — Rasa
+Pro's name — ``patient_specific``, ``expects``); slots have Rasa's ``mappings`` (``type: custom`` for the
+slots actions set). The sensitivity of every slot, and of the values actions and clinic.yml supply to
+templates (``variables``), is in ``policies/sensitivity.yml``: loaded with the domain and cross-checked.
+
+Loading validates the promises that can be checked before any conversation happens: every slot has a
+sensitivity and every sensitivity names a slot; a response bound for an unencrypted channel may not use a
+``clinical`` slot (promise 3); every ``{placeholder}`` in a template is a declared slot or variable; slot
+mappings name declared entities and intents.
 """
 
 from __future__ import annotations
@@ -15,6 +22,9 @@ from typing import Any, Literal
 
 from bot.config_files import load_mapping
 from bot.errors import DomainError
+
+#: Where the sensitivity table lives, relative to the project directory (beside policies/disclosure.yml).
+SENSITIVITY_FILE = Path("policies") / "sensitivity.yml"
 
 Sensitivity = Literal["public", "personal", "clinical"]
 SENSITIVITIES: tuple[str, ...] = ("public", "personal", "clinical")
@@ -46,7 +56,8 @@ class Variation:
 
 
 #: What an asking response may declare it expects (``expects:``); bot/core/expect.py has one reader each.
-EXPECTS = ("service", "person", "time", "choice", "yes_no", "consent", "appointment")
+EXPECTS = ("service", "person", "time", "choice", "yes_no", "consent", "appointment", "reminder", "rating",
+           "rebook")
 
 
 @dataclass(frozen=True)
@@ -81,18 +92,37 @@ def _fail(where: str, msg: str) -> DomainError:
     return DomainError(f"domain.yml: {where}: {msg}")
 
 
-def _parse_slot(name: str, raw: Any) -> SlotSpec:
+#: Rasa's slot mapping types this project fills (bot/core/slots.py); ``custom``: set by actions only.
+MAPPING_TYPES = ("from_entity", "from_text", "custom")
+
+
+#: Slot keys Rasa 3.x accepts (the project reads type, mappings and initial_value).
+SLOT_KEYS = frozenset({"type", "mappings", "initial_value", "influence_conversation", "values", "min_value",
+                       "max_value"})
+
+
+def _parse_slot(name: str, raw: Any, sensitivity: Sensitivity) -> SlotSpec:
+    where = f"slot {name!r}"
     if not isinstance(raw, Mapping):
-        raise _fail(f"slot {name!r}", "must be a mapping with type, sensitivity and mappings")
+        raise _fail(where, "must be a mapping with type and mappings")
+    if "sensitivity" in raw:
+        where_to = SENSITIVITY_FILE.as_posix()
+        raise _fail(where, f"`sensitivity` is not a Rasa slot key: declare it in {where_to}")
+    unknown = sorted(str(k) for k in raw if k not in SLOT_KEYS)
+    if unknown:
+        raise _fail(where, f"unknown keys {unknown}; Rasa's slot keys: {sorted(SLOT_KEYS)}")
     stype = raw.get("type", "any")
     if stype not in SLOT_TYPES:
-        raise _fail(f"slot {name!r}", f"unknown type {stype!r}; supported: {', '.join(SLOT_TYPES)}")
-    sensitivity = raw.get("sensitivity")
-    if sensitivity not in SENSITIVITIES:
-        raise _fail(f"slot {name!r}", f"sensitivity must be one of {', '.join(SENSITIVITIES)}")
-    mappings = raw.get("mappings", [])
-    if not isinstance(mappings, list) or not all(isinstance(m, Mapping) for m in mappings):
-        raise _fail(f"slot {name!r}", "mappings must be a list of mappings")
+        raise _fail(where, f"unknown type {stype!r}; supported: {', '.join(SLOT_TYPES)}")
+    if "mappings" not in raw:  # Rasa's own wording for the same mistake
+        raise _fail(where, f"Cannot find required key 'mappings'. Path: '/slots/{name}' "
+                           "(use [{type: custom}] for a slot that actions set)")
+    mappings = raw["mappings"]
+    if not isinstance(mappings, list) or not mappings or not all(isinstance(m, Mapping) for m in mappings):
+        raise _fail(where, "mappings must be a non-empty list of mappings")
+    for mapping in mappings:
+        if mapping.get("type") not in MAPPING_TYPES:
+            raise _fail(where, f"mapping type {mapping.get('type')!r}; supported: {', '.join(MAPPING_TYPES)}")
     return SlotSpec(name, stype, sensitivity, tuple(mappings), raw.get("initial_value"))
 
 
@@ -121,44 +151,116 @@ def _parse_buttons(name: str, raw: Any) -> tuple[Mapping[str, str], ...]:
     return tuple(buttons)
 
 
+#: Keys of a response variation the project supports (Rasa's names; anything else is refused rather than
+#: silently ignored, e.g. Rasa's conditional ``condition`` variations).
+VARIATION_KEYS = frozenset({"text", "buttons", "channel", "metadata"})
+#: The project's flags, in a variation's ``metadata`` (``rephrase`` is Rasa Pro's name for LLM rewording).
+METADATA_KEYS = {"rephrase": bool, "patient_specific": bool, "expects": str}
+
+
+def _parse_metadata(name: str, raw: Any) -> dict[str, Any]:
+    where = f"response {name!r}"
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise _fail(where, "metadata must be a mapping")
+    unknown = sorted(str(k) for k in raw if k not in METADATA_KEYS)
+    if unknown:
+        raise _fail(where, f"unknown metadata keys {unknown}; supported: {', '.join(METADATA_KEYS)}")
+    for key, kind in METADATA_KEYS.items():
+        if key in raw and not isinstance(raw[key], kind):
+            raise _fail(where, f"metadata {key!r} must be {'true or false' if kind is bool else 'a string'}")
+    expects = raw.get("expects")
+    if expects is not None and expects not in EXPECTS:
+        raise _fail(where, f"expects {expects!r}; supported: {', '.join(EXPECTS)}")
+    return {k: v for k, v in raw.items() if v not in (False, None)}
+
+
 def _parse_response(name: str, raw: Any) -> ResponseSpec:
-    flags: Mapping[str, Any] = {}
-    if isinstance(raw, Mapping):  # our extended form: {paraphrase, patient_specific, variations}
-        flags, raw = raw, raw.get("variations")
+    where = f"response {name!r}"
+    if isinstance(raw, Mapping):  # the project's former extended form, which Rasa refuses
+        raise _fail(where, "must be a list of variations (Rasa's form); put the flags in each variation's "
+                           "`metadata: {rephrase: true, patient_specific: true, expects: ...}`")
     if not isinstance(raw, list) or not raw:
-        raise _fail(f"response {name!r}", "needs a non-empty list of variations")
+        raise _fail(where, "needs a non-empty list of variations")
     variations = []
+    flags: dict[str, Any] | None = None
     for item in raw:
         if not isinstance(item, Mapping) or not isinstance(item.get("text"), str) or not item["text"].strip():
-            raise _fail(f"response {name!r}", "every variation needs a non-empty `text`")
+            raise _fail(where, "every variation needs a non-empty `text`")
+        unknown = sorted(str(k) for k in item if k not in VARIATION_KEYS)
+        if unknown:
+            raise _fail(where, f"unsupported variation keys {unknown}; supported: {sorted(VARIATION_KEYS)}")
+        meta = _parse_metadata(name, item.get("metadata"))
+        if flags is not None and meta != flags:
+            raise _fail(where, f"every variation must carry the same metadata ({flags} and {meta} differ): "
+                               "the flags hold for the whole response")
+        flags = meta
         buttons = _parse_buttons(name, item.get("buttons"))
         variations.append(Variation(item["text"], item.get("channel"), buttons))
-    unknown = set(flags) - {"paraphrase", "patient_specific", "variations", "expects"}
-    if unknown:
-        raise _fail(f"response {name!r}", f"unknown keys {sorted(unknown)}")
-    expects = flags.get("expects")
-    if expects is not None and expects not in EXPECTS:
-        raise _fail(f"response {name!r}", f"expects {expects!r}; supported: {', '.join(EXPECTS)}")
+    flags = flags or {}
     return ResponseSpec(
         name,
         tuple(variations),
-        bool(flags.get("paraphrase", False)),
+        bool(flags.get("rephrase", False)),
         bool(flags.get("patient_specific", False)),
-        expects,
+        flags.get("expects"),
     )
 
 
-def parse_domain(data: Mapping[str, Any]) -> Domain:
+def parse_sensitivity(
+    data: Mapping[str, Any] | None, source: str = SENSITIVITY_FILE.as_posix()
+) -> tuple[dict[str, Sensitivity], dict[str, Sensitivity]]:
+    """The ``slots`` and ``variables`` tables of policies/sensitivity.yml, each ``name: sensitivity``."""
+    data = data or {}
+    unknown = sorted(str(k) for k in data if k not in ("version", "slots", "variables"))
+    if unknown:
+        raise DomainError(f"{source}: unknown keys {unknown}; known keys: version, slots, variables")
+    if data.get("version", 1) != 1:
+        raise DomainError(f"{source}: 'version' must be 1")
+    tables: list[dict[str, Sensitivity]] = []
+    for key in ("slots", "variables"):
+        raw = data.get(key) or {}
+        if not isinstance(raw, Mapping):
+            raise DomainError(f"{source}: '{key}' must map a name to public, personal or clinical")
+        table: dict[str, Sensitivity] = {}
+        for name, sens in raw.items():
+            if sens not in SENSITIVITIES:
+                allowed = ", ".join(SENSITIVITIES)
+                raise DomainError(f"{source}: {key}: {name!r}: sensitivity must be one of {allowed}")
+            table[str(name)] = sens
+        tables.append(table)
+    both = sorted(set(tables[0]) & set(tables[1]))
+    if both:
+        raise DomainError(f"{source}: {both} listed both as slots and as variables")
+    return tables[0], tables[1]
+
+
+def parse_domain(
+    data: Mapping[str, Any],
+    sensitivity: Mapping[str, Any] | None = None,
+    *,
+    source: str = SENSITIVITY_FILE.as_posix(),
+) -> Domain:
+    """Build and validate the domain; ``sensitivity`` is the parsed policies/sensitivity.yml (``source``)."""
+    if "variables" in data:
+        raise _fail("variables", f"not a Rasa domain key: the values' sensitivities are in {source}")
+    slot_sens, variables = parse_sensitivity(sensitivity, source)
+    raw_slots = data.get("slots") or {}
+    missing = sorted(str(n) for n in raw_slots if n not in slot_sens)
+    if missing:
+        raise DomainError(f"{source}: no sensitivity for the slots {missing} of domain.yml "
+                          "(public, personal or clinical)")
+    stray = sorted(n for n in slot_sens if n not in raw_slots)
+    if stray:
+        raise DomainError(f"{source}: sensitivity for unknown slots {stray} (not in domain.yml)")
     intents = tuple(str(i) if not isinstance(i, Mapping) else next(iter(i)) for i in data.get("intents", []))
     entities = tuple(str(e) for e in data.get("entities", []))
-    slots = {name: _parse_slot(name, raw) for name, raw in (data.get("slots") or {}).items()}
+    slots = {name: _parse_slot(name, raw, slot_sens[name]) for name, raw in raw_slots.items()}
     responses = {name: _parse_response(name, raw) for name, raw in (data.get("responses") or {}).items()}
-    variables: dict[str, Sensitivity] = {}
-    for name, sens in (data.get("variables") or {}).items():
-        if sens not in SENSITIVITIES:
-            raise _fail(f"variable {name!r}", f"sensitivity must be one of {', '.join(SENSITIVITIES)}")
-        variables[name] = sens
-    domain = Domain(intents, entities, slots, responses, variables, tuple(data.get("actions") or ()))
+    raw_actions = data.get("actions") or []
+    actions = tuple(str(a if not isinstance(a, Mapping) else next(iter(a))) for a in raw_actions)
+    domain = Domain(intents, entities, slots, responses, variables, actions)
     validate_domain(domain)
     return domain
 
@@ -186,5 +288,10 @@ def validate_domain(domain: Domain) -> None:
                     )
 
 
-def load_domain(path: Path) -> Domain:
-    return parse_domain(load_mapping(path, "intents, slots and responses", error=DomainError))
+def load_domain(path: Path, sensitivity: Path | None = None) -> Domain:
+    """domain.yml and its sensitivity table (default: ``policies/sensitivity.yml`` beside domain.yml)."""
+    path = Path(path)
+    data = load_mapping(path, "intents, slots and responses", error=DomainError)
+    table_path = sensitivity or path.parent / SENSITIVITY_FILE
+    table = load_mapping(table_path, "the sensitivity of slots and template values", error=DomainError)
+    return parse_domain(data, table, source=str(table_path))

@@ -43,7 +43,9 @@ def extract_slots(domain: Domain, parse: Mapping[str, Any], tracker: Tracker) ->
                     ):
                         value = ent.get("value")
                         break
-            elif kind == "from_text":
+            elif kind == "from_text" and parse.get("expected") == slot.name:
+                # only a text the answer's reader accepted (bot/core/expect.py, like a Rasa form's
+                # validate_<slot>): "mmm" while a name is asked fills nothing
                 text = str(parse.get("text") or "").strip()
                 value = text[:80] if text else None
             if value is not None:

@@ -4,7 +4,9 @@ Each story runs in a fresh conversation against in-memory tracker/lock stores an
 database, with a fixed clock (``BOT_STORY_TIME`` or 2026-11-25T10:00-06:00, a Wednesday). Steps:
 ``user:`` (entity annotations allowed) with optional ``intent:``; ``action:`` (a response or a custom
 action expected, in order); ``bot:`` (exact text expected); ``slot_was_set:``. Failed stories are written
-back as YAML with ``# predicted:`` comments, as Rasa does.
+back as YAML with ``# predicted:`` comments, as Rasa does. Before running, the stories are checked for
+structure conflicts (one state, different next actions) and those are reported in Rasa's wording
+(:mod:`bot.testing.conflicts`); a conflict fails the command like a failed story.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from bot.config_files import load_mapping
 from bot.core.events import ActionExecuted, BotUttered
 from bot.core.processor import UserMessage
 from bot.errors import TrainingDataError
+from bot.testing.conflicts import StoryConflict, conflicts_in
 
 DEFAULT_TIME = "2026-11-25T10:00:00-06:00"
 _ANNOTATION = re.compile(r"\[(?P<text>[^\]]+)\](\((?P<ent>[^)]+)\)|\{(?P<json>[^}]+)\})")
@@ -175,13 +178,25 @@ def run_stories(path: Path, out: Path | None = None, interpreter: Any = None) ->
     return results
 
 
+def story_conflicts(path: Path, project: Path | None = None) -> list[StoryConflict]:
+    """Rasa's story structure conflicts among the stories under ``path`` (slots typed by domain.yml)."""
+    from bot.core.domain import load_domain
+
+    domain = load_domain((project or settings.project_dir()) / "domain.yml")
+    return conflicts_in(load_stories(path), domain)
+
+
 def test_stories_command(args: argparse.Namespace) -> int:
     path = Path(args.stories) if args.stories else settings.project_dir() / "tests" / "stories"
+    conflicts = story_conflicts(path)
+    for conflict in conflicts:  # Rasa's wording, as `rasa data validate` prints them
+        print(conflict, end="")
     results = run_stories(path, Path(args.out))
     failed = [r for r in results if not r.passed]
     for r in failed:
         print(f"FAILED  {r.name}  ({r.file})")
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed"
+          + (f", {len(conflicts)} story structure conflicts" if conflicts else ""))
     if failed:
         print(f"failed stories with predictions: {Path(args.out) / 'failed_test_stories.yml'}")
-    return 1 if failed else 0
+    return 1 if failed or conflicts else 0

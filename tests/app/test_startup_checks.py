@@ -41,7 +41,8 @@ def _project(tmp_path: Path, title: str) -> Path:
     for name in ("config.yml", "clinic.yml", "domain.yml", "compliance.yml"):
         shutil.copy(ROOT / name, tmp_path / name)
     (tmp_path / "policies").mkdir()
-    shutil.copy(ROOT / "policies" / "disclosure.yml", tmp_path / "policies" / "disclosure.yml")
+    for name in ("disclosure.yml", "sensitivity.yml"):
+        shutil.copy(ROOT / "policies" / name, tmp_path / "policies" / name)
     text = (tmp_path / "domain.yml").read_text(encoding="utf-8")
     assert '{title: "Acepto"' in text
     (tmp_path / "domain.yml").write_text(text.replace('"Acepto"', f'"{title}"', 1), encoding="utf-8")
