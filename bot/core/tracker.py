@@ -106,6 +106,11 @@ class Tracker:
         for event in events:
             self.apply(event)
 
+    def has_message(self, message_id: str) -> bool:
+        """Whether the patient message with this id (a channel's MessageSid) was already handled here."""
+        return any(type(e) is UserUttered and e.message_id == message_id  # type: ignore[attr-defined]
+                   for e in reversed(self.events))
+
     def get_slot(self, name: str, default: Any = None) -> Any:
         return self.slots.get(name, default)
 

@@ -168,6 +168,17 @@ def connect(url: str, *, what: str, socket_timeout: float = 10.0) -> redis.Redis
     return client
 
 
+def durable(client: redis.Redis) -> bool | None:
+    """Whether the server writes its data to disk (an append-only file or RDB save points); None when it
+    will not say (``CONFIG`` disabled, as on some managed services)."""
+    try:
+        config = client.config_get("appendonly")
+        config.update(client.config_get("save"))
+    except redis.RedisError:
+        return None
+    return str(config.get("appendonly", "")).lower() == "yes" or bool(str(config.get("save", "")).strip())
+
+
 class RedisTrackerStore:
     """Each conversation is a Redis list ``<key_prefix><sender_id>`` of JSON events."""
 
@@ -177,6 +188,14 @@ class RedisTrackerStore:
         self.key_prefix = key_prefix
         self.record_exp = record_exp
         self._client = connect(url, what="tracker_store")
+        self.durable = durable(self._client)
+        if self.durable is False:
+            logger.warning(
+                "stores.redis.not_durable: the tracker_store Redis keeps nothing on disk (appendonly no, no "
+                "save points): it would be the only copy of every conversation, lost at its next restart. "
+                "Keep conversations in PostgreSQL (tracker_store type sql, see endpoints.production.yml) "
+                "or configure Redis with appendonly yes and appendfsync everysec or always."
+            )
         self._prune = self._client.register_script(_PRUNE)
         self._append_expiring = self._client.register_script(_APPEND_EXPIRING)
 

@@ -33,6 +33,7 @@ class FakeTwilio:
     requests: list[Recorded] = field(default_factory=list)
     fail_with: tuple[int, int] | None = None  # (http status, twilio error code) for every request
     fail_next: list[tuple[int, int]] = field(default_factory=list)  # consumed one per request, then success
+    created: list[dict[str, Any]] = field(default_factory=list)  # every message answered 201, oldest first
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -44,6 +45,19 @@ class FakeTwilio:
 
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
+
+            def do_GET(self) -> None:  # Messages.json?To=…: the messages created, newest first
+                from urllib.parse import urlsplit
+
+                url = urlsplit(self.path)
+                query = dict(parse_qsl(url.query))
+                with fake._lock:
+                    found = [m for m in reversed(fake.created)
+                             if not query.get("To") or m["to"] == query["To"]]
+                size = int(query.get("PageSize") or 50)
+                self._reply(200, {"messages": found[:size], "next_page_uri": None, "page": 0,
+                                  "page_size": size, "uri": url.path, "first_page_uri": url.path,
+                                  "previous_page_uri": None, "start": 0, "end": len(found[:size])})
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
@@ -65,6 +79,8 @@ class FakeTwilio:
                     record.status = status
                     return self._reply(status, {"code": code, "message": "failed", "status": status})
                 created = fake.message(parts[2], form)
+                with fake._lock:
+                    fake.created.append(created)
                 record.status, record.sid = 201, created["sid"]
                 self._reply(201, created)
 
@@ -85,15 +101,18 @@ class FakeTwilio:
 
     @staticmethod
     def message(account: str, form: dict[str, str]) -> dict[str, Any]:
+        from email.utils import formatdate
+
         sid = "SM" + secrets.token_hex(16)
+        now = formatdate(usegmt=False)  # RFC 2822, as Twilio writes dates
         return {
             "sid": sid, "account_sid": account, "api_version": "2010-04-01",
             "body": form.get("Body", ""), "to": form.get("To"), "from": form.get("From"),
             "messaging_service_sid": form.get("MessagingServiceSid"), "status": "queued",
             "num_segments": "1", "num_media": "0", "direction": "outbound-api", "price": None,
             "price_unit": "USD", "error_code": None, "error_message": None,
-            "date_created": "Thu, 01 Jan 2026 00:00:00 +0000",
-            "date_updated": "Thu, 01 Jan 2026 00:00:00 +0000",
+            "date_created": now,
+            "date_updated": now,
             "date_sent": None, "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
             "subresource_uris": {"media": f"/2010-04-01/Accounts/{account}/Messages/{sid}/Media.json"},
         }

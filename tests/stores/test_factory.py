@@ -167,12 +167,18 @@ def test_project_endpoints_give_the_embedded_setup(monkeypatch: pytest.MonkeyPat
         tracker.close()
 
 
-def test_production_endpoints_need_redis_url(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_production_endpoints_keep_conversations_in_postgresql_and_locks_in_redis(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The conversation of record lives in the database (one transaction domain with the channel's
+    outbox and ledger); Redis holds only locks (issue 18)."""
     file = PROJECT / "endpoints.production.yml"
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://bot@127.0.0.1:1/bot")
     with pytest.raises(ConfigError, match="REDIS_URL"):
         load_endpoints(file)
     monkeypatch.setenv("REDIS_URL", "redis://:pw@127.0.0.1:1/0")
     data = load_endpoints(file)
-    assert data["tracker_store"]["type"] == "redis"
-    with pytest.raises(StoreError, match="cannot reach Redis"):
+    assert data["tracker_store"]["type"] == "sql"
+    assert data["lock_store"]["type"] == "redis"
+    with pytest.raises(StoreError):
         create_stores(file)

@@ -120,3 +120,25 @@ def test_a_waiter_is_woken_by_the_release_not_by_polling(lock_config: dict[str, 
         assert leftovers == []
     finally:
         store.close()
+
+
+def test_a_tracker_redis_that_keeps_nothing_on_disk_is_announced_at_start(
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 18: a Redis without persistence must never silently be the only copy of the conversations."""
+    import logging
+
+    import redis as redis_sdk
+
+    from bot.stores import redis_store
+
+    answers = {"appendonly": {"appendonly": "no"}, "save": {"save": ""}}
+    monkeypatch.setattr(redis_sdk.Redis, "ping", lambda self: True)
+    monkeypatch.setattr(redis_sdk.Redis, "config_get", lambda self, name: dict(answers[name]))
+    caplog.set_level(logging.WARNING)
+    store = redis_store.RedisTrackerStore("redis://127.0.0.1:1/0")
+    assert store.durable is False
+    assert any("stores.redis.not_durable" in r.getMessage() for r in caplog.records)
+    answers["appendonly"] = {"appendonly": "yes"}
+    caplog.clear()
+    assert redis_store.RedisTrackerStore("redis://127.0.0.1:1/0").durable is True
+    assert not caplog.records

@@ -4,12 +4,19 @@
 One inbound message: size/encoding checks → ``X-Twilio-Signature`` (``RequestValidator``, against
 ``BOT_PUBLIC_URL`` + path when set — behind a proxy the arrival URL is not what Twilio signed) → the
 MessageSid is recorded with the patient's next arrival number (a retry of a known SID is acknowledged and
-dropped) → empty TwiML at once → the dialogue runs and replies go out through the REST API in a background
-task, far inside Twilio's 15 s.
+dropped; the database down: spooled, :mod:`bot.channels.twilio.spool`) → empty TwiML at once → the
+dialogue runs and replies go out through the REST API in a background task, far inside Twilio's 15 s.
+
+Exactly once (:meth:`TwilioWhatsApp.process`): replies staged in the outbox → the turn stored (the commit
+point, its MessageSid in the conversation) → replies deliverable → sent in order → processed mark; after a
+crash anywhere, a stored turn is never run again, only its unsent replies go out
+(:mod:`bot.channels.twilio.delivery`, :mod:`bot.channels.twilio.recovery`). Transient failures are
+retried, permanent ones end ``failed`` (:mod:`bot.channels.twilio.failures`).
 
 Order: a message whose patient still has an earlier message in progress (in any worker process) waits
 for it before the dialogue sees it — arrival order, not thread scheduling, decides. An earlier message
-left unfinished for ``BOT_TWILIO_ORDER_TIMEOUT`` seconds (default 30: a dead worker) no longer blocks.
+still unfinished after ``BOT_TWILIO_ORDER_TIMEOUT`` seconds (default 30) is not waited for in a thread:
+the later one is queued behind it for the retrier. Outbound messages leave in the order written.
 
 Quick replies: see :mod:`bot.channels.twilio.replies`. Delivery statuses and retries: see
 :mod:`bot.channels.twilio.outbox`; ``GET /agent/conversations/{sender}/deliveries`` shows them to agents.
@@ -34,12 +41,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot import settings
+from bot.channels.twilio.delivery import Delivery
 from bot.channels.twilio.ledger import Recorded, TwilioLedger, channel_engine, patient_ref
 from bot.channels.twilio.order import Finished
 from bot.channels.twilio.rejections import RejectionAudit
-from bot.channels.twilio.replies import MEDIA_ACK, ContentTemplate, choice, numbered, templates_from_endpoints
+from bot.channels.twilio.replies import MEDIA_ACK, ContentTemplate, numbered, templates_from_endpoints
 from bot.channels.twilio.sender import OutsideWindowError, TwilioSender, split_text
 from bot.channels.twilio.signature import EMPTY_TWIML
+from bot.channels.twilio.spool import Spool
 from bot.core.attachments import attachment_received
 from bot.core.identity import canonical_phone
 from bot.core.processor import OutgoingMessage, UserMessage
@@ -69,12 +78,15 @@ class TwilioWhatsApp:
         self.ledger = TwilioLedger(own)
         self.clock = clock
         self.sender = TwilioSender(self.ledger, http_client=http_client, clock=clock)
+        self.delivery = Delivery(self.sender)
         self.templates = dict(templates) if templates is not None else templates_from_endpoints()
         self.order_timeout = (order_timeout if order_timeout is not None
                               else settings.twilio_order_timeout())
         self.processor: Any = None  # set by the first webhook; used to recover unfinished messages
         self.directory: Any = None  # the agents' inbox (bot.inbox.directory), set by the first webhook
         self.rejections = RejectionAudit()  # forged / unsigned webhook calls, into the audit log
+        self.spool = Spool()  # inbound messages that arrived while the database was down
+        self.unrecorded: dict[str, datetime] = {}  # transient failures whose retry could not be written
         self._closed = False
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -99,37 +111,85 @@ class TwilioWhatsApp:
 
     # -- background work (runs in a worker thread) ------------------------------------------------------
     def process(self, processor: Any, message: UserMessage, recorded: Recorded | None = None) -> None:
-        """Run the dialogue and send its replies; never raises (it runs after Twilio was answered).
+        """Run the patient's turn once and deliver its replies; never raises (it runs after Twilio was
+        answered).
+
+        Exactly once, whatever fails where: the turn's replies are staged in the outbox (keyed by this
+        MessageSid) before the turn is stored; storing it is the commit point, then the staged replies
+        become deliverable and leave in order (:mod:`bot.channels.twilio.delivery`), then the message is
+        marked processed. Run again after any crash, a stored turn is not run again (the processor finds
+        its MessageSid): only what it staged and was not sent yet goes out. A transient failure leaves the
+        message for a later attempt (:mod:`bot.channels.twilio.failures`).
 
         ``recorded``: the message as the webhook recorded it — processed only if this worker claims it
         (:meth:`TwilioLedger.start`). ``None``: recovery already claimed it.
         """
+        from bot.channels.twilio.failures import fault
+        from bot.stores.transient import is_transient
+
         sid = message.message_id or ""
         key = patient_ref(message.sender_id)
         try:
-            if not self._begin(message, sid, key, recorded):
+            if not self._begin(message, sid, key, recorded) or self._behind(sid, key, recorded):
                 return
-            claimed = self.clock()
-            replies = processor.handle(message)
-            offered: list[str] = []
-            for reply in replies:
-                if not reply.text:
-                    continue
-                if recorded is not None and self.clock() - claimed > timedelta(seconds=self.order_timeout):
-                    if not self._hold(self.ledger.renew, sid, key):  # slow: keep the claim
-                        return
-                    claimed = self.clock()
-                offered = self.send_reply(message.reply_to or reply.recipient_id, reply,
-                                          window_open=recorded is not None)
-            if offered or (recorded is not None and recorded.choices):
-                self.ledger.set_choices(key, offered or None, self.clock())
+            offered: list[list[str]] = []
+
+            def stage(replies: list[OutgoingMessage]) -> None:
+                offered.append(self._stage(sid, key, message, replies, recorded is not None))
+
+            outcome = processor.handle_turn(message, stage=stage, transient=is_transient)
+            if not outcome.stored:  # a fixed reply outside the conversation (data blocked, unreadable)
+                stage(outcome.outgoing)
+            self.sender.outbox.commit_turn(sid, self.clock())
+            if offered and (offered[-1] or (recorded is not None and recorded.choices)):
+                self.ledger.set_choices(key, offered[-1] or None, self.clock())
+            # the turn is stored and its replies are durable rows: the patient's next message may go on
+            # (its replies queue behind these in the outbox); a crash from here on leaves them to the retrier
             self.ledger.mark(sid, "processed")
+            self._finished.notify(key)
+            self.delivery.drain(key)
             log.info("twilio.inbound.processed",
-                     extra={"sender": key[:12], "message_sid": sid, "replies": len(replies)})
+                     extra={"sender": key[:12], "message_sid": sid, "replies": len(outcome.outgoing),
+                            "replayed": outcome.replayed})
         except Exception as e:
-            self._failed(sid, key[:12], e)
+            fault(self, processor, message, key, e)
         finally:
             self._finished.notify(key)
+
+    def _behind(self, sid: str, key: str, recorded: Recorded | None) -> bool:
+        """True (and the message left for later) when an earlier message of the patient is still
+        unfinished after waiting for it — e.g. waiting for its own retry: order before speed."""
+        if recorded is None or not recorded.behind or not self.ledger.blocked(key, recorded.seq):
+            return False
+        self.ledger.defer(sid, self.clock() + timedelta(seconds=1), failed_attempt=False)
+        log.info("twilio.inbound.behind_earlier", extra={"sender": key[:12], "message_sid": sid})
+        return True
+
+    def _stage(self, sid: str, key: str, message: UserMessage, replies: list[OutgoingMessage],
+               window_open: bool) -> list[str]:
+        """The turn's replies as outbox rows (staged, not deliverable yet); the button payloads offered."""
+        items: list[tuple[str, dict[str, Any]]] = []
+        offered: list[str] = []
+        for reply in replies:
+            if reply.text:
+                more, offered = self._plan(message.reply_to or reply.recipient_id, reply)
+                items += more
+        self.sender.outbox.stage(sid, key, items, self.clock())
+        return offered
+
+    def _plan(self, to: str, reply: OutgoingMessage) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+        """One reply as outbox items: a content template when its response has one and buttons, else
+        (numbered) text in chunks; and the payloads of the buttons offered."""
+        buttons = list(reply.buttons)
+        template = self.templates.get(reply.response or "") if buttons and not reply.blocked else None
+        values = template.values(reply.text, buttons) if template is not None else None
+        if template is not None and values is not None:
+            payload: dict[str, Any] = {"to": to, "content_sid": template.content_sid}
+            if values:
+                payload["variables"] = {str(k): str(v) for k, v in values.items()}
+            return [("template", payload)], numbered(reply.text, buttons)[1]
+        text, payloads = numbered(reply.text, buttons) if buttons else (reply.text, [])
+        return [("text", {"to": to, "body": chunk}) for chunk in split_text(text)], payloads
 
     def send_reply(self, to: str, reply: OutgoingMessage, *, window_open: bool = False) -> list[str]:
         """One reply: a content template when its response has one and buttons, else (numbered) text.
@@ -247,7 +307,7 @@ class TwilioWhatsApp:
         sid = message.message_id or ""
         key = patient_ref(message.sender_id)
         try:
-            if not self._begin(message, sid, key, recorded):
+            if not self._begin(message, sid, key, recorded) or self._behind(sid, key, recorded):
                 return
             outcome = "handoff"
             if self.processor is not None:
@@ -258,7 +318,9 @@ class TwilioWhatsApp:
             log.info("twilio.inbound.media_acknowledged",
                      extra={"sender": key[:12], "message_sid": sid, "media": count, "outcome": outcome})
         except Exception as e:
-            self._failed(sid, key[:12], e)
+            from bot.channels.twilio.failures import fault
+
+            fault(self, self.processor, message, key, e, media=True)
         finally:
             self._finished.notify(key)
 
@@ -273,42 +335,11 @@ class TwilioWhatsApp:
 
     # -- retries ------------------------------------------------------------------------------------------
     def recover(self, processor: Any) -> int:
-        """Process the messages a dead worker acknowledged but never finished (oldest first).
+        """Process the messages a dead worker acknowledged but never finished, or whose retry is due
+        (:func:`bot.channels.twilio.recovery.recover`)."""
+        from bot.channels.twilio.recovery import recover
 
-        A message counts as abandoned when it was acknowledged ``order_timeout`` seconds ago and no
-        worker started it, or a worker claimed it ``CLAIM_LEASE`` times that long ago and never renewed
-        its claim (a live worker renews it before each send once the message has taken
-        ``order_timeout`` seconds)
-        (:meth:`TwilioLedger.stale`); each is claimed by exactly one worker, and a worker that reaches a
-        message recovery took first leaves it (:meth:`_hold`). It may be answered after newer messages of
-        the same patient (those stopped waiting for it), but it is not lost.
-        """
-        done = 0
-        now = self.clock()
-        before = now - timedelta(seconds=self.order_timeout)
-        started_before = now - timedelta(seconds=self.order_timeout * CLAIM_LEASE)
-        for sid in self.ledger.stale(before, started_before):
-            kept = self.ledger.claim(sid, before, started_before)
-            if kept is None:
-                continue
-            address = str(kept.get("from") or "")
-            try:
-                canonical = canonical_phone(address)
-            except ValueError:  # an unusable stored row must not stop the recovery of the others
-                self._failed(sid, "-", ValueError("unusable stored sender"))
-                continue
-            key = patient_ref(canonical)
-            body = str(kept.get("body") or "")
-            text = kept.get("tapped") or choice(body, self.ledger.choices(key, self.clock())) or body
-            message = UserMessage(sender_id=canonical, text=str(text), channel=CHANNEL, message_id=sid,
-                                  reply_to=address)
-            log.warning("twilio.inbound.recovered", extra={"sender": key[:12], "message_sid": sid})
-            if int(kept.get("media") or 0) > 0:
-                self.acknowledge_media(message, int(kept["media"]))
-            else:
-                self.process(processor, message)
-            done += 1
-        return done
+        return recover(self, processor)
 
     def record_status(self, sid: str, status: str, code: str | None) -> str | None:
         """Record a status callback and apply it to the outbound message; returns its delivery state."""
@@ -329,14 +360,25 @@ class TwilioWhatsApp:
                 self._wake.wait(interval)
                 self._wake.clear()
                 try:
-                    self.sender.retry_due()
-                    if self.processor is not None:
-                        self.recover(self.processor)
-                except Exception:
-                    log.exception("twilio.retrier.failed")
+                    self.retry_round()
+                except Exception as e:  # the database is down, most likely: the next round tries again
+                    log.warning("twilio.retrier.failed", extra={"error": type(e).__name__})
 
         self._retrier = threading.Thread(target=loop, name="twilio-retrier", daemon=True)
         self._retrier.start()
+
+    def retry_round(self) -> None:
+        """One round of the retrier: spooled messages recorded, retries whose scheduling failed written,
+        due replies sent (in order), unfinished messages recovered."""
+        from bot.channels.twilio.recovery import unspool
+
+        unspool(self)
+        for sid, due in list(self.unrecorded.items()):
+            self.ledger.defer(sid, due)
+            self.unrecorded.pop(sid, None)
+        self.sender.retry_due()
+        if self.processor is not None:
+            self.recover(self.processor)
 
     def wake_retrier(self) -> None:
         self._wake.set()

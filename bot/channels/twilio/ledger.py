@@ -69,6 +69,9 @@ twilio_inbound = Table(
     # when a worker started processing it (still ``received``: "processing"). Not indexed and not in any
     # index's predicate, so claiming is a HOT update on PostgreSQL (no index writes).
     Column("claimed_at", DateTime(timezone=True), nullable=True),
+    # transient failures met (Redis, database, network) and when it is tried again (migration 0013)
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("retry_at", DateTime(timezone=True), nullable=True),
 )
 
 twilio_sender = Table(
@@ -118,11 +121,13 @@ FROM recorded, counter
 _OPEN_BEFORE: LiteralString = """
 SELECT count(*) FROM twilio_inbound
 WHERE sender_hash = %(sender)s AND seq < %(seq)s AND status = 'received' AND received_at > %(since)s
+  AND retry_at IS NULL
 """
 
 _OPEN_BEFORE_ANY = select(func.count()).select_from(twilio_inbound).where(and_(
     twilio_inbound.c.sender_hash == bindparam("sender"), twilio_inbound.c.seq < bindparam("seq"),
-    twilio_inbound.c.status == "received", twilio_inbound.c.received_at > bindparam("since")))
+    twilio_inbound.c.status == "received", twilio_inbound.c.received_at > bindparam("since"),
+    twilio_inbound.c.retry_at.is_(None)))
 
 _START_PG: LiteralString = """
 UPDATE twilio_inbound SET claimed_at = %(at)s
@@ -130,9 +135,11 @@ WHERE message_sid = %(sid)s AND status = 'received' AND claimed_at IS NULL RETUR
 """
 
 
+# Synchronously committed: recovery decides by this mark (a mark lost in a crash would make a finished
+# message look unfinished; its turn is still not run twice — see TwilioWhatsApp.process — but durable marks
+# keep recovery from even looking at it).
 _MARK_PG: LiteralString = """
-WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
-UPDATE twilio_inbound SET status = %(status)s, payload = NULL FROM relaxed WHERE message_sid = %(sid)s
+UPDATE twilio_inbound SET status = %(status)s, payload = NULL, retry_at = NULL WHERE message_sid = %(sid)s
 """
 
 
@@ -257,12 +264,39 @@ class TwilioLedger:
             return int(conn.execute(_OPEN_BEFORE_ANY, params).scalar_one())
 
     def mark(self, message_sid: str, status: str) -> None:
-        if self.direct is not None:  # bookkeeping: one round trip, no fsync wait
+        """How a message ended (``processed``, ``media``, ``failed``); durable (no relaxed commit)."""
+        if self.direct is not None:  # one round trip
             self.direct.one(_MARK_PG, {"sid": message_sid, "status": status}, retry_dead=True)
             return
         with self.engine.begin() as conn:
             conn.execute(update(twilio_inbound).where(twilio_inbound.c.message_sid == message_sid)
-                         .values(status=status, payload=None))
+                         .values(status=status, payload=None, retry_at=None))
+
+    def defer(self, message_sid: str, due: datetime, *, failed_attempt: bool = True) -> int:
+        """Leave an unfinished message for later (a transient failure, or an earlier message of the patient
+        is still waiting for its own retry): unclaimed, tried again from ``due`` (:meth:`stale`).
+        Returns the transient failures it met so far (``failed_attempt`` counts one more)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(update(twilio_inbound)
+                               .where(and_(twilio_inbound.c.message_sid == message_sid,
+                                           twilio_inbound.c.status == "received"))
+                               .values(claimed_at=None, retry_at=due,
+                                       attempts=twilio_inbound.c.attempts + (1 if failed_attempt else 0))
+                               .returning(twilio_inbound.c.attempts)).first()
+        return int(row[0]) if row is not None else 0
+
+    def blocked(self, sender: str, seq: int) -> bool:
+        """Whether an earlier message of ``sender`` is still unfinished (in progress, or waiting for a
+        retry): a later one must wait behind it, however long that takes."""
+        with self._auto.connect() as conn:
+            return bool(conn.execute(select(func.count()).select_from(twilio_inbound).where(and_(
+                twilio_inbound.c.sender_hash == sender, twilio_inbound.c.seq < seq,
+                twilio_inbound.c.status == "received"))).scalar_one())
+
+    def seq_of(self, message_sid: str) -> int | None:
+        with self._auto.connect() as conn:
+            return conn.execute(select(twilio_inbound.c.seq)
+                                .where(twilio_inbound.c.message_sid == message_sid)).scalar_one_or_none()
 
     def start(self, message_sid: str, at: datetime) -> bool:
         """Claim a recorded message for processing (``claimed_at``); False when it was claimed already —
@@ -285,33 +319,41 @@ class TwilioLedger:
         return row is not None
 
     @staticmethod
-    def _abandoned(before: datetime, started_before: datetime) -> Any:
+    def _abandoned(before: datetime, started_before: datetime, now: datetime | None = None) -> Any:
         """Unfinished, and either never started and acknowledged before ``before`` (its worker died
         before starting it, or it is still queued behind a backlog), or claimed before
-        ``started_before`` (a longer lease: a live worker renews its claim, see :meth:`renew`).
+        ``started_before`` (a longer lease: a live worker renews its claim, see :meth:`renew`), or left
+        for a retry that is due at ``now`` (:meth:`defer`).
         ``'received'`` is written into the SQL, not bound: the partial index's predicate must match
         under a prepared statement's generic plan too."""
-        claimed = twilio_inbound.c.claimed_at
+        claimed, retry_at = twilio_inbound.c.claimed_at, twilio_inbound.c.retry_at
+        due = [and_(claimed.is_(None), retry_at <= now)] if now is not None else []
         return and_(twilio_inbound.c.status == literal_column("'received'"),
-                    or_(and_(claimed.is_(None), twilio_inbound.c.received_at < before),
-                        claimed < started_before))
+                    or_(and_(claimed.is_(None), retry_at.is_(None), twilio_inbound.c.received_at < before),
+                        *due, claimed < started_before))
 
-    def stale(self, before: datetime, started_before: datetime, limit: int = 50) -> list[str]:
-        """MessageSids left unfinished (see :meth:`_abandoned`), oldest first."""
+    def stale(self, before: datetime, started_before: datetime, limit: int = 50,
+              now: datetime | None = None) -> list[str]:
+        """MessageSids left unfinished (see :meth:`_abandoned`), in arrival order."""
         with self._auto.connect() as conn:
             rows = conn.execute(select(twilio_inbound.c.message_sid)
-                                .where(self._abandoned(before, started_before))
-                                .order_by(twilio_inbound.c.received_at).limit(limit)).all()
+                                .where(self._abandoned(before, started_before, now))
+                                .order_by(twilio_inbound.c.received_at, twilio_inbound.c.seq)
+                                .limit(limit)).all()
         return [str(r[0]) for r in rows]
 
-    def claim(self, message_sid: str, before: datetime, started_before: datetime) -> dict[str, Any] | None:
+    def claim(self, message_sid: str, before: datetime, started_before: datetime,
+              now: datetime | None = None) -> dict[str, Any] | None:
         """Take over an unfinished message (once, across workers, and never one a live worker holds; see
-        :meth:`_abandoned`): its decrypted payload, else None."""
+        :meth:`_abandoned`): its decrypted payload, else None. The claim is a fresh ``claimed_at``
+        (``now``, else ``before``'s lease start): a recovering worker that dies leaves it to the next
+        recovery once that claim is old."""
+        at = now if now is not None else datetime.now(UTC)
         with self.engine.begin() as conn:
             row = conn.execute(update(twilio_inbound)
                                .where(and_(twilio_inbound.c.message_sid == message_sid,
-                                           self._abandoned(before, started_before)))
-                               .values(status="recovering")
+                                           self._abandoned(before, started_before, now)))
+                               .values(claimed_at=at, retry_at=None)
                                .returning(twilio_inbound.c.payload)).first()
         if row is None:
             return None

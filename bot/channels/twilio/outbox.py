@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, LiteralString
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -37,21 +37,26 @@ from sqlalchemy import (
     Text,
     and_,
     delete,
+    func,
     insert,
     or_,
     select,
     update,
 )
 
+from bot.channels.twilio._outbox_sql import (
+    _ACCEPTED_PG,
+    _COMMIT_TURN_PG,
+    _RECORD_SENT_PG,
+    _STAGE_PG,
+    _TAKE_HEAD_PG,
+)
 from bot.channels.twilio._pg import DirectStatements
 from bot.channels.twilio.ledger import (
     autocommit,
     check_schema,
     metadata,
     seal,
-    twilio_inbound,
-    twilio_sender,
-    twilio_status,
     unseal,
 )
 
@@ -69,6 +74,9 @@ twilio_outbound = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("next_attempt_at", DateTime(timezone=True), nullable=True, index=True),
     Column("payload", Text, nullable=True),  # encrypted; erased once final
+    # a patient turn's reply: the inbound MessageSid and its place among the turn's messages (0013)
+    Column("inbound_sid", String(64), nullable=True),
+    Column("position", Integer, nullable=True),
 )
 
 twilio_attempt = Table(
@@ -80,11 +88,15 @@ twilio_attempt = Table(
     Column("sent_at", DateTime(timezone=True), nullable=False),
 )
 
+#: staged: a turn's reply whose turn is not stored yet (never sent; replaced if the turn runs again) ·
+#: pending: its turn is stored, not attempted yet (sent in order, see bot.channels.twilio.delivery) ·
 #: sending: a call in flight · accepted: Twilio took it · retry: waiting for ``next_attempt_at`` ·
 #: sent/delivered/read: as Twilio reports · failed: a permanent error or the cap was reached, or a retry
 #: was given up (error code ``outside_window``: the 24-hour window closed; ``opted_out``: the patient
 #: opted out since it was queued; ``crash``).
-STATES = ("sending", "accepted", "retry", "sent", "delivered", "read", "failed")
+STATES = ("staged", "pending", "sending", "accepted", "retry", "sent", "delivered", "read", "failed")
+#: a message in one of these states holds back the patient's later messages (order across turns)
+UNFINISHED = ("pending", "sending", "retry")
 FINAL = frozenset({"delivered", "read", "failed"})
 RETRY_DELAYS = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2))
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
@@ -106,22 +118,6 @@ def retryable_http(status: int | None) -> bool:
     return status is None or status == 429 or status >= 500
 
 
-# synchronous_commit off for this transaction only (see relaxed()), set inside the statement itself
-_RECORD_SENT_PG: LiteralString = """
-WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true) AS setting),
-outbound AS (
-    INSERT INTO twilio_outbound (sender_hash, kind, state, attempts, message_sid, created_at, updated_at,
-                                 payload)
-    VALUES (%(sender)s, %(kind)s, 'accepted', 1, %(sid)s, %(at)s, %(at)s, %(payload)s)
-    RETURNING id
-), attempt AS (
-    INSERT INTO twilio_attempt (message_sid, outbound_id, attempt, sent_at)
-    SELECT %(sid)s, outbound.id, 1, %(at)s FROM outbound
-)
-SELECT outbound.id FROM outbound, relaxed
-"""
-
-
 @dataclass(frozen=True)
 class Due:
     id: int
@@ -129,6 +125,16 @@ class Due:
     kind: str
     attempts: int
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Head:
+    """A patient's oldest unfinished outbound message (see :meth:`Outbox.head`)."""
+
+    id: int
+    state: str
+    updated_at: datetime
+    next_attempt_at: datetime | None
 
 
 class Outbox:
@@ -148,9 +154,129 @@ class Outbox:
                 next_attempt_at=due, payload=seal(payload)))
             return int(result.inserted_primary_key[0])  # type: ignore[index]
 
+    # -- a patient turn's replies (exactly-once turns) ------------------------------------------------
+    def stage(self, inbound_sid: str, sender: str, items: list[tuple[str, dict[str, Any]]],
+              at: datetime) -> None:
+        """The replies of the turn answering ``inbound_sid``, before the turn is stored: ``staged`` rows
+        replacing any staged for it before (a turn run again after a failure). Never sent while staged;
+        a turn whose replies were committed (:meth:`commit_turn`) is not staged again."""
+        if self.direct is not None:  # one statement: staged rows replaced in place, committed ones kept
+            self.direct.one(_STAGE_PG, {
+                "sid": inbound_sid, "sender": sender, "at": at, "n": len(items),
+                "kinds": [kind for kind, _ in items], "payloads": [seal(payload) for _, payload in items],
+                "positions": list(range(len(items)))})
+            return
+        with self.engine.begin() as conn:
+            committed = conn.execute(select(twilio_outbound.c.id).where(and_(
+                twilio_outbound.c.inbound_sid == inbound_sid, twilio_outbound.c.state != "staged"))
+                .limit(1)).first()
+            if committed is not None:  # a fixed reply outside the conversation, committed before a crash:
+                return  # it is delivered from there
+            conn.execute(delete(twilio_outbound).where(and_(twilio_outbound.c.inbound_sid == inbound_sid,
+                                                            twilio_outbound.c.state == "staged")))
+            if items:
+                conn.execute(insert(twilio_outbound), [
+                    {"sender_hash": sender, "kind": kind, "state": "staged", "attempts": 0, "created_at": at,
+                     "updated_at": at, "payload": seal(payload), "inbound_sid": inbound_sid,
+                     "position": position}
+                    for position, (kind, payload) in enumerate(items)])
+
+    def keep_payload(self, outbound_id: int, payload: dict[str, Any]) -> None:
+        with self._auto.begin() as conn:
+            conn.execute(update(twilio_outbound).where(twilio_outbound.c.id == outbound_id)
+                         .values(payload=seal(payload)))
+
+    def commit_turn(self, inbound_sid: str, at: datetime) -> int:
+        """The turn is stored: its staged replies become deliverable (``pending``). How many."""
+        if self.direct is not None:  # safe to repeat
+            row = self.direct.one(_COMMIT_TURN_PG, {"sid": inbound_sid, "at": at}, retry_dead=True)
+            return int(row[0]) if row is not None else 0
+        with self._auto.begin() as conn:
+            result = conn.execute(update(twilio_outbound)
+                                  .where(and_(twilio_outbound.c.inbound_sid == inbound_sid,
+                                              twilio_outbound.c.state == "staged"))
+                                  .values(state="pending", updated_at=at))
+        return int(result.rowcount or 0)
+
+    def turn_states(self, inbound_sid: str) -> list[str]:
+        """The states of the replies of one turn, in order (tests, diagnostics, recovery)."""
+        with self._auto.connect() as conn:
+            rows = conn.execute(select(twilio_outbound.c.state)
+                                .where(twilio_outbound.c.inbound_sid == inbound_sid)
+                                .order_by(twilio_outbound.c.position)).all()
+        return [str(r[0]) for r in rows]
+
+    def head(self, sender: str) -> Head | None:
+        """The patient's oldest message not yet handed to Twilio (pending, sending, waiting for a retry):
+        nothing of theirs may leave before it."""
+        with self._auto.connect() as conn:
+            row = conn.execute(select(twilio_outbound.c.id, twilio_outbound.c.state,
+                                      twilio_outbound.c.updated_at, twilio_outbound.c.next_attempt_at)
+                               .where(and_(twilio_outbound.c.sender_hash == sender,
+                                           twilio_outbound.c.state.in_(UNFINISHED)))
+                               .order_by(twilio_outbound.c.id).limit(1)).first()
+        if row is None:
+            return None
+        return Head(int(row[0]), str(row[1]), _aware(row[2]), _aware(row[3]) if row[3] else None)
+
+    def take_head(self, sender: str, now: datetime, in_doubt_before: datetime) -> tuple[Due, Head] | None:
+        """PostgreSQL: :meth:`head` and :meth:`take` in one statement — the patient's oldest unfinished
+        message claimed for a call if it may go now (with the state it had); None when there is none or
+        it must wait. Other databases: None (use :meth:`head` and :meth:`take`)."""
+        if self.direct is None:
+            return None
+        row = self.direct.one(_TAKE_HEAD_PG, {"sender": sender, "now": now, "doubt": in_doubt_before})
+        if row is None:
+            return None
+        outbound_id, was, since, kind, attempts, payload = row
+        head = Head(int(outbound_id), str(was), _aware(since), None)
+        if payload is None:
+            self.give_up(head.id, now)
+            return None
+        return Due(head.id, sender, str(kind), int(attempts), unseal(payload)), head
+
+    def take(self, head: Head, now: datetime, in_doubt_before: datetime) -> Due | None:
+        """Claim ``head`` for a call (``sending``), once across workers: None if it changed meanwhile. A
+        row already ``sending`` is taken only when its call started before ``in_doubt_before``."""
+        fresh = (twilio_outbound.c.updated_at < in_doubt_before) if head.state == "sending" else True
+        with self._auto.begin() as conn:
+            got = conn.execute(
+                update(twilio_outbound)
+                .where(and_(twilio_outbound.c.id == head.id, twilio_outbound.c.state == head.state, fresh))
+                .values(state="sending", next_attempt_at=None, updated_at=now)
+                .returning(twilio_outbound.c.sender_hash, twilio_outbound.c.kind,
+                           twilio_outbound.c.attempts, twilio_outbound.c.payload)).first()
+        if got is None:
+            return None
+        if got[3] is None:
+            self.give_up(head.id, now)
+            return None
+        return Due(head.id, got[0], got[1], got[2], unseal(got[3]))
+
+    def senders_with_work(self, now: datetime, in_doubt_before: datetime, limit: int = 100) -> list[str]:
+        """Patients with a message to send now: a retry that is due, or a committed reply nobody is
+        sending (its worker died), or a call whose worker died in it (in doubt)."""
+        with self._auto.connect() as conn:
+            rows = conn.execute(
+                select(twilio_outbound.c.sender_hash, func.min(twilio_outbound.c.id))
+                .where(or_(and_(twilio_outbound.c.state == "retry", twilio_outbound.c.next_attempt_at <= now),
+                           and_(twilio_outbound.c.state.in_(("pending", "sending")),
+                                twilio_outbound.c.updated_at < in_doubt_before)))
+                .group_by(twilio_outbound.c.sender_hash).order_by(func.min(twilio_outbound.c.id))
+                .limit(limit)).all()
+        return [str(r[0]) for r in rows]
+
+    def known_sids(self, sids: list[str]) -> set[str]:
+        if not sids:
+            return set()
+        with self._auto.connect() as conn:
+            rows = conn.execute(select(twilio_attempt.c.message_sid)
+                                .where(twilio_attempt.c.message_sid.in_(sids))).all()
+        return {str(r[0]) for r in rows}
+
     def record_sent(self, sender: str, kind: str, payload: dict[str, Any], message_sid: str,
                     at: datetime) -> int:
-        """A first attempt Twilio accepted: the message and its attempt in one (relaxed) transaction."""
+        """A first attempt Twilio accepted: the message and its attempt in one transaction."""
         if self.direct is not None:  # one statement, one round trip (not repeated: it inserts)
             row = self.direct.one(_RECORD_SENT_PG, {"sender": sender, "kind": kind, "sid": message_sid,
                                                     "at": at, "payload": seal(payload)})
@@ -166,6 +292,9 @@ class Outbox:
         return outbound_id
 
     def accepted(self, outbound_id: int, message_sid: str, at: datetime) -> None:
+        if self.direct is not None:  # one statement, one round trip (not repeated: it inserts)
+            self.direct.one(_ACCEPTED_PG, {"id": outbound_id, "sid": message_sid, "at": at})
+            return
         with self.engine.begin() as conn:
             attempts: int = conn.execute(
                 update(twilio_outbound).where(twilio_outbound.c.id == outbound_id)
@@ -269,8 +398,11 @@ class Outbox:
                 update(twilio_outbound)
                 .where(and_(twilio_outbound.c.payload.is_not(None),
                             twilio_outbound.c.created_at < now - PAYLOAD_TTL,
-                            or_(twilio_outbound.c.state != "retry", twilio_outbound.c.state.is_(None))))
+                            twilio_outbound.c.state.not_in(("retry", "staged", *UNFINISHED))))
                 .values(payload=None))
+            # replies of a turn never stored (its message failed for good): they can never be sent
+            conn.execute(delete(twilio_outbound).where(and_(
+                twilio_outbound.c.state == "staged", twilio_outbound.c.created_at < now - PAYLOAD_TTL)))
             return int(result.rowcount or 0)
 
     def next_due_of(self, outbound_id: int) -> datetime | None:
@@ -288,67 +420,20 @@ class Outbox:
         return {"state": r[0], "attempts": r[1], "error_code": r[2], "payload_kept": bool(r[3])}
 
     def deliveries(self, sender: str, limit: int = 50) -> list[dict[str, Any]]:
-        """What an agent may see about one conversation's outbound messages: no bodies, no numbers."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(twilio_outbound.c.id, twilio_outbound.c.kind, twilio_outbound.c.state,
-                       twilio_outbound.c.attempts, twilio_outbound.c.error_code,
-                       twilio_outbound.c.message_sid,
-                       twilio_outbound.c.created_at, twilio_outbound.c.updated_at,
-                       twilio_outbound.c.next_attempt_at)
-                .where(twilio_outbound.c.sender_hash == sender)
-                .order_by(twilio_outbound.c.id.desc()).limit(limit)).all()
-            ids = [int(r[0]) for r in rows]
-            history: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-            if ids:
-                for hit in conn.execute(
-                        select(twilio_attempt.c.outbound_id, twilio_attempt.c.attempt,
-                               twilio_status.c.message_sid, twilio_status.c.status,
-                               twilio_status.c.error_code, twilio_status.c.received_at)
-                        .join(twilio_status, twilio_status.c.message_sid == twilio_attempt.c.message_sid)
-                        .where(twilio_attempt.c.outbound_id.in_(ids)).order_by(twilio_status.c.id)):
-                    history[int(hit[0])].append({"attempt": hit[1], "message_sid": hit[2], "status": hit[3],
-                                                 "error_code": hit[4], "at": _iso(hit[5])})
-        return [{"id": r[0], "kind": r[1], "state": r[2], "attempts": r[3], "error_code": r[4],
-                 "message_sid": r[5], "created_at": _iso(r[6]), "updated_at": _iso(r[7]),
-                 "next_attempt_at": _iso(r[8]), "statuses": history[int(r[0])]} for r in reversed(rows)]
+        """What an agent may see about one conversation's outbound messages: no bodies, no numbers
+        (:func:`bot.channels.twilio.deliveries.deliveries`)."""
+        from bot.channels.twilio.deliveries import deliveries
+
+        return deliveries(self.engine, sender, limit)
 
 
-def relaxed(conn: Any) -> None:
-    """Bookkeeping that may lose its last milliseconds in a database crash: skip the commit's fsync wait.
-
-    PostgreSQL only (``SET LOCAL synchronous_commit TO OFF``: the transaction is still atomic and is
-    written within ~3 × wal_writer_delay). Never used for the inbound record, which must be durable
-    before Twilio is answered.
-    """
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def erase_patient(conn: Connection, patient_ref: str) -> dict[str, int]:
-    """Delete everything the channel holds for one patient: the inbound ledger, the sender row, outbound
-    messages, their attempts and statuses. Runs inside the caller's transaction (ARCO erasure, audited
-    there); returns counts by table."""
-    sender = patient_ref  # the channel's rows are keyed by the patient reference
-    sids = select(twilio_inbound.c.message_sid).where(twilio_inbound.c.sender_hash == sender)
-    outbound_ids = select(twilio_outbound.c.id).where(twilio_outbound.c.sender_hash == sender)
-    outbound_sids = select(twilio_attempt.c.message_sid).where(twilio_attempt.c.outbound_id.in_(outbound_ids))
-    counts = {
-        "twilio_status": conn.execute(delete(twilio_status).where(
-            twilio_status.c.message_sid.in_(outbound_sids) | twilio_status.c.message_sid.in_(sids))).rowcount,
-        "twilio_attempt": conn.execute(delete(twilio_attempt).where(
-            twilio_attempt.c.outbound_id.in_(outbound_ids))).rowcount,
-        "twilio_outbound": conn.execute(delete(twilio_outbound).where(
-            twilio_outbound.c.sender_hash == sender)).rowcount,
-        "twilio_inbound": conn.execute(delete(twilio_inbound).where(
-            twilio_inbound.c.sender_hash == sender)).rowcount,
-        "twilio_sender": conn.execute(delete(twilio_sender).where(
-            twilio_sender.c.sender_hash == sender)).rowcount,
-    }
-    return {table: int(n or 0) for table, n in counts.items()}
+    """Delete everything the channel holds for one patient (ARCO erasure, in the caller's transaction):
+    :func:`bot.channels.twilio.deliveries.erase_patient`."""
+    from bot.channels.twilio.deliveries import erase_patient as erase
+
+    return erase(conn, patient_ref)

@@ -238,8 +238,9 @@ class TwilioSender:
         return kwargs
 
     def _attempt(self, outbound_id: int | None, key: str, kind: str,
-                 payload: Mapping[str, Any]) -> str | None:
-        """One REST call (``outbound_id`` None: the first, not yet in the outbox).
+                 payload: Mapping[str, Any], *, first: bool = False) -> str | None:
+        """One REST call (``outbound_id`` None: the first, not yet in the outbox; ``first``: the first
+        call of a message already in the outbox, e.g. a turn's committed reply).
 
         The SID if Twilio accepted it; None if a retry was scheduled (its time in ``_last_due``); else
         raises :class:`DeliveryError`.
@@ -268,6 +269,10 @@ class TwilioSender:
         now = self.clock()
         if outbound_id is None:
             outbound_id = self.outbox.create(key, kind, self._kept(payload), now)
+        elif first and self.opted_out is not None:
+            kept = self._kept(payload)
+            if kept != payload:
+                self.outbox.keep_payload(outbound_id, kept)
         scheduled = self.outbox.call_failed(outbound_id, code, retry, now)
         log.warning("twilio.outbound.call_failed", extra={"sender": key[:12], "outbound_id": outbound_id,
                                                           "error_code": code, "retry": scheduled})
@@ -277,26 +282,15 @@ class TwilioSender:
         raise DeliveryError(f"Twilio refused outbound message {outbound_id} (code {code})")
 
     def retry_due(self) -> int:
-        """Send every retry that is due (any worker may call it; each message is claimed once)."""
+        """Send every message that is due, each patient's in order (any worker may call it; each message
+        is claimed once): see :class:`bot.channels.twilio.delivery.Delivery`."""
+        from bot.channels.twilio.delivery import Delivery
+
         now = self.clock()
         if self._purged_at is None or now - self._purged_at >= PURGE_EVERY:
             self.outbox.purge(now)  # payloads of delivered messages: once a minute is plenty
             self._purged_at = now
-        done = 0
-        waiting: dict[str, datetime] = {}
-        verdicts: dict[str, bool | None] = {}  # sender hash -> opted out now (None: could not tell)
-        for due in self.outbox.due(now):
-            if due.sender_hash in waiting:  # an earlier message of this patient failed again: keep order
-                self.outbox.defer(due.id, waiting[due.sender_hash], now)
-                continue
-            if self._held_by_opt_out(due, now, verdicts, waiting):
-                continue
-            if due.kind == "text" and not self.in_window(due.payload["to"]):
-                self.outbox.give_up(due.id, now, "outside_window")
-                log.warning("twilio.outbound.retry_outside_window", extra={"outbound_id": due.id})
-                continue
-            done += self._retry_one(due, waiting)
-        return done
+        return Delivery(self).retry_due()
 
     def _kept(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """What the outbox keeps to retry ``payload``: marked :data:`QUEUED_OPTED_OUT` when its patient had
@@ -338,22 +332,6 @@ class TwilioSender:
             if later is not None:
                 waiting[due.sender_hash] = later  # the patient's later messages wait behind it
         return True
-
-    def _retry_one(self, due: Due, waiting: dict[str, datetime]) -> int:
-        try:
-            sid = self._attempt(due.id, due.sender_hash, due.kind, due.payload)
-        except DeliveryError:
-            return 0
-        except Exception:  # configuration and the like: the row stays claimed as failed
-            log.exception("twilio.outbound.retry_crashed", extra={"outbound_id": due.id})
-            self.outbox.give_up(due.id, self.clock(), "crash")
-            return 0
-        if sid is None:
-            if self._last_due is not None:
-                waiting[due.sender_hash] = self._last_due
-            return 0
-        log.info("twilio.outbound.retried", extra={"outbound_id": due.id, "attempt": due.attempts + 1})
-        return 1
 
 
 __all__ = ["MAX_CHARS", "QUEUED_OPTED_OUT", "DeliveryError", "OutsideWindowError", "TwilioSender",

@@ -127,9 +127,16 @@ async def inbound_webhook(request: Request) -> Response:
     kept = {"from": sender_address, "body": text, "tapped": tapped, "media": num_media}
     try:
         recorded = await channel.acknowledge(channel.ledger.record_inbound, sid, who, channel.clock(), kept)
-    except Exception as e:  # the database is down: nothing recorded, so say so (Twilio may retry)
+    except Exception as e:  # the database is down: spooled locally (recorded once it is back), else 503
         log.error("twilio.inbound.not_recorded", extra={"message_sid": sid, "error": type(e).__name__})
-        return error(503, "the message could not be recorded right now; nothing was processed")
+        try:
+            await channel.acknowledge(channel.spool.put, sid, who, channel.clock(), kept)
+        except Exception as spool_error:
+            log.error("twilio.inbound.not_spooled", extra={"message_sid": sid,
+                                                           "error": type(spool_error).__name__})
+            return error(503, "the message could not be recorded right now; nothing was processed")
+        log.warning("twilio.inbound.spooled", extra={"message_sid": sid})
+        return twiml()
     if recorded is None:
         log.info("twilio.inbound.duplicate", extra={"sender": who[:12], "message_sid": sid})
         return twiml()

@@ -100,11 +100,14 @@ def test_booking_with_quick_reply_templates(with_templates: Chat) -> None:
     listed = _template(offers, SLOTS_SID)
     # the time asked first (actions/offers.py), then the closest
     assert "1. jueves 26 de noviembre a las 10:00" in listed and "2. jueves 26 de noviembre" in listed
-    [confirm] = chat.send("1", ButtonPayload="1", ButtonText="1")
+    # a pick asked as a question is confirmed first, with the yes/no quick replies
+    [confirm] = chat.send("¿me da la 1?")
     assert "10:00" in _template(confirm, YES_NO_SID)
-    booked, reminders = chat.send("Sí", ButtonPayload="sí", ButtonText="Sí")
+    # one message: the booking and the reminders question joined (bot/core/coalesce.py), the question's
+    # options at its end
+    [booked] = chat.send("Sí", ButtonPayload="sí", ButtonText="Sí")
     assert booked["Body"].startswith("¡Listo! Quedó agendada")
-    assert reminders["Body"].endswith("1. Sí\n2. No")  # its template is not configured: numbered text
+    assert booked["Body"].endswith("1. Sí\n2. No")  # its template is not configured: numbered text
     [done] = chat.send("1")
     assert chat.last_user_text() == "sí"
     assert done["Body"].startswith("Perfecto, le enviaremos recordatorios")
@@ -123,7 +126,7 @@ def test_without_templates_buttons_are_numbered_options(without_templates: Chat)
     chat.send("Ana Pérez")
     [offers] = chat.send("mañana a las 10")
     assert offers["Body"].endswith("Responda con el número.")  # the list already carries the numbers
-    [confirm] = chat.send("1.")  # the time asked comes first
+    [confirm] = chat.send("¿me da la 1?")  # the time asked comes first; a pick asked is confirmed first
     assert "10:00" in confirm["Body"] and confirm["Body"].endswith("\n\n1. Sí\n2. No")
     [again] = chat.send(" 2 ")
     assert chat.last_user_text() == "no"

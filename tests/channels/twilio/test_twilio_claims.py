@@ -88,23 +88,24 @@ def test_a_started_message_is_left_to_its_worker_until_its_claim_expires(harness
 def test_a_worker_whose_claim_lapsed_sends_nothing_more(harness: Harness,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The dialogue took longer than the lease (a stuck store, a slow Twilio): another worker's recovery
-    answered the message meanwhile, so the late worker sends none of its replies."""
+    answered the message meanwhile (it found the turn stored and delivered what it staged), so the late
+    worker sends none of its replies again."""
     sid = "SM" + "a5" * 16
     recorded = _record(harness, sid)
     channel, processor = harness.channel, harness.processor
-    handle = processor.handle
+    handle_turn = processor.handle_turn
 
     by_recovery: list[int] = []
 
-    def slow_handle(message: UserMessage) -> Any:
-        replies = handle(message)
+    def slow_handle(message: UserMessage, **kwargs: Any) -> Any:
+        outcome = handle_turn(message, **kwargs)
         harness.clock.advance(seconds=channel.order_timeout * CLAIM_LEASE + 1)
-        monkeypatch.setattr(processor, "handle", handle)  # recovery runs the dialogue at normal speed
+        monkeypatch.setattr(processor, "handle_turn", handle_turn)  # recovery runs at normal speed
         assert channel.recover(processor) == 1  # meanwhile, in another worker
         by_recovery.append(len(harness.fake.messages))
-        return replies
+        return outcome
 
-    monkeypatch.setattr(processor, "handle", slow_handle)
+    monkeypatch.setattr(processor, "handle_turn", slow_handle)
     channel.process(processor, _message(sid), recorded)
     assert by_recovery[0] > 0  # recovery answered it
     assert len(harness.fake.messages) == by_recovery[0]  # and the late worker sent nothing

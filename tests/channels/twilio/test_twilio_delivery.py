@@ -85,7 +85,8 @@ def test_retries_stop_at_the_cap(harness: Harness) -> None:
 def test_a_permanent_rest_error_is_not_retried(harness: Harness) -> None:
     harness.fake.fail_next = [(400, 21211)]
     hola(harness)
-    assert harness.channel.ledger.inbound_status("SM" + "1" * 32) == "failed"
+    # the turn happened (it is stored, exactly once); its reply could not be delivered, for good
+    assert harness.channel.ledger.inbound_status("SM" + "1" * 32) == "processed"
     row = rows(harness)[0]
     assert (row["state"], row["attempts"], row["error_code"]) == ("failed", 1, "21211")
     assert retry_after(harness, 3600) == 0
@@ -256,9 +257,10 @@ def test_a_pending_retry_is_not_sent_once_the_patient_opted_out(harness: Harness
     pending = [r for r in rows(harness) if r["state"] == "retry"]
     assert pending and harness.fake.accepted == []
     baja(harness)  # the patient opts out before the retry is due
-    accepted = list(harness.fake.accepted)  # the flow's BAJA confirmation
-    assert retry_after(harness, RETRY_DELAYS[-1].total_seconds()) == 0
-    assert harness.fake.accepted == accepted  # nothing more went to Twilio
+    assert harness.fake.accepted == []  # the BAJA confirmation waits behind the earlier reply (order)
+    assert retry_after(harness, RETRY_DELAYS[-1].total_seconds()) == 1  # the confirmation only
+    accepted = list(harness.fake.accepted)
+    assert len(accepted) == 1  # the earlier reply was given up, not sent
     for row in rows(harness):
         if row["id"] in {p["id"] for p in pending}:
             assert (row["state"], row["error_code"]) == ("failed", "opted_out")

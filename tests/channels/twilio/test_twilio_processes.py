@@ -149,7 +149,11 @@ def test_messages_sent_one_after_another_are_processed_in_that_order(env: Env) -
     assert [r[0] for r in rows] == sids
     assert [r[2] for r in rows] == ["processed"] * 5, rows
     assert env.tracker_message_ids(canonical_phone(address)) == sids
-    assert len([m for m in env.fake.messages if m.get("To") == address]) >= 5  # every one answered
+    # every one answered: "processed" means the turn and its replies are stored; they leave just after
+    deadline = time.monotonic() + 30
+    while len([m for m in env.fake.messages if m.get("To") == address]) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len([m for m in env.fake.messages if m.get("To") == address]) >= 5
 
 
 def test_lock_of_a_killed_worker_expires_and_the_next_message_is_processed(env: Env) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -208,7 +210,10 @@ def test_twilio_api_failure_is_recorded_not_raised(harness: Harness) -> None:
     harness.fake.fail_with = (400, 63016)
     r = signed_post(harness.client, TOKEN, INBOUND, inbound("hola", "SM" + "e" * 32))
     assert r.status_code == 200
-    assert harness.channel.ledger.inbound_status("SM" + "e" * 32) == "failed"
+    # the turn is done (stored once); its reply is recorded as refused for good, nothing raised
+    assert harness.channel.ledger.inbound_status("SM" + "e" * 32) == "processed"
+    states = harness.channel.sender.outbox.turn_states("SM" + "e" * 32)
+    assert states and set(states) == {"failed"}
 
 
 @pytest.mark.parametrize("params", [
@@ -247,14 +252,53 @@ def _extras(record: logging.LogRecord) -> str:
     return " ".join(f"{k}={v!r}" for k, v in vars(record).items() if k not in skip)
 
 
-def test_database_down_at_the_acknowledgement_is_503_and_nothing_is_sent(
-        harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_database_down_at_the_acknowledgement_spools_the_message_and_answers_it_once_back(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        tmp_path: Path) -> None:
+    """Issue 18: Twilio does not retry a 503 unless the webhook URL asks for it, so a message that cannot
+    be recorded is spooled locally (encrypted) and answered once the database is back."""
+    import psycopg
+
+    from bot.channels.twilio.spool import Spool
+
+    def down(*_: object, **__: object) -> None:
+        raise psycopg.OperationalError("connection refused")
+
+    harness.channel.spool = Spool(tmp_path / "spool")
+    record = harness.channel.ledger.record_inbound
+    monkeypatch.setattr(harness.channel.ledger, "record_inbound", down)
+    sid = "SM" + "9" * 32
+    r = signed_post(harness.client, TOKEN, INBOUND, inbound("hola", sid))
+    assert r.status_code == 200 and harness.fake.messages == []
+    assert signed_post(harness.client, TOKEN, INBOUND, inbound("hola", sid)).status_code == 200  # a retry
+    [spooled] = harness.channel.spool.pending()
+    assert "hola" not in spooled.read_text() and "5512345678" not in spooled.read_text()
+    assert "twilio.inbound.spooled" in caplog.text and PATIENT not in caplog.text
+    harness.channel.retry_round()  # still down: kept
+    assert len(harness.channel.spool.pending()) == 1 and harness.fake.messages == []
+    monkeypatch.setattr(harness.channel.ledger, "record_inbound", record)  # the database is back
+    harness.channel.processor = harness.processor
+    harness.channel.retry_round()
+    assert harness.channel.spool.pending() == []
+    deadline = time.monotonic() + 30  # processed on the channel's work pool
+    while harness.channel.ledger.inbound_status(sid) != "processed" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert harness.channel.ledger.inbound_status(sid) == "processed"
+    answered = len(harness.fake.accepted)
+    assert answered > 0
+    assert signed_post(harness.client, TOKEN, INBOUND, inbound("hola", sid)).status_code == 200
+    assert len(harness.fake.accepted) == answered  # Twilio's later retry is a duplicate
+
+
+def test_database_and_spool_both_unavailable_is_a_503(harness: Harness, monkeypatch: pytest.MonkeyPatch,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
     import psycopg
 
     def down(*_: object, **__: object) -> None:
         raise psycopg.OperationalError("connection refused")
 
     monkeypatch.setattr(harness.channel.ledger, "record_inbound", down)
+    monkeypatch.setattr(harness.channel.spool, "put", down)
     r = signed_post(harness.client, TOKEN, INBOUND, inbound("hola", "SM" + "9" * 32))
     assert r.status_code == 503 and "nothing was processed" in r.json()["error"]
     assert harness.fake.messages == []
