@@ -305,3 +305,100 @@ def ca_bundle(env: Mapping[str, str] | None = None) -> str | None:
     """``REQUESTS_CA_BUNDLE`` or else ``CURL_CA_BUNDLE``: the CA certificates to trust (file or directory)."""
     values = _env(env)
     return values.get("REQUESTS_CA_BUNDLE") or values.get("CURL_CA_BUNDLE") or None
+
+
+# -- production (docs/deploy.md) -----------------------------------------------------------------------
+
+
+def production(env: Mapping[str, str] | None = None) -> bool:
+    """``BOT_ENV=production`` said explicitly: ``bot run`` refuses to start while ``bot deploy check``
+    finds a problem (:mod:`bot.app.deploy_check`)."""
+    return (_env(env).get("BOT_ENV") or "").strip().lower() in ("production", "prod", "deployed")
+
+
+def workers(env: Mapping[str, str] | None = None) -> int:
+    """``BOT_WORKERS``: worker processes of ``bot run`` when ``--workers`` is not given (default 1)."""
+    raw = (_env(env).get("BOT_WORKERS") or "1").strip()
+    if not raw.isdigit() or not 1 <= int(raw) <= 64:
+        raise ConfigError(f"BOT_WORKERS must be a whole number of processes from 1 to 64, got {raw!r}")
+    return int(raw)
+
+
+def admin_database_url(env: Mapping[str, str] | None = None) -> str | None:
+    """``BOT_ADMIN_DATABASE_URL``: the schema owner's connection, for ``bot db upgrade``, ``bot backup``
+    and ``bot restore`` (the assistant's own role may not create tables nor read the clinical schema);
+    None: ``DATABASE_URL``."""
+    return _env(env).get("BOT_ADMIN_DATABASE_URL") or None
+
+
+def metrics_token(env: Mapping[str, str] | None = None) -> str | None:
+    """``BOT_METRICS_TOKEN``: the bearer token Prometheus sends to ``/metrics`` (unset: no ``/metrics``)."""
+    return _env(env).get("BOT_METRICS_TOKEN") or None
+
+
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def metrics_dir(env: Mapping[str, str] | None = None) -> str | None:
+    """``PROMETHEUS_MULTIPROC_DIR`` (prometheus-client's own variable): where the workers of one
+    ``bot run`` keep their counters so that any of them can report the sum."""
+    return _env(env).get(METRICS_DIR_ENV) or None
+
+
+def export_metrics_dir(path: str) -> None:
+    """Set ``PROMETHEUS_MULTIPROC_DIR`` for this process and the workers it starts (before either imports
+    prometheus-client)."""
+    os.environ[METRICS_DIR_ENV] = path
+
+
+def log_format(env: Mapping[str, str] | None = None) -> str:
+    """``BOT_LOG_FORMAT``: ``json`` (one object per line, for journald and log shippers) or ``text``;
+    default ``json`` with ``BOT_ENV=production``, else ``text``."""
+    values = _env(env)
+    raw = (values.get("BOT_LOG_FORMAT") or ("json" if production(values) else "text")).strip().lower()
+    if raw not in ("json", "text"):
+        raise ConfigError(f"BOT_LOG_FORMAT must be json or text, got {raw!r}")
+    return raw
+
+
+def log_level(env: Mapping[str, str] | None = None) -> str:
+    """``BOT_LOG_LEVEL``: ``debug``, ``info`` (default), ``warning`` or ``error``."""
+    raw = (_env(env).get("BOT_LOG_LEVEL") or "info").strip().lower()
+    if raw not in ("debug", "info", "warning", "error"):
+        raise ConfigError(f"BOT_LOG_LEVEL must be debug, info, warning or error, got {raw!r}")
+    return raw
+
+
+def backup_dir(env: Mapping[str, str] | None = None) -> str | None:
+    """``BOT_BACKUP_DIR``: where ``bot backup`` writes encrypted dumps (default: ``var/backups``)."""
+    return _env(env).get("BOT_BACKUP_DIR") or None
+
+
+def shred_ledger(env: Mapping[str, str] | None = None) -> str | None:
+    """``BOT_SHRED_LEDGER``: the file every destroyed patient data key is also appended to, kept apart
+    from the database (next to the backups), and replayed by ``bot restore`` (None: not kept)."""
+    return _env(env).get("BOT_SHRED_LEDGER") or None
+
+
+def pg_bin_dir(env: Mapping[str, str] | None = None) -> str | None:
+    """``BOT_PG_BIN``: the directory of ``pg_dump`` / ``pg_restore`` matching the server (None: PATH)."""
+    return _env(env).get("BOT_PG_BIN") or None
+
+
+def trusted_proxies(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """``BOT_TRUSTED_PROXIES``: comma-separated IP addresses or CIDR networks of the reverse proxies in front
+    of ``bot run``; only a request from one of them has its ``X-Forwarded-For`` honoured (default: none).
+    A malformed entry stops start-up (ConfigError)."""
+    import ipaddress
+
+    raw = _env(env).get("BOT_TRUSTED_PROXIES", "")
+    out: list[str] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError as e:
+            raise ConfigError(f"BOT_TRUSTED_PROXIES: {item!r} is not an IP address or CIDR network") from e
+        out.append(item)
+    return tuple(out)

@@ -67,15 +67,14 @@ class DeveloperAccess:
 
 def check_deployment() -> None:
     """Start-up checks of a deployed configuration that no single component owns; ConfigError with what
-    to set. (The keyring and the audit log check their own keys.)"""
+    to set. (The keyring and the audit log check their own keys; ``bot deploy check`` and ``bot run`` with
+    ``BOT_ENV=production`` check everything: :mod:`bot.app.deploy_check`.)"""
 
+    from bot.app.deploy_check import startup_problems
     from bot.errors import ConfigError
 
     if settings.deployment_mode() != settings.DEPLOYED:
         return
-    if settings.twilio_auth_token() and not settings.public_url():
-        raise ConfigError(
-            "BOT_PUBLIC_URL is not set: Twilio signs the public URL of the webhook, and without it the "
-            "signature would be checked against the Host header a caller chooses (set it to the https URL "
-            "Twilio calls, e.g. https://bot.clinica.mx)"
-        )
+    problems = startup_problems()
+    if problems:
+        raise ConfigError("; ".join(problems))

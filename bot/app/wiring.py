@@ -14,7 +14,6 @@ from typing import Any
 from bot import settings
 from bot.app.state import AppState, ClinicServices
 from bot.core.domain import Domain, load_domain
-from bot.core.processor import Processor
 from bot.core.resume import TrackerCache
 from bot.errors import ConfigError
 from bot.flow.runtime import Flow
@@ -190,10 +189,13 @@ def _services(engine: Any, clinic: Any, sec: _Security) -> ClinicServices:
 
 def _gate(project: Path, domain: Domain, audit: Any) -> Any:
     """The disclosure gate (every block audited); fixed texts it would block stop start-up."""
+    from bot.app.observability import BLOCK_CATEGORIES
     from bot.guard.gate import load_gate
+    from bot.metrics import gate_blocked
 
     def on_block(record: Mapping[str, Any]) -> None:
         audit.append("gate", "disclosure.blocked", "outbound", dict(record))
+        gate_blocked(record.get("categories"), BLOCK_CATEGORIES)  # bot.metrics: closed label set
 
     gate = load_gate(project, registered_responses=list(domain.responses), on_block=on_block)
     check_fixed_texts(gate, domain, _media_ack())
@@ -254,6 +256,7 @@ def build_app_state(
     """The assistant with its real backends, built from the project's files (tests pass ready parts)."""
     from actions import registry
     from bot import db
+    from bot.app.observability import InstrumentedProcessor
     from bot.scheduling.clinic_loader import load_clinic
     from bot.stores.endpoints import load_endpoints
     from policies import build_policies
@@ -275,7 +278,7 @@ def build_app_state(
     gate = _gate(project, domain, sec.audit)
     paraphraser = _paraphraser(endpoints, gate)
     stores = _stores(engine, services, sec.cipher, endpoints, tracker_store, lock_store)
-    processor = Processor(
+    processor = InstrumentedProcessor(  # a Processor whose turns are counted (bot.app.observability)
         domain=domain,
         flow=flow,
         policies=build_policies(config.get("policies") or []),

@@ -5,8 +5,9 @@ Each patient has one random data key (DEK), stored only wrapped by the current m
 ``v1.<dek_id>.<base64(nonce ‖ ciphertext ‖ tag)>`` with the patient reference and DEK id as associated
 data, so a token copied onto another patient does not decrypt. :meth:`PatientCipher.shred` deletes the
 wrapped DEK: every token of that patient — in the tracker, the database, logs shipped elsewhere and
-backups of those — becomes noise. (Backups of ``patient_keys`` itself must not outlive the shredding
-deadline; see the module README in the report.)
+backups of those — becomes noise. Backups of ``patient_keys`` itself would bring the key back: each shred
+is therefore also written to the shredding ledger, which ``bot restore`` replays
+(:mod:`bot.compliance.shred_ledger`, :mod:`bot.compliance.backup`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bot.compliance import shred_ledger
 from bot.compliance.audit import AuditLog, AuditWriter
 from bot.compliance.keyring import Keyring, derive
 from bot.compliance.tables import patient_keys
@@ -48,6 +50,8 @@ def shred_patient_key(w: AuditWriter, ref: str, actor: str, reason: str) -> bool
     """
     forget_everywhere(ref)
     found = w.conn.execute(select(patient_keys.c.dek_id).where(patient_keys.c.patient_ref == ref)).first()
+    if found is not None:  # outside the database too, first: a restored backup must not bring it back
+        shred_ledger.record(ref, found[0])
     w.conn.execute(delete(patient_keys).where(patient_keys.c.patient_ref == ref))
     w.append(
         actor, "patient.key_shredded", f"patient:{ref}",

@@ -31,9 +31,15 @@ MUTABLE = ("patient_keys", "arco_requests")
 OPERATIONAL = ("appointments", "appointment_slots", "tracker_events",
                # the WhatsApp channel's bookkeeping (migration 0005) and the agents' inbox (0006)
                "twilio_inbound", "twilio_sender", "twilio_status", "twilio_outbound", "twilio_attempt",
-               "agent_conversation")
-#: Read by the assistant, written only by staff tools under an administrative role (``bot agents``).
-READ_ONLY = ("agent_credential",)
+               "agent_conversation",
+               # the staff inbox (0010), follow-up jobs (0011), the portal's links and sessions (0012)
+               "staff_account", "staff_session", "inbox_assignment", "inbox_note", "followup_jobs",
+               "portal_link", "portal_session", "portal_lockout",
+               # the staff inbox's canned responses, labels and read marks (0015)
+               "inbox_canned", "inbox_label", "inbox_seen")
+#: Read by the assistant, written only by staff tools under an administrative role (``bot agents``);
+#: ``alembic_version`` so that ``bot run`` (and ``bot deploy check``) can see the schema is current.
+READ_ONLY = ("agent_credential", "alembic_version")
 
 
 def create_roles_sql(assistant: str, portal: str, login: bool = True) -> list[str]:

@@ -15,7 +15,8 @@ CORE = ROOT / "bot" / "core"
 
 # lowest first; every package of the project is in exactly one layer
 LAYERS: list[set[str]] = [
-    {"bot.errors", "bot.settings", "bot.config_files", "bot.db", "bot.edge"},  # base: no domain
+    {"bot.errors", "bot.settings", "bot.config_files", "bot.db", "bot.edge", "bot.metrics",
+     "bot.client_address"},  # base
     {"bot.core"},
     {"bot.nlu", "bot.nlg", "bot.guard", "bot.flow", "flows", "policies"},
     {"bot.scheduling", "bot.compliance", "bot.stores"},
