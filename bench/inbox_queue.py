@@ -1,9 +1,10 @@
 """Benchmark of the inbox's queue page (``GET /inbox/cola``) with N conversations waiting for a person.
 
 Builds the real assistant on a fresh SQLite database (memory tracker store), hands N REST conversations
-to a person through the dialogue itself, signs a member of staff in and times the full queue page and
-its live-update fragment (in-process HTTP; best, p50 and p95 over the rounds). Goal (issue 19): first
-paint of the queue under 200 ms with 500 open conversations. Run from the project directory:
+to a person through the dialogue itself, puts a label on every fifth and marks every other one read by
+the member of staff, signs them in and times the full queue page, its live-update fragment and the queue
+filtered by a label (in-process HTTP; best, p50 and p95 over the rounds). Goal (issue 19): first paint of
+the queue under 200 ms with 500 open conversations. Run from the project directory:
 
     .venv/bin/python bench/inbox_queue.py [--conversations 500] [--rounds 20]
 """
@@ -52,12 +53,24 @@ def main() -> None:
         state.processor.handle(UserMessage(f"rest:bench-{i}", "quiero hablar con una persona"))
     print(f"{args.conversations} conversations handed to a person in {time.perf_counter() - started:.1f} s")
     StaffAccounts(engine).add("bench", "Bench", "agent", "una-clave-larga")
+    from datetime import UTC, datetime
+
+    from bot.inbox.web.extras import Extras
+
+    extras = Extras(engine)
+    for i in range(args.conversations):
+        ref = state.services.patient_ref(f"rest:bench-{i}")
+        if i % 5 == 0:
+            extras.add_label(ref, "factura", "bench")
+        if i % 2 == 0:
+            extras.mark_seen(ref, "bench", datetime.now(UTC))
     with TestClient(create_app(state)) as client:
         page = client.get("/inbox/entrar")
         token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
         form = {"csrf": token, "usuario": "bench", "contrasena": "una-clave-larga"}
         client.post("/inbox/entrar", data=form)
-        for path in ("/inbox/cola", "/inbox/cola/filas?estado=pending&ver=all"):
+        paths = ("/inbox/cola", "/inbox/cola/filas?estado=pending&ver=all", "/inbox/cola?etiqueta=factura")
+        for path in paths:
             client.get(path)  # warm
             times = []
             for _ in range(args.rounds):

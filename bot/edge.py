@@ -49,6 +49,7 @@ MAX_QUERY = 2048
 
 JSON_TYPE = "application/json"
 FORM_TYPE = "application/x-www-form-urlencoded"
+MULTIPART_TYPE = "multipart/form-data"  # with its boundary parameter
 
 
 class EdgeError(Exception):
@@ -109,11 +110,23 @@ ROUTES: tuple[Rule, ...] = (
     Rule("/inbox/c/{cid}/plantilla", FORM_ONLY),
     Rule("/inbox/c/{cid}/resolver", FORM_ONLY),
     Rule("/inbox/c/{cid}/nota", FORM_ONLY),
+    Rule("/inbox/c/{cid}/etiquetas", FORM_ONLY),
+    Rule("/inbox/c/{cid}/etiquetas/quitar", FORM_ONLY),
+    Rule("/inbox/c/{cid}/citas", FORM_ONLY),
+    Rule("/inbox/c/{cid}/citas/{aid}/mover", FORM_ONLY),
+    Rule("/inbox/c/{cid}/citas/{aid}/cancelar", FORM_ONLY),
+    Rule("/inbox/respuestas", FORM_ONLY),
+    Rule("/inbox/respuestas/borrar", FORM_ONLY),
     # the patient portal's forms (bot.portal.routes): small, form-encoded only
     Rule("/portal/l/{token}", FORM_ONLY, 4096),
     Rule("/portal/codigo", FORM_ONLY, 4096),
     Rule("/portal/consentimiento", FORM_ONLY, 4096),
     Rule("/portal/salir", FORM_ONLY, 4096),
+    Rule("/portal/citas/{appointment_id}/cancelar", FORM_ONLY, 4096),
+    Rule("/portal/citas/{appointment_id}/cambiar", FORM_ONLY, 4096),
+    Rule("/portal/arco", FORM_ONLY, 4096),
+    # the physician's upload page (bot/portal/release_page.py): one PDF or image up to 5 MiB
+    Rule("/inbox/documentos", (MULTIPART_TYPE,), 5 * 1024 * 1024 + 64 * 1024),
 )
 
 _patterns: dict[str, re.Pattern[str]] = {}
@@ -139,6 +152,8 @@ def content_type_ok(value: str | None, accepted: Iterable[str]) -> bool:
         return False
     for param in params:
         name, _, given = param.partition("=")
+        if media.lower() == MULTIPART_TYPE and name.strip().lower() == "boundary" and given.strip():
+            continue
         if name.strip().lower() != "charset" or given.strip().strip('"').lower() != "utf-8":
             return False
     return True

@@ -21,4 +21,24 @@ def retention_run_command(args: argparse.Namespace) -> int:
     from bot.app.wiring import channel_erasers
     from bot.compliance.commands import retention_run_command as run
 
-    return run(args, erasers=channel_erasers())
+    code = run(args, erasers=channel_erasers())
+    if code == 0:
+        _purge_portal(bool(args.dry_run))
+    return code
+
+
+def _purge_portal(dry_run: bool) -> None:
+    """The portal's spent one-time links, ended sessions and past lockouts (hashes only; a day kept)."""
+    from sqlalchemy import inspect
+
+    from bot.db import get_engine
+    from bot.portal.commands import purge
+
+    engine = get_engine()
+    if "portal_link" not in inspect(engine).get_table_names():
+        return
+    if dry_run:
+        print("portal: links, sessions and lockouts not purged (dry run)")
+        return
+    counts = purge(engine)
+    print("portal: purged " + ", ".join(f"{v} {k}" for k, v in counts.items()))

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,29 +39,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, delete, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.app.reminders import CHANNEL, Report, reachable, reminder_values
 from bot.errors import ConfigError, FlowError
+from bot.scheduling.followup_jobs import RATING_WINDOW as RATING_WINDOW
+from bot.scheduling.followup_jobs import followup_jobs, parse_score, record_score
 
 log = logging.getLogger("bot.app.followups")
 
 PURPOSE = "follow_up"
 RESPONSES = {"post_visit": "utter_follow_up", "no_show": "utter_no_show_rebook"}
 STATUS_KIND = {"completed": "post_visit", "no_show": "no_show"}
-
-_metadata = MetaData()
-followup_jobs = Table(
-    "followup_jobs", _metadata,  # created by migration 0011_followups
-    Column("appointment_id", String(36), primary_key=True),
-    Column("kind", String(16), nullable=False),
-    Column("state", String(16), nullable=False),
-    Column("due_at", DateTime(timezone=True), nullable=False),
-    Column("claimed_at", DateTime(timezone=True), nullable=False),
-    Column("done_at", DateTime(timezone=True), nullable=True),
-)
-
 
 @dataclass(frozen=True)
 class FollowUpRules:
@@ -74,6 +63,7 @@ class FollowUpRules:
     expire_days: int = 3
     quiet_start: time = time(21, 0)
     quiet_end: time = time(8, 0)
+    auto_no_show_after_hours: int | None = None  # off: only staff mark a no-show
 
     def quiet(self, local: time) -> bool:
         if self.quiet_start <= self.quiet_end:
@@ -87,7 +77,8 @@ class FollowUpRules:
         return appointment.ends_at + timedelta(hours=self.no_show_after_hours)
 
 
-_KEYS = frozenset(("days_after", "send_at", "no_show_after_hours", "expire_days", "quiet_hours"))
+_KEYS = frozenset(("days_after", "send_at", "no_show_after_hours", "expire_days", "quiet_hours",
+                   "auto_no_show_after_hours"))
 
 
 def parse_rules(value: object) -> FollowUpRules:
@@ -110,6 +101,8 @@ def parse_rules(value: object) -> FollowUpRules:
         no_show_after_hours=_int(value, "no_show_after_hours", d.no_show_after_hours, 0, 7 * 24),
         expire_days=_int(value, "expire_days", d.expire_days, 1, 30),
         quiet_start=_time(quiet[0], "quiet_hours"), quiet_end=_time(quiet[1], "quiet_hours"),
+        auto_no_show_after_hours=(None if value.get("auto_no_show_after_hours") is None else
+                                  _int(value, "auto_no_show_after_hours", 0, 1, 7 * 24)),
     )
     if rules.quiet(rules.send_at):
         raise ConfigError("clinic.yml follow_up.send_at falls within quiet_hours")
@@ -155,6 +148,8 @@ def send_due(app_state: Any, outlet: Any, *, now: datetime | None = None, dry_ru
     now = (now if now is not None else app_state.processor.clock()).astimezone(UTC)
     engine: Engine = services.appointments.engine
     tz = services.clinic.timezone
+    if rules.auto_no_show_after_hours is not None and not dry_run:
+        mark_no_shows(services.appointments, now, rules.auto_no_show_after_hours, rules.expire_days)
     due = _due(engine, services.appointments, rules, tz, now)
     report.due = len(due)
     if due and rules.quiet(now.astimezone(tz).time()):
@@ -177,6 +172,34 @@ def send_due(app_state: Any, outlet: Any, *, now: datetime | None = None, dry_ru
             else:
                 report.skipped[outcome] += 1
     return report
+
+
+AUTO_ACTOR = "bot:auto_no_show"
+
+
+def mark_no_shows(repository: Any, now: datetime, after_hours: int, within_days: int) -> int:
+    """The optional automatic rule (clinic.yml ``follow_up.auto_no_show_after_hours``, off by default):
+    an appointment still ``booked`` — staff marked it neither attended nor missed — ``after_hours`` after
+    its end is marked ``no_show`` (audited ``appointment.no_show`` by ``bot:auto_no_show``), which makes
+    its one rebooking offer due. Only appointments that ended within ``within_days`` more: an old
+    database switching the rule on does not mark its whole history. Returns how many were marked."""
+    from bot.scheduling.models import AppointmentNotFoundError, AppointmentStatus
+    from bot.scheduling.tables import appointments
+
+    cutoff = now - timedelta(hours=after_hours)
+    query = (select(appointments.c.id).where(appointments.c.status == AppointmentStatus.BOOKED.value)
+             .where(appointments.c.ends_at <= cutoff)
+             .where(appointments.c.ends_at > cutoff - timedelta(days=within_days)))
+    marked = 0
+    for row in repository._read(query):
+        try:
+            repository.record_outcome(row.id, AppointmentStatus.NO_SHOW, now, actor=AUTO_ACTOR)
+        except AppointmentNotFoundError:
+            continue  # staff marked it (or the patient cancelled) at the same moment
+        marked += 1
+    if marked:
+        log.info("followups.auto_no_show", extra={"marked": marked})
+    return marked
 
 
 def _due(engine: Engine, repository: Any, rules: FollowUpRules, tz: Any,
@@ -293,50 +316,14 @@ def run_in_loop(app_state: Any, outlet: Any) -> Report | None:
 
 
 # -- the answer to the 1-5 question ------------------------------------------------------------------------
-RATING_WINDOW = timedelta(days=7)
-_SCORE = re.compile(r"^\s*([1-5])\s*(?:/\s*5|de\s+5)?\s*[.!]*\s*$", re.IGNORECASE)
-
-
-def parse_score(text: str) -> int | None:
-    """A bare 1-5 ("5", "4/5", "3 de 5"); anything else is a comment, not a score."""
-    match = _SCORE.match(text or "")
-    return int(match.group(1)) if match else None
-
-
 def record_rating(services: Any, patient_ref: str, text: str, now: datetime) -> int | None:
-    """Record the patient's answer to their latest post-visit follow-up as a figure.
-
-    When ``text`` is a bare score 1-5 and this patient's latest post-visit follow-up went out within
-    :data:`RATING_WINDOW` and was not answered yet: audited as ``followup.rated`` (the appointment id and
-    the score — never the text) and the job marked ``rated``, once; returns the score. Otherwise None:
-    the message is an ordinary one (a comment goes to the conversation and the inbox like any other).
-    Meant to be called by the conversation when a patient writes after ``utter_follow_up``.
-    """
-    from bot.scheduling.tables import appointments
-
+    """A bare score 1-5 in ``text`` recorded as the answer to the latest post-visit follow-up
+    (:func:`bot.scheduling.followup_jobs.record_score`); None when ``text`` is no bare score or nothing
+    waits for an answer. The conversation reads words and emojis too (``action_rate_visit``)."""
     score = parse_score(text)
     if score is None:
         return None
-    now = now.astimezone(UTC)
-    engine: Engine = services.appointments.engine
-    query = (select(followup_jobs.c.appointment_id)
-             .join(appointments, appointments.c.id == followup_jobs.c.appointment_id)
-             .where(appointments.c.patient_ref == patient_ref)
-             .where(followup_jobs.c.kind == "post_visit").where(followup_jobs.c.state == "sent")
-             .where(followup_jobs.c.done_at >= now - RATING_WINDOW)
-             .order_by(followup_jobs.c.done_at.desc()).limit(1))
-    with engine.begin() as conn:
-        appointment_id = conn.execute(query).scalar()
-        if appointment_id is None:
-            return None
-        claimed = conn.execute(update(followup_jobs)
-                               .where(followup_jobs.c.appointment_id == appointment_id)
-                               .where(followup_jobs.c.state == "sent").values(state="rated"))
-        if claimed.rowcount != 1:
-            return None  # answered at the same moment in another worker
-    services.audit.append(f"patient:{patient_ref}", "followup.rated", f"patient:{patient_ref}",
-                          {"appointment_id": appointment_id, "score": score})
-    return score
+    return score if record_score(services, patient_ref, score, now) is not None else None
 
 
 # -- `bot reminders follow-ups [--dry-run] [--now ISO]` ---------------------------------------------------

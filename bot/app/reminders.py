@@ -17,6 +17,12 @@ gone out yet is looked at once per run:
    text the gate blocks is recorded as blocked and not sent (``blocked``).
 4. It is audited (``reminder.sent``: the appointment id, never a text, name or number), then sent as the
    approved WhatsApp content template configured in endpoints.yml: reminders go out of the 24-hour window.
+   It ends with "¿Nos confirma su asistencia?" and the quick replies Confirmo / Cambiar / Cancelar; the
+   slot ``reminded_appointment`` is set with it, so the answer — tapped or typed — is read as being about
+   this appointment (``expects: reminder``: bot/core/expect.py, bot/core/aftercare.py, actions/aftercare.py).
+
+In the quiet hours (clinic.yml ``follow_up.quiet_hours``, default 21:00-08:00 clinic time) nothing is
+claimed or sent: the due reminders wait for the first run after them (``quiet_hours`` in the report).
 
 Not configured (no content template for ``utter_appointment_reminder``: ``TWILIO_CONTENT_REMINDER`` is
 unset): nothing is claimed or sent and the report says so. At most once: a failure before the reminder
@@ -43,6 +49,7 @@ from bot.errors import BotError, ConfigError, FlowError
 log = logging.getLogger("bot.app.reminders")
 
 RESPONSE = "utter_appointment_reminder"
+SLOT = "reminded_appointment"  # the appointment the patient's answer to the reminder is about
 PURPOSE = "reminders"
 CHANNEL = "twilio_whatsapp"
 NOT_CONFIGURED = (f"reminders are not configured: endpoints.yml has no content template for {RESPONSE} "
@@ -96,6 +103,9 @@ def send_due(app_state: Any, outlet: Any, *, now: datetime | None = None, dry_ru
     rules = services.clinic.reminders
     due = services.appointments.due_reminders(now, timedelta(hours=rules.hours_before))
     report.due = len(due)
+    if due and quiet_now(services.clinic, now):
+        report.skipped["quiet_hours"] += len(due)  # they wait for the first run after the quiet hours
+        return report
     for appointment in due:
         reason, conversation = _check(app_state, appointment, now)
         if reason is not None:
@@ -111,6 +121,14 @@ def send_due(app_state: Any, outlet: Any, *, now: datetime | None = None, dry_ru
             else:
                 report.skipped[outcome] += 1
     return report
+
+
+def quiet_now(clinic: Any, now: datetime) -> bool:
+    """Whether ``now`` falls in the quiet hours (clinic.yml ``follow_up.quiet_hours``, default 21:00-08:00
+    clinic-local), when no job writes to patients: reminders, follow-ups, rebooking offers, portal notices."""
+    from bot.app.followups import load_rules
+
+    return load_rules().quiet(now.astimezone(clinic.timezone).time())
 
 
 def reachable(app_state: Any, ref: str, purpose: str) -> tuple[str | None, Any]:
@@ -145,13 +163,17 @@ def _check(app_state: Any, appointment: Any, now: datetime) -> tuple[str | None,
 def _remind(app_state: Any, outlet: Any, template: Any, appointment: Any, conversation: Any) -> str:
     """Record, audit and send one claimed reminder: ``"sent"`` or the reason it was not."""
     from bot.core.dialogue import Utter
+    from bot.core.events import SlotSet
+    from bot.core.pseudonym import log_pseudonym
 
     services = app_state.services
     ref = appointment.patient_ref
-    where = {"appointment_id": appointment.id, "conversation": ref[:12]}
+    where = {"appointment_id": appointment.id, "conversation": log_pseudonym(ref)}
     utter = Utter(RESPONSE, reminder_values(services.clinic, appointment.starts_at))
+    # the answer ("Confirmo / Cambiar / Cancelar", tapped or typed) is read as being about this appointment
+    bound = [SlotSet(name=SLOT, value=appointment.id)]
     try:
-        [message] = app_state.processor.apply_external(conversation.sender_id, [], utters=[utter],
+        [message] = app_state.processor.apply_external(conversation.sender_id, bound, utters=[utter],
                                                        channel=conversation.channel or CHANNEL)
     except FlowError:  # the conversation's phase may not send it: the patient opted out meanwhile
         return "opted_out"
@@ -168,7 +190,8 @@ def _remind(app_state: Any, outlet: Any, template: Any, appointment: Any, conver
     try:
         # for value:NAME variables of a template with fixed wording (each must appear in the gated text)
         named = {**{k: str(v) for k, v in utter.values.items()}, "clinic_name": str(services.clinic.name)}
-        delivery = outlet.deliver_template(conversation.address, template, message.text, named=named)
+        delivery = outlet.deliver_template(conversation.address, template, message.text,
+                                           buttons=tuple(message.buttons), named=named)
     except Exception as e:  # DeliveryError: Twilio refused it for good (see the deliveries)
         log.error("reminders.delivery_failed", extra={**where, "error": type(e).__name__})
         return "failed"

@@ -197,10 +197,19 @@ class Directory:
                 conn.execute(_RELAXED)
             return bool(conn.execute(stmt.returning(agent_conversation.c.in_handoff)).scalar_one())
 
+    def in_handoff_now(self, ref: str) -> bool:
+        """Whether the conversation was in handoff at its last indexed write (this process's memory)."""
+        with self._lock:
+            written = self._written.get(ref)
+        return bool(written and written.in_handoff)
+
     def forget(self, ref: str) -> None:
-        """Erase a conversation's row (ARCO erasure of the transcript)."""
+        """Erase a conversation's row, labels and read marks (ARCO erasure of the transcript)."""
+        from bot.inbox.web.extras import Extras
+
         with self.engine.begin() as conn:
             conn.execute(delete(agent_conversation).where(agent_conversation.c.ref == ref))
+        Extras(self.engine).forget(ref)  # its labels and read marks (plain text tied to the reference)
         with self._lock:
             self._written.pop(ref, None)
 

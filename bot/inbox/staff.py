@@ -8,6 +8,10 @@ activity, so every worker sees a logout, a disabled account or an idle timeout a
 
 Lockout: :data:`MAX_FAILURES` wrong passwords in a row lock the account for :data:`LOCKOUT`; the lock and
 each failure are audited (``staff.login_failed``, ``staff.locked``), never the password or the text typed.
+The login page answers a locked account exactly like a wrong password or an unknown id (and
+:meth:`StaffAccounts.login` does the same hashing work for all three), so nobody can tell from outside
+which ids are real; the page also limits attempts per client address
+(:class:`bot.inbox.web.session.LoginLimit`).
 """
 
 from __future__ import annotations
@@ -196,6 +200,9 @@ class StaffAccounts:
             return LoginResult(None)
         locked_until = _aware(row.locked_until)
         if locked_until is not None and locked_until > now:
+            # the same work as for a wrong password (the result is ignored): the timing does not say locked
+            with contextlib.suppress(VerificationError, InvalidHashError):
+                hasher.verify(row.password_hash, password)
             self._audit(f"staff:{staff_id}", "staff.login_refused", f"staff:{staff_id}", {"reason": "locked"})
             return LoginResult(None, locked=True)
         try:

@@ -79,10 +79,17 @@ def release_command(args: argparse.Namespace) -> int:
     if bool(args.text) == bool(args.file):
         print("error: give the result as --text or --file (one of them)", file=sys.stderr)
         return 2
-    body = args.text if args.text else Path(args.file).read_text(encoding="utf-8")
+    from bot.portal.records import file_type
+
+    raw = Path(args.file).read_bytes() if args.file else b""
     records, audit = _records(engine)
     try:
-        doc_id = records.release(_ref(engine, str(args.patient)), args.kind, args.title, body, staff)
+        ref = _ref(engine, str(args.patient))
+        if raw and file_type(raw) is not None:  # a PDF or an image: kept as a file (≤ 5 MB)
+            doc_id = records.release_file(ref, args.kind, args.title, "", raw, staff)
+        else:
+            body = args.text if args.text else raw.decode("utf-8")
+            doc_id = records.release(ref, args.kind, args.title, body, staff)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -106,21 +113,24 @@ def withdraw_command(args: argparse.Namespace) -> int:
     return 0 if done else 1
 
 
-def purge_command(args: argparse.Namespace) -> int:
-    """Delete spent one-time links, ended sessions and past lockouts (prints counts only)."""
+def purge(engine: Engine, keep_seconds: int = 24 * 3600) -> dict[str, int]:
+    """Delete spent one-time links, ended sessions and past lockouts; the counts (audited ``portal.purged``).
+    Also run by ``bot retention run``."""
     from bot.compliance.audit import AuditLog
     from bot.compliance.crypto import PatientCipher
     from bot.compliance.keyring import Keyring
     from bot.portal.access import PortalAccess
 
-    engine = _engine()
     keyring = Keyring.from_env(engine.url.render_as_string(hide_password=False))
     audit = AuditLog.from_env(engine, keyring)
     try:
-        counts = PortalAccess(engine, keyring, PatientCipher(engine, keyring, audit), audit).purge(
-            int(args.keep_hours) * 3600
-        )
+        return PortalAccess(engine, keyring, PatientCipher(engine, keyring, audit), audit).purge(keep_seconds)
     finally:
         audit.close()
+
+
+def purge_command(args: argparse.Namespace) -> int:
+    """Delete spent one-time links, ended sessions and past lockouts (prints counts only)."""
+    counts = purge(_engine(), int(args.keep_hours) * 3600)
     print(" ".join(f"{k}={v}" for k, v in counts.items()))
     return 0

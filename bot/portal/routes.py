@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from bot import edge, settings
 from bot.errors import ConfigError
-from bot.portal import pages
+from bot.portal import account, limits, pages, release_page
 from bot.portal.access import MAX_ATTEMPTS, Session
 from bot.portal.service import Portal, portal_for
 
@@ -117,8 +117,28 @@ async def link_page(request: Request) -> Response:
     return pages.render("enter.html", https=_https(), title="Entrar", clinic=portal.clinic_name, token=token)
 
 
+TOO_MANY = (
+    "Demasiados intentos",
+    "Hubo demasiados intentos desde su conexión. Espere unos minutos e inténtelo de nuevo.",
+)
+
+
+def _limited(request: Request, portal: Portal) -> Response | None:
+    """A 429 page when this address went over the portal's per-IP limit (bot/portal/limits.py)."""
+    allowed, first = limits.check(request)
+    if allowed:
+        return None
+    if first:  # once per client and window, not per refused request
+        portal.services.audit.append("anonymous", "portal.rate_limited", "portal",
+                                     {"path": request.url.path[:16]})
+    return _msg(portal, TOO_MANY, 429)
+
+
 async def link_use(request: Request) -> Response:
     portal = portal_for(request)
+    limited = _limited(request, portal)
+    if limited is not None:
+        return limited
     form = await _form(request)
     if isinstance(form, Response):
         return form
@@ -164,6 +184,9 @@ async def code_page(request: Request, error: str | None = None, status: int = 20
 
 async def code_check(request: Request) -> Response:
     portal = portal_for(request)
+    limited = _limited(request, portal)
+    if limited is not None:
+        return limited
     form = await _form(request)
     if isinstance(form, Response):
         return form
@@ -259,6 +282,7 @@ async def home(request: Request, error: str | None = None, status: int = 200) ->
         documents=docs,
         kinds=KINDS,
         error=error,
+        notice=account.NOTICES.get(request.query_params.get("aviso", "")),
         **view,
     )
 
@@ -276,7 +300,7 @@ async def consent(request: Request) -> Response:
     decision = _first(form, "decision")
     purposes = form.get("purpose", [])
     evidence = {
-        "ip": request.client.host if request.client else "unknown",
+        "ip": limits.client_ip(request),
         "user_agent": (request.headers.get("user-agent") or "unknown")[:256],
     }
     if decision == "decline":
@@ -370,4 +394,7 @@ def routes() -> list[Route]:
         Route("/portal/documentos/{document_id}", document, methods=["GET"]),
         Route("/portal/salir", logout, methods=["POST"]),
         Route("/portal/static/portal.css", stylesheet, methods=["GET"]),
+        # the physician's side, inside the staff inbox (its session): bot/portal/release_page.py
+        *release_page.routes(),
+        *account.routes(),  # appointments, ARCO requests, the data download (bot/portal/account.py)
     ]

@@ -165,7 +165,7 @@ class Portal:
         ]
         view: dict[str, Any] = {
             "modal": modal,
-            "documents": [] if modal else self.records.for_patient(ref),
+            "documents": [] if modal else self.records.listing(ref),
             "consents": [],
         }
         if modal:
@@ -176,16 +176,23 @@ class Portal:
                 voluntary=[p for p in purposes if not p["necessary"]],
             )
         else:
+            from bot.portal import account
+
             status = self.consent.status(ref)
+            history = account.consent_history(self, ref)
             view["consents"] = [
                 {
                     "id": p["id"],
                     "label": p["short"],
                     "granted": status.get(p["id"], False),
                     "necessary": p["necessary"],
+                    "since": history.get(p["id"], {}).get("at", ""),
+                    "version": history.get(p["id"], {}).get("version", ""),
                 }
                 for p in purposes
             ]
+            view["appointments"] = account.appointments_view(self, ref)
+            view["arco"] = account.arco_view(self, ref)
         return view
 
     def accept(self, session: Session, purposes: Sequence[str], evidence: dict[str, str]) -> str | None:
@@ -227,7 +234,15 @@ class Portal:
         self.access.end_session(session, "session_ended")
 
     def view_document(self, ref: str, document_id: int | None) -> Released | None:
-        doc = self.records.one(ref, document_id) if document_id is not None else None
+        from bot.portal.records import DamagedDocument
+
+        try:
+            doc = self.records.one(ref, document_id) if document_id is not None else None
+        except DamagedDocument:  # never served, never a 500: audited, then "not found"
+            self.services.audit.append(
+                f"patient:{ref}", "portal.document_damaged", f"patient:{ref}", {"document_id": document_id}
+            )
+            return None
         if doc is None:
             self.services.audit.append(
                 f"patient:{ref}", "portal.document_denied", f"patient:{ref}", {"document_id": document_id}

@@ -37,6 +37,15 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("Bloqueos de divulgación: asistente", "blocks_assistant"),
     ("Bloqueos de divulgación: personal", "blocks_staff"),
 )
+#: the funnel's stages, widest first: the PNG's bars and the inbox page's (bot/report/page.py)
+FUNNEL: tuple[tuple[str, str], ...] = (
+    ("Conversaciones", "conversations"),
+    ("Con consentimiento", "reached_consent"),
+    ("Agendaron", "booked"),
+    ("Asistieron", "attended"),
+    ("Seguimientos", "follow_ups_sent"),
+    ("Traspasos limpios", "handoffs_clean"),
+)
 
 
 def _value(figures: Figures, name: str) -> str:
@@ -46,6 +55,17 @@ def _value(figures: Figures, name: str) -> str:
     if isinstance(value, float):
         return f"{value:.1f}" if name == "conversion_pct" else f"{value:.2f}"
     return str(value)
+
+
+def rows(figures: Figures) -> list[tuple[str, str]]:
+    """(label, value as the table prints it) in the table's order; a sub-figure's label starts with two
+    spaces. The inbox's page shows these, so that it and ``bot report`` cannot drift apart."""
+    return [(label, _value(figures, name)) for label, name in ROWS]
+
+
+def funnel(figures: Figures) -> list[tuple[str, int]]:
+    """The funnel's stages and their counts (:data:`FUNNEL`)."""
+    return [(label, int(getattr(figures, name))) for label, name in FUNNEL]
 
 
 def table(figures: Figures, period: str | None = None) -> str:
@@ -89,9 +109,7 @@ def png(figures: Figures, weeks: Sequence[tuple[date, Figures]], path: str | Pat
         from bot.errors import ConfigError
 
         raise ConfigError("--png needs matplotlib: pip install 'clinic-bot[plot]'") from e
-    stages = [("Conversaciones", figures.conversations), ("Con consentimiento", figures.reached_consent),
-              ("Agendaron", figures.booked), ("Asistieron", figures.attended),
-              ("Seguimientos", figures.follow_ups_sent), ("Traspasos limpios", figures.handoffs_clean)]
+    stages = funnel(figures)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 8), gridspec_kw={"height_ratios": [3, 2]})
     labels = [s for s, _ in stages][::-1]
     values = [v for _, v in stages][::-1]

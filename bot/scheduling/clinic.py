@@ -105,6 +105,34 @@ class Clinic:
 
     # -- patient-facing Spanish ----------------------------------------------------------------------
 
+    def appointment_phrase(self, start: datetime, physician_id: str, service_id: str, *,
+                           possessive: bool = True) -> str:
+        """How a message to the patient names one of their appointments, in the clinic's time zone.
+
+        ``"su consulta general el lunes 7 de diciembre a las 10:00 de la mañana con Dra. Ana López"``
+        (``possessive=False``: ``"consulta general el …"``, for a list). A sensitive service is never named
+        and neither is the physician — a physician who offers only sensitive services (a psychiatrist)
+        would name it: ``"su cita el lunes 7 de diciembre a las 4:00 de la tarde"``. Nor is a physician
+        named if every service they offer is sensitive, whatever the appointment's service (clinic.yml may
+        have changed since it was booked). Raises ConfigError for an unknown service or physician."""
+        service = self.service(service_id)
+        when = self.format_slot(start)
+        if service.sensitive:
+            return f"su cita el {when}"
+        what = f"su {service.name.lower()}" if possessive else service.name.lower()
+        if not self.physician_shown(physician_id, service_id):
+            return f"{what} el {when}"
+        return f"{what} el {when} con {self.physician(physician_id).name}"
+
+    def physician_shown(self, physician_id: str, service_id: str) -> bool:
+        """Whether a WhatsApp message about ``service_id`` may name the physician: never for a sensitive
+        service, nor for a physician every one of whose services is sensitive (a psychiatrist's name says
+        what the appointment is for)."""
+        if self.service(service_id).sensitive:
+            return False
+        physician = self.physician(physician_id)
+        return any(s.id in physician.services and not s.sensitive for s in self.services)
+
     def format_slot(self, dt: datetime) -> str:
         """``"miércoles 3 de diciembre a las 10:30 de la mañana"`` in the clinic's time zone."""
         return formatting.format_slot(dt, self.timezone)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -83,3 +84,49 @@ def test_purge_deletes_spent_links(engine: Any, capsys: pytest.CaptureFixture[st
     assert "links=1" in capsys.readouterr().out
     with engine.connect() as conn:
         assert len(conn.execute(select(portal_link)).all()) == 1
+
+
+def test_retention_run_purges_the_portals_spent_links(engine: Any, capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: Any) -> None:
+    import bot.portal.access as access_module
+    from bot.compliance.audit import AuditLog
+    from bot.compliance.crypto import PatientCipher
+    from bot.compliance.keyring import Keyring
+    from bot.portal.tables import portal_link
+
+    keyring = Keyring.from_env(engine.url.render_as_string(hide_password=False))
+    audit = AuditLog(engine)
+    access = access_module.PortalAccess(engine, keyring, PatientCipher(engine, keyring, audit), audit)
+    monkeypatch.setattr(access_module, "wall_clock", lambda: 1_000_000.0)
+    access.issue_link("e" * 64, None)
+    monkeypatch.setattr(access_module, "wall_clock", time.time)  # the real clock: it expired long ago
+    assert main(["retention", "run", "--dry-run"]) == 0
+    assert "not purged (dry run)" in capsys.readouterr().out
+    with engine.connect() as conn:
+        assert len(conn.execute(select(portal_link)).all()) == 1
+    assert main(["retention", "run"]) == 0
+    assert "portal: purged 1 links" in capsys.readouterr().out
+    with engine.connect() as conn:
+        assert conn.execute(select(portal_link)).all() == []
+
+
+def test_a_pdf_file_is_released_as_a_file_and_a_bad_one_refused(engine: Any, tmp_path: Any,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.compliance.audit import AuditLog
+    from bot.compliance.crypto import PatientCipher
+    from bot.compliance.keyring import Keyring
+    from bot.portal.records import ReleasedRecords
+
+    pdf = tmp_path / "estudio.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    ref = "d" * 64
+    released = ["portal", "release", ref, "--by", "dra.lopez", "--title", "Estudio", "--file", str(pdf)]
+    assert main(released) == 0
+    keyring = Keyring.from_env(engine.url.render_as_string(hide_password=False))
+    audit = AuditLog(engine)
+    [doc] = ReleasedRecords(engine, PatientCipher(engine, keyring, audit), audit).for_patient(ref)
+    assert (doc.mime, doc.data) == ("application/pdf", pdf.read_bytes())
+    binary = tmp_path / "x.bin"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    assert main(["portal", "release", ref, "--by", "dra.lopez", "--title", "X", "--file", str(binary)]) == 2
+    assert "error" in capsys.readouterr().err

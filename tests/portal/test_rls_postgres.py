@@ -158,3 +158,18 @@ def test_a_separate_portal_login_reads_through_rls_and_a_non_member_is_refused(p
     assistant_side = ReleasedRecords(pg.assistant, cipher, audit, pg.portal_role)
     with pytest.raises(ConfigError, match="cannot act as the portal role"):
         assistant_side.for_patient(PATIENT_A)
+
+
+def test_an_uploaded_file_is_sealed_and_read_back_only_through_rls(pg: Pg) -> None:
+    pdf = b"%PDF-1.4\n% a scan\n" + bytes(range(256)) * 64
+    records = pg.records
+    doc_id = records.release_file(PATIENT_B, "document", "Estudio", "Ver el archivo.", pdf,  # type: ignore[attr-defined]
+                                  "staff:dr")
+    [doc] = [d for d in records.for_patient(PATIENT_B) if d.id == doc_id]  # type: ignore[attr-defined]
+    assert (doc.mime, doc.data, doc.body) == ("application/pdf", pdf, "Ver el archivo.")
+    assert records.one(PATIENT_A, doc_id) is None  # type: ignore[attr-defined]
+    assert _visible(pg.portal, PATIENT_A).count(PATIENT_B) == 0
+    with pg.admin.connect() as conn:
+        body = conn.execute(text("SELECT body FROM clinical.released_documents WHERE id = :i"),
+                            {"i": doc_id}).scalar()
+    assert "%PDF" not in body and "JVBERi" not in body  # neither the bytes nor their base64 in clear

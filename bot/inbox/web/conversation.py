@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.inbox.outlet import outlet_for
 from bot.inbox.web import session as web_session
+from bot.inbox.web.labels import page_extras
 from bot.inbox.web.pages import (
     MAX_TEXT,
     NOTICES,
@@ -23,6 +24,7 @@ from bot.inbox.web.pages import (
     _audit,
     _hub,
     _left,
+    local_time,
     problem,
     reasons,
     render,
@@ -116,12 +118,6 @@ async def page(request: Request, *, status: int = 200, held: dict[str, Any] | No
         conversation = await run_in_threadpool(app_state.conversation, cid)
     except LookupError:
         return problem(404, NO_SUCH, session)
-    queue = work(request)
-    found = (await run_in_threadpool(queue.assignments, [cid])).get(cid)
-    assignment = queue.current(conversation, found)
-    notes = await run_in_threadpool(queue.notes, cid)
-    colleagues = await run_in_threadpool(web_session.accounts(request).active)
-    outlet = outlet_for(request, conversation.channel)
     last_patient = None
     reason = None
     for item in body["messages"]:
@@ -129,6 +125,15 @@ async def page(request: Request, *, status: int = 200, held: dict[str, Any] | No
             last_patient = datetime.fromisoformat(item["at"])
         if item.get("event") == "handoff_started":
             reason = item.get("reason")
+    queue = work(request)
+    found = (await run_in_threadpool(queue.assignments, [cid])).get(cid)
+    assignment = queue.current(conversation, found, last_patient)
+    notes = await run_in_threadpool(queue.notes, cid)
+    colleagues = await run_in_threadpool(web_session.accounts(request).active)
+    outlet = outlet_for(request, conversation.channel)
+    notice_key = request.query_params.get("aviso", "")
+    extras = await run_in_threadpool(page_extras, request, conversation, staff, last_patient, notice_key)
+    suggested = extras.pop("extra_draft")
     now = datetime.now(UTC)
     window: timedelta | None = None
     templates: list[str] = []
@@ -140,27 +145,13 @@ async def page(request: Request, *, status: int = 200, held: dict[str, Any] | No
         except Exception:
             pass
         templates = sorted(getattr(outlet, "templates", {}) or {})
-    notice = NOTICES.get(request.query_params.get("aviso", ""))
     return render("conversation.html", status, staff=session.staff, csrf=session.csrf, c=conversation,
                   body=body, assignment=assignment, notes=notes, window=window, window_text=_left(window),
-                  templates=templates, notice=notice, held=held, draft=draft,
+                  templates=templates, notice=NOTICES.get(notice_key), held=held,
+                  draft=draft or suggested, **extras,
                   reason_text=REASONS.get(reason or "", "Necesita una persona") if reason else None,
                   mine=assignment.assignee == staff, max_text=MAX_TEXT, max_note=MAX_NOTE,
-                  local=_local_time(app_state), colleagues=colleagues)
-
-
-def _local_time(app_state: Any) -> Callable[[str], str]:
-    """ISO time → the clinic's local ``dd/mm HH:MM``."""
-    zone = getattr(getattr(app_state.services, "clinic", None), "timezone", None)
-
-    def fmt(iso: str) -> str:
-        try:
-            when = datetime.fromisoformat(iso)
-            return (when.astimezone(zone) if zone is not None else when).strftime("%d/%m %H:%M")
-        except (TypeError, ValueError):
-            return ""
-
-    return fmt
+                  local=local_time(app_state), colleagues=colleagues)
 
 
 async def show(request: Request) -> Response:
@@ -217,23 +208,41 @@ async def _assign(request: Request, ctx: Ctx) -> Response:
 SNOOZE_MINUTES = (30, 60, 120, 240)
 
 
+NOT_YOURS = "Otra persona del equipo atiende esta conversación: solo ella o un administrador la pospone."
+CHANGED = "La conversación cambió mientras tanto (alguien más la tomó). Recargue la página."
+
+
 async def _snooze(request: Request, ctx: Ctx) -> Response:
-    """Put the conversation aside for a while (it stays with the person who snoozed it)."""
+    """Put the conversation aside for a while: only its assignee or an admin may, and it stays the
+    assignee's (a pending one becomes the snoozer's); a refusal is audited ``inbox.snooze_refused``."""
+    from bot.edge import ascii_int
+    from bot.inbox.web.queue import Changed, NotYours
+
     if not ctx.conversation.in_handoff:
         return problem(409, NOT_WAITING, ctx.session)
-    minutes = ctx.form.get("minutos", "")
-    if not (minutes.isascii() and minutes.isdigit() and int(minutes) in SNOOZE_MINUTES):
+    minutes = ascii_int(ctx.form.get("minutos", ""), 0, max(SNOOZE_MINUTES))
+    if minutes not in SNOOZE_MINUTES:
         return problem(400, "Elija por cuánto tiempo posponerla.", ctx.session)
-    queue = work(request)
-    until = datetime.now(UTC) + timedelta(minutes=int(minutes))
+    queue, until, ref = work(request), datetime.now(UTC) + timedelta(minutes=minutes), ctx.conversation.id
+    admin = ctx.session.staff.role == "admin"
 
-    def snooze() -> None:
-        queue.snooze(ctx.conversation, ctx.staff, until)
-        _audit(request, ctx.staff, "inbox.snoozed", ctx.conversation.id, {"minutes": int(minutes)})
+    def snooze() -> Response | None:
+        try:
+            assignee = queue.snooze(ctx.conversation, ctx.staff, until, admin=admin)
+        except NotYours as e:
+            _audit(request, ctx.staff, "inbox.snooze_refused", ref, {"assignee": f"staff:{e}"})
+            return problem(403, NOT_YOURS, ctx.session)
+        except Changed:
+            return problem(409, CHANGED, ctx.session)
+        _audit(request, ctx.staff, "inbox.snoozed", ref, {"minutes": minutes,
+                                                          "assignee": f"staff:{assignee}"})
+        return None
 
-    await run_in_threadpool(snooze)
-    _hub(request).changed(ctx.conversation.id)
-    return _back(ctx.conversation.id, "pospuesta")
+    refused = await run_in_threadpool(snooze)
+    if refused is not None:
+        return refused
+    _hub(request).changed(ref)
+    return _back(ref, "pospuesta")
 
 
 async def _reply(request: Request, ctx: Ctx) -> Response:

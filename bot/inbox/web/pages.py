@@ -16,6 +16,7 @@ Spanish page with a 4xx, never a 500; nothing typed is logged.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,11 @@ NOTICES = {
     "redirigido": "El filtro de privacidad bloqueó su mensaje junto con los anteriores: el paciente recibió "
                   "el aviso del portal seguro.",
     "salida": "Sesión cerrada.",
+    "etiqueta": "Etiqueta agregada.",
+    "sin-etiqueta": "Etiqueta quitada.",
+    "cita-agendada": "Cita agendada. Abajo tiene un mensaje de confirmación listo para enviar (revíselo).",
+    "cita-movida": "Cita cambiada. Abajo tiene un mensaje de confirmación listo para enviar (revíselo).",
+    "cita-cancelada": "Cita cancelada. Abajo tiene un mensaje de confirmación listo para enviar (revíselo).",
     "expirada": "Su sesión terminó. Vuelva a entrar.",
 }
 
@@ -144,7 +150,26 @@ def _agent(staff_id: str) -> str:
     return agent
 
 
+def local_time(app_state: Any) -> Callable[[str], str]:
+    """ISO time → the clinic's local ``dd/mm HH:MM``."""
+    zone = getattr(getattr(app_state.services, "clinic", None), "timezone", None)
+
+    def fmt(iso: str) -> str:
+        try:
+            when = datetime.fromisoformat(iso)
+            return (when.astimezone(zone) if zone is not None else when).strftime("%d/%m %H:%M")
+        except (TypeError, ValueError):
+            return ""
+
+    return fmt
+
+
 # -- login / logout ------------------------------------------------------------------------------------
+LOGIN_REFUSED = ("Usuario o contraseña incorrectos, o la cuenta está bloqueada 15 minutos por intentos "
+                 "fallidos. Si no puede entrar, pida a un administrador que restablezca su contraseña.")
+LOGIN_THROTTLED = "Demasiados intentos desde su conexión. Espere unos minutos e inténtelo de nuevo."
+
+
 async def index(request: Request) -> Response:
     return RedirectResponse("/inbox/cola", status_code=303)
 
@@ -169,13 +194,18 @@ async def login(request: Request) -> Response:
     staff_id, password = form.get("usuario", "").strip(), form.get("contrasena", "")
     if not staff_id or not password:
         return await login_page(request, "Escriba su usuario y su contraseña.", 400)
+    limit, client = web_session.login_limit(request), web_session.client_key(request)
+    allowed, first = limit.attempt(client)
+    if not allowed:  # per address, whatever the account: says nothing about which ids exist
+        if first:  # once per address and window, not per refused request (no address in the log)
+            await run_in_threadpool(request.app.state.app_state.services.audit.append, "anonymous",
+                                    "staff.login_throttled", "inbox", {})
+        return await login_page(request, LOGIN_THROTTLED, 429)
     accounts = web_session.accounts(request)
     result = await run_in_threadpool(accounts.login, staff_id, password)
-    if result.staff is None:
-        if result.locked:
-            return await login_page(request, "Cuenta bloqueada por demasiados intentos fallidos. Espere 15 "
-                                    "minutos o pida a un administrador que restablezca su contraseña.", 429)
-        return await login_page(request, "Usuario o contraseña incorrectos.", 401)
+    if result.staff is None:  # a locked account answers like a wrong password or an unknown id
+        return await login_page(request, LOGIN_REFUSED, 401)
+    limit.succeeded(client)
     token, _ = await run_in_threadpool(accounts.open_session, result.staff)
     response = RedirectResponse("/inbox/cola", status_code=303)
     web_session.start(response, token)
@@ -199,29 +229,36 @@ async def logout(request: Request) -> Response:
 
 
 # -- the queue -----------------------------------------------------------------------------------------
-def _facts(app_state: Any, conversation: Any) -> tuple[str | None, datetime | None]:
-    """Why the latest handoff started, and when the patient last wrote (from the conversation)."""
+def _facts(app_state: Any, conversation: Any) -> tuple[str | None, datetime | None, str | None]:
+    """Why the latest handoff started, when the patient last wrote, and the name they gave for an
+    appointment (from the conversation, decrypted for staff; shown on the page, never in a URL)."""
     from bot.core.events import HandoffStarted, UserUttered
 
     reason, last = None, None
     try:
-        events = app_state.processor.tracker(conversation.sender_id).events
+        tracker = app_state.processor.tracker(conversation.sender_id)
     except Exception:
-        return None, None
-    for ev in reversed(events):
+        return None, None, None
+    for ev in reversed(tracker.events):
         if last is None and isinstance(ev, UserUttered):
             last = datetime.fromtimestamp(float(ev.timestamp), UTC) if ev.timestamp else None
         if reason is None and isinstance(ev, HandoffStarted):
             reason = ev.reason
         if reason is not None and last is not None:
             break
-    return reason, last
+    person = tracker.slots.get("person")
+    return reason, last, (" ".join(person.split())[:60] or None) if isinstance(person, str) else None
 
 
-def build_lines(request: Request, tab: str, who: str, me: str) -> list[Line]:
-    """The queue's lines for a tab (pending / open / resolved) and filter (mine / unassigned / all)."""
+def build_lines(request: Request, tab: str, who: str, me: str, label: str | None = None) -> list[Line]:
+    """The queue's lines for a tab (pending / open / resolved), filter (mine / unassigned / all) and
+    label; each marked unread when the patient wrote after ``me`` last looked at the conversation."""
+    from bot.inbox.web.extras import unread
+    from bot.inbox.web.labels import extras_of
+
     app_state = request.app.state.app_state
     queue = work(request)
+    extras = extras_of(request)
     directory = app_state.directory
     if tab == "resolved":
         rows = queue.resolved()
@@ -230,18 +267,27 @@ def build_lines(request: Request, tab: str, who: str, me: str) -> list[Line]:
     else:
         conversations = directory.waiting(limit=500)
         found = queue.assignments([c.id for c in conversations])
+    refs = [c.id for c in conversations]
+    labels = extras.labels(refs)
+    seen = extras.seen(me, refs) if tab != "resolved" else {}
+    wanted = {"pending": ("pending",), "open": ("open", "snoozed"), "resolved": ("resolved",)}[tab]
     lines: list[Line] = []
     for c in conversations:
+        if label and label not in labels.get(c.id, ()):
+            continue
         a = queue.current(c, found.get(c.id))
-        wanted = {"pending": ("pending",), "open": ("open", "snoozed"), "resolved": ("resolved",)}[tab]
         if a.status not in wanted:
             continue
         if (who == "mine" and a.assignee != me) or (who == "unassigned" and a.assignee is not None):
             continue
-        reason, last = _facts(app_state, c)
+        reason, last, name = _facts(app_state, c)
+        if a.status == "snoozed":  # back (open) if the patient wrote since it was snoozed
+            a = queue.current(c, found.get(c.id), last)
         since = c.handoff_since if tab != "resolved" else a.updated_at
         lines.append(Line(c.id, c.id[:8], c.channel, a.status, a.assignee, reason,
-                          REASONS.get(reason or "", "Necesita una persona"), since, last, c.left_phase))
+                          REASONS.get(reason or "", "Necesita una persona"), since, last, c.left_phase,
+                          unread=tab != "resolved" and unread(last, seen.get(c.id)),
+                          labels=tuple(labels.get(c.id, ())), name=name))
     far = datetime.max.replace(tzinfo=UTC)
     if tab == "resolved":
         lines.sort(key=lambda ln: ln.since or far, reverse=True)
@@ -250,21 +296,30 @@ def build_lines(request: Request, tab: str, who: str, me: str) -> list[Line]:
     return lines
 
 
-def _queue_args(request: Request) -> tuple[str, str]:
+def _queue_args(request: Request) -> tuple[str, str, str | None]:
+    from bot.inbox.web.extras import ExtrasError, label_name
+
     tab = request.query_params.get("estado", "pending")
     who = request.query_params.get("ver", "all")
+    try:
+        label = label_name(request.query_params["etiqueta"]) if request.query_params.get("etiqueta") else None
+    except ExtrasError:
+        label = None
     return (tab if tab in ("pending", "open", "resolved") else "pending",
-            who if who in ("mine", "unassigned", "all") else "all")
+            who if who in ("mine", "unassigned", "all") else "all", label)
 
 
 async def queue_page(request: Request) -> Response:
+    from bot.inbox.web.labels import extras_of
+
     session = await web_session.current(request)
     if session is None:
         return RedirectResponse("/inbox/entrar", status_code=303)
-    tab, who = _queue_args(request)
-    lines = await run_in_threadpool(build_lines, request, tab, who, session.staff.id)
+    tab, who, label = _queue_args(request)
+    lines = await run_in_threadpool(build_lines, request, tab, who, session.staff.id, label)
+    names = await run_in_threadpool(extras_of(request).label_names)
     return render("queue.html", staff=session.staff, csrf=session.csrf, lines=lines, tab=tab, who=who,
-                  now=datetime.now(UTC), fmt_left=_left, fragment=False)
+                  label=label, label_names=names, now=datetime.now(UTC), fmt_left=_left, fragment=False)
 
 
 async def queue_rows(request: Request) -> Response:
@@ -272,9 +327,10 @@ async def queue_rows(request: Request) -> Response:
     session = await web_session.current(request)
     if session is None:
         return problem(401, "Su sesión terminó. Vuelva a entrar.")
-    tab, who = _queue_args(request)
-    lines = await run_in_threadpool(build_lines, request, tab, who, session.staff.id)
-    return render("queue_rows.html", lines=lines, tab=tab, who=who, now=datetime.now(UTC), fmt_left=_left)
+    tab, who, label = _queue_args(request)
+    lines = await run_in_threadpool(build_lines, request, tab, who, session.staff.id, label)
+    return render("queue_rows.html", lines=lines, tab=tab, who=who, label=label, now=datetime.now(UTC),
+                  fmt_left=_left)
 
 
 def _left(left: timedelta | None) -> str:

@@ -2,8 +2,9 @@
 
 A conversation's status, per handoff (``inbox_assignment.handoff_since`` names it, so a row about an
 earlier handoff does not leak into the next one): ``pending`` (in handoff, nobody has it) → ``open``
-(claimed) → ``snoozed`` → ``resolved`` (handed back to the assistant). Notes are sealed under the
-patient's data key (crypto-shredding erases them with the rest) and never reach the patient.
+(claimed) → ``snoozed`` (by its assignee or an admin only; it stays the assignee's) → ``resolved`` (handed
+back to the assistant). Notes are sealed under the patient's data key (crypto-shredding erases them with
+the rest) and never reach the patient.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, Text, func, select
+from sqlalchemy.exc import IntegrityError
 
 metadata = MetaData()
 
@@ -42,6 +44,7 @@ REASONS = {
     "requested": "El paciente pidió una persona",
     "low_confidence": "El asistente no pudo ayudar",
     "media": "El paciente envió un archivo",
+    "visit_comment": "Comentario sobre su consulta",  # actions/aftercare.py
 }
 URGENCY = {"emergency": 0, "requested": 1}  # then everything else; then longest waiting
 
@@ -55,6 +58,19 @@ def _same(a: datetime | None, b: datetime | None) -> bool:
     if a is None or b is None:
         return a is b
     return abs((a - b).total_seconds()) < 0.001
+
+
+def _wrote_after(last_patient: datetime | None, snoozed_at: datetime | None) -> bool:
+    last_patient, snoozed_at = _aware(last_patient), _aware(snoozed_at)
+    return last_patient is not None and snoozed_at is not None and last_patient > snoozed_at
+
+
+class NotYours(PermissionError):
+    """Someone else has this conversation (the message is their staff id; never shown to a patient)."""
+
+
+class Changed(Exception):
+    """The conversation's assignment changed while it was being updated (reload and try again)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +96,9 @@ class Line:
     since: datetime | None
     last_patient: datetime | None
     left_phase: str | None
+    unread: bool = False  # a patient message newer than what the viewer last saw
+    labels: tuple[str, ...] = ()
+    name: str | None = None  # the name the patient gave (decrypted for staff), if any
 
     def waiting(self, now: datetime) -> str:
         return duration(now - self.since) if self.since else "—"
@@ -140,13 +159,18 @@ class Work:
         return {r.ref: Assignment(r.status, r.assignee, _aware(r.handoff_since), _aware(r.updated_at))
                 for r in rows}
 
-    def current(self, conversation: Any, found: Assignment | None) -> Assignment:
-        """The status of a conversation in handoff: its row if about this handoff, else pending."""
+    def current(self, conversation: Any, found: Assignment | None,
+                last_patient: datetime | None = None) -> Assignment:
+        """The status of a conversation in handoff: its row if about this handoff, else pending.
+
+        A snoozed conversation is open again (its assignee's) once the snooze time has passed or the
+        patient wrote after it was snoozed (``last_patient``: the time of the patient's newest message)."""
         if conversation.in_handoff:
             if found is not None and found.status in ("open", "snoozed") \
                     and _same(found.handoff_since, conversation.handoff_since):
                 if found.status == "snoozed" and (found.snoozed_until is None
-                                                  or found.snoozed_until <= self.clock()):
+                                                  or found.snoozed_until <= self.clock()
+                                                  or _wrote_after(last_patient, found.updated_at)):
                     return Assignment("open", found.assignee, found.handoff_since, found.updated_at)
                 return found
             return Assignment("pending", None, conversation.handoff_since, None)
@@ -158,10 +182,35 @@ class Work:
         self._upsert(conversation.id, {"status": "open", "assignee": staff,
                                        "handoff_since": conversation.handoff_since, "snoozed_until": None})
 
-    def snooze(self, conversation: Any, staff: str, until: datetime) -> None:
-        """Put aside until ``until`` (then it is the assignee's open conversation again)."""
-        self._upsert(conversation.id, {"status": "snoozed", "assignee": staff,
-                                       "handoff_since": conversation.handoff_since, "snoozed_until": until})
+    def snooze(self, conversation: Any, staff: str, until: datetime, *, admin: bool = False) -> str:
+        """Put aside until ``until`` (then it is the assignee's open conversation again); the assignee.
+
+        A conversation someone has (open or snoozed, in this handoff) stays theirs, and only they or an
+        admin may snooze it (:class:`NotYours` otherwise); a pending one becomes ``staff``'s. The write only
+        lands if the row is still the one read (status and assignee), so a claim made in between is never
+        overwritten: :class:`Changed` then."""
+        found = self.assignments([conversation.id]).get(conversation.id)
+        now = self.current(conversation, found)
+        owner = now.assignee if now.status in ("open", "snoozed") else None
+        if owner is not None and owner != staff and not admin:
+            raise NotYours(owner)
+        table, ref = inbox_assignment, conversation.id
+        values = {"status": "snoozed", "assignee": owner or staff, "snoozed_until": until,
+                  "handoff_since": conversation.handoff_since, "updated_at": self.clock()}
+        try:
+            with self.engine.begin() as conn:
+                if found is None:
+                    conn.execute(table.insert().values(ref=ref, **values))
+                    return str(values["assignee"])
+                same = table.c.assignee.is_(None) if found.assignee is None \
+                    else table.c.assignee == found.assignee
+                done = conn.execute(table.update().where(table.c.ref == ref, table.c.status == found.status,
+                                                         same).values(**values))
+        except IntegrityError as e:  # inserted by someone else meanwhile
+            raise Changed(ref) from e
+        if not done.rowcount:
+            raise Changed(ref)
+        return str(values["assignee"])
 
     def resolve(self, conversation: Any, staff: str) -> None:
         self._upsert(conversation.id, {"status": "resolved", "assignee": staff,
@@ -175,7 +224,9 @@ class Work:
             a = conn.execute(select(func.count(), func.max(ac.c.updated_at))
                              .where(ac.c.in_handoff.is_(True))).first()
             b = conn.execute(select(func.count(), func.max(inbox_assignment.c.updated_at))).first()
-        return (tuple(a or ()), tuple(b or ()))
+            woken = conn.execute(select(func.count()).where(inbox_assignment.c.status == "snoozed")
+                                 .where(inbox_assignment.c.snoozed_until <= self.clock())).scalar()
+        return (tuple(a or ()), tuple(b or ()), woken)  # woken: a snooze that ran out changes the queue
 
     # -- notes -------------------------------------------------------------------------------------------
     def add_note(self, ref: str, staff: str, text: str) -> None:

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.inbox.web import conversation, pages
+from bot.inbox.web import appointments, canned, conversation, labels, pages
 
 STATIC = Path(__file__).parent / "static"
 #: the form POST routes (bot/edge.py declares them as application/x-www-form-urlencoded)
@@ -27,6 +27,13 @@ FORM_PATHS = (
     "/inbox/c/{cid}/plantilla",
     "/inbox/c/{cid}/resolver",
     "/inbox/c/{cid}/nota",
+    "/inbox/c/{cid}/etiquetas",
+    "/inbox/c/{cid}/etiquetas/quitar",
+    "/inbox/c/{cid}/citas",
+    "/inbox/c/{cid}/citas/{aid}/mover",
+    "/inbox/c/{cid}/citas/{aid}/cancelar",
+    "/inbox/respuestas",
+    "/inbox/respuestas/borrar",
 )
 
 
@@ -66,5 +73,14 @@ def routes() -> list[Any]:  # Routes and one Mount (the static files)
         Route("/inbox/c/{cid}/plantilla", safe(conversation.template), methods=["POST"]),
         Route("/inbox/c/{cid}/resolver", safe(conversation.resolve), methods=["POST"]),
         Route("/inbox/c/{cid}/nota", safe(conversation.note), methods=["POST"]),
+        Route("/inbox/c/{cid}/etiquetas", safe(labels.add), methods=["POST"]),
+        Route("/inbox/c/{cid}/etiquetas/quitar", safe(labels.remove), methods=["POST"]),
+        Route("/inbox/c/{cid}/citas", safe(appointments.page), methods=["GET"]),
+        Route("/inbox/c/{cid}/citas", safe(appointments.book), methods=["POST"]),
+        Route("/inbox/c/{cid}/citas/{aid}/mover", safe(appointments.move), methods=["POST"]),
+        Route("/inbox/c/{cid}/citas/{aid}/cancelar", safe(appointments.cancel), methods=["POST"]),
+        Route("/inbox/respuestas", safe(canned.show), methods=["GET"]),
+        Route("/inbox/respuestas", safe(canned.save), methods=["POST"]),
+        Route("/inbox/respuestas/borrar", safe(canned.delete), methods=["POST"]),
         Mount("/inbox/static", app=StaticFiles(directory=str(STATIC)), name="inbox-static"),
     ]

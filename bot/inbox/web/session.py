@@ -5,12 +5,19 @@ The cookie (``inbox_session``, path ``/inbox``) is ``HttpOnly``, ``SameSite=Stri
 (:mod:`bot.inbox.staff`). Every POST carries the session's CSRF token in a hidden ``csrf`` field, compared
 in constant time; the login form, before any session exists, uses a double-submit token
 (``inbox_login`` cookie = form field).
+
+Signing in is limited per client address too (:class:`LoginLimit`), on top of the per-account lockout
+(:mod:`bot.inbox.staff`), so one address can neither guess many accounts' passwords nor lock them all.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +30,9 @@ from bot.inbox.staff import IDLE_TIMEOUT, Session, StaffAccounts
 COOKIE = "inbox_session"
 LOGIN_COOKIE = "inbox_login"
 PATH = "/inbox"
+LOGIN_ATTEMPTS = 10  # sign-ins that did not succeed, per client address and window
+LOGIN_WINDOW_SECONDS = 900
+MAX_TRACKED = 10_000  # addresses remembered at once (least recently seen forgotten first)
 
 
 class FormError(Exception):
@@ -98,3 +108,60 @@ def csrf_ok(session: Session, form: dict[str, str]) -> bool:
 def login_csrf_ok(request: Request, form: dict[str, str]) -> bool:
     cookie, given = request.cookies.get(LOGIN_COOKIE, ""), form.get("csrf", "")
     return bool(cookie) and bool(given) and hmac.compare_digest(cookie.encode(), given.encode())
+
+
+class LoginLimit:
+    """Sign-in attempts per client address (:func:`bot.client_address.bucket` of
+    :func:`~bot.client_address.client_ip`), in memory (per worker process): :data:`LOGIN_ATTEMPTS` within
+    :data:`LOGIN_WINDOW_SECONDS`, whatever the accounts tried. An attempt counts when it starts (parallel
+    guesses count too) and a successful sign-in gives it back, so people signing in behind the clinic's
+    one connection never run into it; a refused attempt never reaches an account, so it cannot lock one."""
+
+    def __init__(self, limit: int = LOGIN_ATTEMPTS, window: float = LOGIN_WINDOW_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._hits: dict[str, deque[float]] = {}
+        self._refused: set[str] = set()
+        self._lock = threading.Lock()
+
+    def attempt(self, key: str) -> tuple[bool, bool]:
+        """(allowed, first refusal since ``key`` was last allowed: the one worth auditing)."""
+        now = self.clock()
+        with self._lock:
+            hits = self._hits.pop(key, None) or deque()
+            while hits and now - hits[0] >= self.window:
+                hits.popleft()
+            allowed, first = len(hits) < self.limit, False
+            if allowed:
+                hits.append(now)
+                self._refused.discard(key)
+            elif key not in self._refused:
+                self._refused.add(key)
+                first = True
+            self._hits[key] = hits  # re-inserted: the dict's order is least recently seen first
+            while len(self._hits) > MAX_TRACKED:
+                self._refused.discard(self._hits.pop(next(iter(self._hits))))
+            return allowed, first
+
+    def succeeded(self, key: str) -> None:
+        """A successful sign-in: its attempt does not count against the address."""
+        with self._lock:
+            hits = self._hits.get(key)
+            if hits:
+                hits.pop()
+
+
+def login_limit(request: Request) -> LoginLimit:
+    state = request.app.state
+    found = getattr(state, "inbox_login_limit", None)
+    if found is None:
+        found = LoginLimit()
+        state.inbox_login_limit = found
+    return found
+
+
+def client_key(request: Request) -> str:
+    """The key the login limit counts this request under (trusted proxies honoured, IPv6 by /64)."""
+    from bot.client_address import bucket, client_ip
+
+    return bucket(client_ip(request))

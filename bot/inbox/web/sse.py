@@ -1,14 +1,20 @@
-"""Live updates for the inbox pages: server-sent events (``GET /inbox/events``).
+"""Live updates for the inbox pages: server-sent events (``GET /inbox/eventos``).
 
-Two sources, so a page updates whichever worker served the change:
+A :class:`Hub` per worker counts changes — one counter for the queue, one per conversation — and every
+open page's stream polls it every :data:`TICK` seconds. It learns of
 
-* in-process (the embedded default, one ``bot run`` worker): :class:`Hub` counts changes per
-  conversation; it learns of every recorded turn by wrapping the directory's ``observe`` hook once (the
-  sealed tracker store calls it after each append), and of every action taken from the pages;
-* across workers: the queue's database :meth:`~bot.inbox.web.queue.Work.signature` (handoff rows,
-  assignments), read every :data:`DB_POLL` seconds.
+* every recorded turn: :func:`start` (called by the app's lifespan, before the first turn) wraps the
+  directory's ``observe`` hook, which the sealed tracker store calls after each append. A handoff, or a
+  patient writing while in handoff (unread marks, a snoozed conversation coming back), changes the queue;
+* every action taken from the pages (:meth:`Hub.changed`);
+* the other workers: with ``REDIS_URL`` set, changes are published on Redis pub/sub and each worker hands
+  what the others published to its hub (:mod:`bot.inbox.web.bus`). On the embedded default (one worker)
+  the hub is in-process only.
 
-Events carry only an opaque conversation id (``conv``) or nothing (``queue``): never a body or a name.
+As a safety net (a pub/sub message lost while a worker reconnected, a snooze running out), each stream
+also reads the queue's database :meth:`~bot.inbox.web.queue.Work.signature` every :data:`DB_POLL`
+seconds. Events carry only an opaque conversation id (``conv``) or nothing (``queue``): never a body or a
+name.
 """
 
 from __future__ import annotations
@@ -16,26 +22,36 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 TICK = 0.25
-DB_POLL = 2.0
+DB_POLL = 10.0
 HEARTBEAT = 15.0
 
 
 class Hub:
-    """Change counters: one for the queue, one per conversation. Thread-safe, cheap to poll."""
+    """Change counters: one for the queue, one per conversation. Thread-safe, cheap to poll.
 
-    def __init__(self) -> None:
+    ``publish`` (the Redis bus's, when there is one) tells the other workers of each local change."""
+
+    def __init__(self, publish: Callable[[str | None, bool], None] | None = None) -> None:
         self._lock = threading.Lock()
         self.queue = 0
         self.conversations: dict[str, int] = {}
+        self.publish = publish
 
     def changed(self, ref: str | None = None, *, queue: bool = True) -> None:
+        """Something changed here: count it and tell the other workers."""
+        self.bump(ref, queue)
+        if self.publish is not None:
+            self.publish(ref, queue)
+
+    def bump(self, ref: str | None, queue: bool = True) -> None:
+        """Count a change (made here or announced by another worker)."""
         with self._lock:
             if queue:
                 self.queue += 1
@@ -52,24 +68,61 @@ class Hub:
 _install_lock = threading.Lock()
 
 
-def hub_for(app_state: Any) -> Hub:
-    """The app's hub, hooked into its directory the first time it is asked for."""
+def _hook(hub: Hub, directory: Any) -> None:
+    observe = directory.observe
+    known = getattr(directory, "in_handoff_now", None)
+
+    def observed(ref: str, sender_id: str, events: Any) -> None:
+        observe(ref, sender_id, events)
+        kinds = {e.get("event") for e in events}
+        queue = bool(kinds & {"handoff_started", "handoff_ended"}) or (
+            "user" in kinds and known is not None and known(ref))
+        hub.changed(ref, queue=queue)
+
+    directory.observe = observed
+
+
+def start(app_state: Any) -> Callable[[], None]:
+    """The app's hub, hooked into its directory, with the Redis bus when ``REDIS_URL`` is set; returns
+    what stops it (the lifespan calls it at shutdown). ConfigError when Redis is set but unreachable."""
+    from bot import settings
+
     with _install_lock:
         hub = getattr(app_state, "_inbox_hub", None)
-        if hub is None:
-            hub = Hub()
-            directory = getattr(app_state, "directory", None)
-            if directory is not None:
-                observe = directory.observe
+        if hub is not None:
+            return lambda: None
+        hub = Hub()
+        bus = None
+        url = settings.redis_url()
+        if url:
+            from bot.inbox.web.bus import RedisBus
 
-                def observed(ref: str, sender_id: str, events: Any) -> None:
-                    observe(ref, sender_id, events)
-                    kinds = {e.get("event") for e in events}
-                    hub.changed(ref, queue=bool(kinds & {"handoff_started", "handoff_ended"}))
+            bus = RedisBus(url, hub.bump)
+            hub.publish = bus.publish
+        if getattr(app_state, "directory", None) is not None:
+            _hook(hub, app_state.directory)
+        app_state._inbox_hub = hub
 
-                directory.observe = observed
-            app_state._inbox_hub = hub
-        return hub
+    def stop() -> None:
+        hub.publish = None
+        if bus is not None:
+            bus.close()
+
+    return stop
+
+
+def hub_for(app_state: Any) -> Hub:
+    """The app's hub (an in-process one, hooked into the directory, if the lifespan did not start it)."""
+    hub = getattr(app_state, "_inbox_hub", None)
+    if hub is None:
+        with _install_lock:
+            hub = getattr(app_state, "_inbox_hub", None)
+            if hub is None:
+                hub = Hub()
+                if getattr(app_state, "directory", None) is not None:
+                    _hook(hub, app_state.directory)
+                app_state._inbox_hub = hub
+    return hub
 
 
 async def stream(request: Request, work: Any, ref: str | None) -> AsyncIterator[str]:

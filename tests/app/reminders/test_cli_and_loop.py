@@ -42,10 +42,10 @@ def test_not_configured_claims_and_sends_nothing(command: Reminders,
     patient = Patient(h, ADDRESSES[0])
     appointment = patient.books("sí")
     h.channel.templates.pop("utter_appointment_reminder")  # TWILIO_CONTENT_REMINDER unset
-    direct = send_due(h.state, h.channel, now=at(appointment, hours=3))
+    direct = send_due(h.state, h.channel, now=at(appointment, hours=20))
     assert direct.as_dict() == {"configured": False, "due": 0, "sent": 0, "skipped": {}}
     capsys.readouterr()
-    assert main(["reminders", "run", "--now", at(appointment, hours=3).isoformat()]) == 2
+    assert main(["reminders", "run", "--now", at(appointment, hours=20).isoformat()]) == 2
     out, err = capsys.readouterr()
     assert json.loads(out)["configured"] is False
     assert "not configured" in err and "TWILIO_CONTENT_REMINDER" in err
@@ -60,7 +60,7 @@ def test_dry_run_counts_and_claims_nothing_then_a_run_sends(command: Reminders,
     appointment = patient.books("sí")
     Patient(h, ADDRESSES[2]).books("no")
     # a wall-clock time at the clinic (no offset): 3 hours before the first appointment
-    local = at(appointment, hours=3).astimezone(h.services.clinic.timezone).replace(tzinfo=None)
+    local = at(appointment, hours=20).astimezone(h.services.clinic.timezone).replace(tzinfo=None)
     capsys.readouterr()
     assert main(["reminders", "run", "--dry-run", "--now", local.isoformat()]) == 0
     out = capsys.readouterr().out
@@ -93,7 +93,7 @@ def test_the_server_runs_reminders_in_a_thread_and_stops_it(sqlite_engine: Any, 
         patient = Patient(h, ADDRESSES[3])
         appointment = patient.books("sí")  # meanwhile the thread runs: just booked, nothing goes out
         assert not h.template_messages()
-        h.clock.now = at(appointment, hours=3)
+        h.clock.now = at(appointment, hours=20)
         deadline = time.monotonic() + 20
         while not h.template_messages() and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -31,7 +31,7 @@ def test_one_reminder_goes_out_as_the_configured_template(any_db: Reminders,
     assert h.services.consent.has(patient.ref, "reminders")
     before = len(h.fake.accepted)
 
-    report = send_due(h.state, h.channel, now=at(appointment, hours=3))
+    report = send_due(h.state, h.channel, now=at(appointment, hours=20))
     assert report.as_dict() == {"configured": True, "due": 1, "sent": 1, "skipped": {}}
     assert len(h.fake.accepted) == before + 1
     form = h.fake.accepted[-1]
@@ -41,7 +41,7 @@ def test_one_reminder_goes_out_as_the_configured_template(any_db: Reminders,
     local = appointment.starts_at.astimezone(h.services.clinic.timezone)
     assert (local.month, local.day) == (3, 3) and local.hour < 12  # Tuesday morning, as asked for
     text = (f"Le recordamos su cita el martes 3 de marzo a las {local.hour}:{local.minute:02d} de la mañana "
-            f"en {CLINIC}. Si necesita cambiarla, escríbanos aquí.")
+            f"en {CLINIC}. ¿Nos confirma su asistencia?")
     assert json.loads(form["ContentVariables"]) == {"1": text}
 
     # recorded in the conversation as the assistant's message, as it left the gate (not blocked)
@@ -66,6 +66,12 @@ def test_one_reminder_goes_out_as_the_configured_template(any_db: Reminders,
         message = record.getMessage() + json.dumps({k: str(v) for k, v in record.__dict__.items()})
         for secret in ("5555550100", "Laura", "Méndez", "recordamos", "de la mañana", CLINIC):
             assert secret not in message, (record.name, secret)
+        if record.name.startswith("bot.app."):  # not even a prefix of the patient reference
+            assert patient.ref[:8] not in message, record.name
+    from bot.core.pseudonym import log_pseudonym
+
+    [sent] = [r for r in caplog.records if r.getMessage() == "reminders.sent"]
+    assert sent.conversation == log_pseudonym(patient.ref)  # the project's keyed log pseudonym
 
 
 def test_two_workers_at_once_send_one_reminder(any_db: Reminders, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -87,7 +93,7 @@ def test_two_workers_at_once_send_one_reminder(any_db: Reminders, monkeypatch: p
 
     def worker() -> None:
         try:
-            reports.append(send_due(h.state, h.channel, now=at(appointment, hours=2)))
+            reports.append(send_due(h.state, h.channel, now=at(appointment, hours=19)))
         except BaseException as e:  # pragma: no cover - reported below
             errors.append(e)
 
@@ -134,7 +140,7 @@ def test_a_fixed_wording_template_gets_date_time_and_clinic_as_variables(reminde
         REMINDER_SID, {"1": "value:reminder_date", "2": "value:reminder_time", "3": "value:clinic_name"})
     patient = Patient(h, ADDRESSES[0])
     appointment = patient.books("sí")
-    assert send_due(h.state, h.channel, now=at(appointment, hours=3)).sent == 1
+    assert send_due(h.state, h.channel, now=at(appointment, hours=20)).sent == 1
     sent = json.loads(h.fake.accepted[-1]["ContentVariables"])
     assert sent["1"] == "martes 3 de marzo" and sent["2"].startswith("a las ") and sent["3"] == CLINIC
     [event] = reminded(h, patient)

@@ -27,7 +27,7 @@ def claimed(h: Reminders, patient: Patient, appointment: Any) -> bool:
 def test_no_consent_no_reminder(reminders: Reminders, answer: str | None) -> None:
     patient = Patient(reminders, ADDRESSES[2])
     appointment = patient.books(answer)  # "no", or the question left unanswered
-    report = send_due(reminders.state, reminders.channel, now=at(appointment, hours=3))
+    report = send_due(reminders.state, reminders.channel, now=at(appointment, hours=20))
     assert (report.due, report.sent, dict(report.skipped)) == (1, 0, {"no_consent": 1})
     assert nothing_sent(reminders, patient) and not claimed(reminders, patient, appointment)
 
@@ -37,7 +37,7 @@ def test_a_patient_who_opted_out_gets_none(reminders: Reminders) -> None:
     appointment = patient.books("sí")
     patient.says("BAJA")
     assert reminders.processor.tracker(patient.canonical).phase == "opted_out"
-    report = send_due(reminders.state, reminders.channel, now=at(appointment, hours=3))
+    report = send_due(reminders.state, reminders.channel, now=at(appointment, hours=20))
     assert (report.sent, dict(report.skipped)) == (0, {"opted_out": 1})
     assert nothing_sent(reminders, patient) and not claimed(reminders, patient, appointment)
 
@@ -60,7 +60,7 @@ def test_opting_out_while_the_reminder_is_on_its_way_stops_it(reminders: Reminde
         return bool(granted)
 
     monkeypatch.setattr(consent, "has", just_then)
-    report = send_due(reminders.state, reminders.channel, now=at(appointment, hours=3))
+    report = send_due(reminders.state, reminders.channel, now=at(appointment, hours=20))
     assert (report.sent, dict(report.skipped)) == (0, {"opted_out": 1})
     assert nothing_sent(reminders, patient)
 
@@ -71,7 +71,7 @@ def test_arco_blocked_data_get_no_reminder(reminders: Reminders) -> None:
     arco = reminders.services.arco
     request = arco.open(patient.ref, "cancellation", "whatsapp")
     assert arco.close(request.id, "accepted").status == "blocked"
-    report = send_due(reminders.state, reminders.channel, now=at(appointment, hours=3))
+    report = send_due(reminders.state, reminders.channel, now=at(appointment, hours=20))
     assert (report.sent, dict(report.skipped)) == (0, {"arco_blocked": 1})
     assert nothing_sent(reminders, patient) and not claimed(reminders, patient, appointment)
 
@@ -82,7 +82,7 @@ def test_cancelled_and_far_away_appointments_are_not_due(reminders: Reminders) -
     early = send_due(reminders.state, reminders.channel, now=at(appointment, hours=24, minutes=30))
     assert (early.due, early.sent, dict(early.skipped)) == (0, 0, {})  # outside the lead time
     reminders.services.appointments.cancel(appointment.id, patient.ref, now=reminders.clock())
-    report = send_due(reminders.state, reminders.channel, now=at(appointment, hours=3))
+    report = send_due(reminders.state, reminders.channel, now=at(appointment, hours=20))
     assert (report.due, report.sent, dict(report.skipped)) == (0, 0, {})
     assert nothing_sent(reminders, patient)
 
@@ -109,7 +109,7 @@ def test_no_known_whatsapp_address_no_reminder(reminders: Reminders) -> None:
     ref = h.services.patient_ref(f"rest:{sender}")  # the REST channel namespaces its senders
     assert h.services.consent.has(ref, "reminders")
     [appointment] = h.services.appointments.upcoming(ref, h.clock())
-    report = send_due(h.state, h.channel, now=at(appointment, hours=3))
+    report = send_due(h.state, h.channel, now=at(appointment, hours=20))
     assert (report.sent, dict(report.skipped)) == (0, {"no_address": 1})
     assert not h.template_messages()
     assert h.services.appointments.get(appointment.id, ref).reminder_sent_at is None
@@ -120,10 +120,10 @@ def test_twilio_refusing_it_for_good_is_counted_and_not_repeated(reminders: Remi
     patient = Patient(h, ADDRESSES[8])
     appointment = patient.books("sí")
     h.fake.fail_next = [(400, 21211)]  # invalid number: permanent
-    report = send_due(h.state, h.channel, now=at(appointment, hours=3))
+    report = send_due(h.state, h.channel, now=at(appointment, hours=20))
     assert (report.sent, dict(report.skipped)) == (0, {"failed": 1})
     assert claimed(h, patient, appointment)  # recorded and audited: not sent again by a later run
-    again = send_due(h.state, h.channel, now=at(appointment, hours=2))
+    again = send_due(h.state, h.channel, now=at(appointment, hours=19))
     assert (again.due, again.sent) == (0, 0)
     assert h.channel.deliveries(patient.canonical)[-1]["state"] == "failed"
 
@@ -143,9 +143,9 @@ def test_a_failure_before_recording_releases_the_claim(reminders: Reminders,
         return apply_external(*args, **kwargs)
 
     monkeypatch.setattr(h.processor, "apply_external", store_down_once)
-    first = send_due(h.state, h.channel, now=at(appointment, hours=3))
+    first = send_due(h.state, h.channel, now=at(appointment, hours=20))
     assert (first.sent, dict(first.skipped)) == (0, {"failed": 1})
     assert not claimed(h, patient, appointment) and nothing_sent(h, patient)
-    second = send_due(h.state, h.channel, now=at(appointment, hours=3))
+    second = send_due(h.state, h.channel, now=at(appointment, hours=20))
     assert (second.sent, dict(second.skipped)) == (1, {})
     assert len(h.template_messages()) == 1

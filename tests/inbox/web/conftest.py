@@ -49,6 +49,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, interpreter: Any) -> Iterat
     accounts.add("ana.r", "Ana Ruiz", "agent", PASSWORD)
     accounts.add("luis.m", "Dr. Luis Mora", "physician", PASSWORD)
     accounts.add("bloqueo", "Cuenta de prueba", "agent", PASSWORD)
+    accounts.add("dir.admin", "Dirección", "admin", PASSWORD)
     with serving(create_app(state), free_port()) as url:
         yield Server(url, state)
     state.close()

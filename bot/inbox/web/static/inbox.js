@@ -2,6 +2,35 @@
 // a conversation page reloads when the conversation changed and nothing is being typed.
 (function () {
   "use strict";
+  // forms that ask first (cancel an appointment, delete a canned response)
+  document.addEventListener("submit", function (e) {
+    var ask = e.target.getAttribute && e.target.getAttribute("data-confirm");
+    if (ask && !window.confirm(ask)) { e.preventDefault(); e.stopImmediatePropagation(); }
+  }, true);
+  // a canned response goes into the reply box at the cursor (without JS the form reloads the page with it)
+  var canned = document.getElementById("canned-form");
+  var box = document.getElementById("texto");
+  if (canned && box) {
+    var touched = false;  // the caret means something only once the person has been in the box
+    box.addEventListener("focus", function () { touched = true; });
+    canned.addEventListener("submit", function (e) {
+      var option = canned.querySelector("select").selectedOptions[0];
+      if (!option) { return; }
+      e.preventDefault();
+      e.stopImmediatePropagation();
+      var text = option.getAttribute("data-body") || "";
+      var at = touched ? box.selectionStart : box.value.length;
+      var end = touched ? box.selectionEnd : box.value.length;
+      if (at > 0 && !/\s$/.test(box.value.slice(0, at))) { text = " " + text; }
+      box.value = box.value.slice(0, at) + text + box.value.slice(end);
+      box.focus();
+      box.setSelectionRange(at + text.length, at + text.length);
+      box.dispatchEvent(new Event("input", { bubbles: true }));
+    }, true);
+  }
+})();
+(function () {
+  "use strict";
   var body = document.body;
   var live = body.getAttribute("data-live");
   if (!live || !window.EventSource) { return; }
