@@ -6,6 +6,7 @@ from bot.core.dialogue import Action
 
 
 def registry() -> dict[str, Action]:
+    from actions.aftercare import ConfirmAppointment, RateVisit, VisitComment
     from actions.booking import (
         ChooseSlot,
         ClearBooking,
@@ -53,6 +54,9 @@ def registry() -> dict[str, Action]:
         ServiceInfo(),
         FaqAnswer(),
         PortalLink(),
+        ConfirmAppointment(),
+        RateVisit(),
+        VisitComment(),
     ]
     table: dict[str, Action] = {}
     for action in actions:

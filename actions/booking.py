@@ -6,6 +6,7 @@ are three concrete free slots from the clinic's schedules; the database refuses 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from bot.core.dialogue import FlowEvent, Output, Turn, Utter
 from bot.errors import SlotUnavailableError
 from bot.scheduling.models import AppointmentNotFoundError
 
+_NEGATED = re.compile(r"^\W*(?:no|nel|ninguna|ninguno|tampoco)\b", re.IGNORECASE)
 _MODES = {"book_appointment": "book", "reschedule_appointment": "reschedule", "cancel_appointment": "cancel"}
 _ORDINALS = {
     "1": 0,
@@ -39,10 +41,9 @@ _ORDINALS = {
 
 
 def _appointment_text(turn: Turn, start: datetime, physician_id: str, service_id: str) -> str:
-    clinic = turn.services.clinic
-    service = clinic.service(service_id)
-    what = "su cita" if service.sensitive else service.name.lower()
-    return f"{what} el {clinic.format_slot(start)} con {clinic.physician(physician_id).name}"
+    """How WhatsApp names the appointment: a sensitive service, and a physician who would reveal one, never
+    (``Clinic.appointment_phrase``, the same words as the staff inbox's confirmations)."""
+    return turn.services.clinic.appointment_phrase(start, physician_id, service_id, possessive=False)
 
 
 def route_request(turn: Turn, intent: str, *, consented: bool | None = None) -> list[Output]:
@@ -122,6 +123,19 @@ def _offers(
     return offer_outputs(turn, time_value, service_id, physician_id, announce=announce)
 
 
+def _pick(turn: Turn, offer: dict[str, str]) -> list[Output]:
+    """The patient picked one of the offers. A new booking picked explicitly (a number, an ordinal, a day or
+    an hour that matches one offer) is booked at once: the pick is the confirmation, and the booked message
+    says how to change it. A reschedule, or a pick asked as a question ("¿y a las 10?"), is confirmed first.
+    """
+    mode = turn.slot("booking_mode") or "book"
+    asked = "?" in turn.text or "¿" in turn.text
+    if mode != "book" or asked or turn.intent == "deny" or _NEGATED.match(turn.text):
+        return _confirm(turn, offer)  # "no, yo quería el jueves a las 4:30" is never booked at once
+    chosen: list[Output] = [slot("chosen", offer), slot("requested_slot", None), FlowEvent("slot_chosen")]
+    return chosen + commit(turn, "book", offer)
+
+
 def _confirm(turn: Turn, offer: dict[str, str]) -> list[Output]:
     start = datetime.fromisoformat(offer["start"])
     text = _appointment_text(turn, start, offer["physician"], offer["service"])
@@ -160,7 +174,7 @@ class OfferSlots:
         offers = turn.slot("offers") or []
         picked = _match_offer(offers, value)
         if picked is not None:
-            return _confirm(turn, picked)
+            return _pick(turn, picked)
         if value is None:
             value = turn.slot("time")
         if value is None:
@@ -185,12 +199,12 @@ class ChooseSlot:
         offers = turn.slot("offers") or []
         picked = turn.parse.get("choice")  # read as the answer to the offers (bot/core/expect.py)
         if isinstance(picked, int) and 0 <= picked < len(offers):
-            return _confirm(turn, offers[picked])
+            return _pick(turn, offers[picked])
         words = turn.text.lower().replace("opción", " ").replace("opcion", " ").split()
         for word in words[:3]:
             index = _ORDINALS.get(word.strip(".,)#"))
             if index is not None and index < len(offers):
-                return _confirm(turn, offers[index])
+                return _pick(turn, offers[index])
         return [Utter("utter_ask_choice")]
 
 
@@ -198,59 +212,62 @@ class CommitAppointment:
     name = "action_commit_appointment"
 
     def run(self, turn: Turn) -> list[Output]:
-        repo = turn.services.appointments
-        mode = turn.slot("booking_mode") or "book"
-        ref = patient_ref(turn)
-        text = turn.slot("appointment_text") or ""
-        if mode == "cancel":
-            try:
-                repo.cancel(turn.slot("appointment_id"), ref, now=turn.now)
-            except AppointmentNotFoundError:
-                return [FlowEvent("booking_confirmed"), *_clear(), Utter("utter_no_appointments")]
-            return [
-                FlowEvent("booking_confirmed"),
-                *_clear(),
-                Utter("utter_cancelled", {"appointment_text": text}),
-            ]
-        offer = turn.slot("chosen")
-        if not offer:
-            return [FlowEvent("change_requested"), Utter("utter_ask_time")]
-        start = datetime.fromisoformat(offer["start"])
+        return commit(turn, turn.slot("booking_mode") or "book", turn.slot("chosen"))
+
+
+def commit(turn: Turn, mode: str, offer: dict[str, str] | None) -> list[Output]:
+    """Book, move or cancel what the conversation holds; the reply says what became of it."""
+    repo = turn.services.appointments
+    ref = patient_ref(turn)
+    text = turn.slot("appointment_text") or ""
+    if mode == "cancel":
         try:
-            if mode == "reschedule":
-                appt = repo.reschedule(
-                    turn.slot("appointment_id"), ref, start, now=turn.now, physician_id=offer["physician"]
-                )
-            else:
-                appt = repo.book(
-                    ref,
-                    turn.slot("person") or "",
-                    offer["service"],
-                    offer["physician"],
-                    start,
-                    for_relation=turn.slot("relation"),
-                    now=turn.now,
-                )
+            repo.cancel(turn.slot("appointment_id"), ref, now=turn.now)
         except AppointmentNotFoundError:
             return [FlowEvent("booking_confirmed"), *_clear(), Utter("utter_no_appointments")]
-        except SlotUnavailableError:
-            return [
-                FlowEvent("change_requested"),
-                slot("chosen", None),
-                Utter("utter_slot_taken"),
-                *_offers(turn, offer["start"], offer["service"], None, announce=False),
-            ]
-        new_text = _appointment_text(turn, start, offer["physician"], offer["service"])
-        response = "utter_rescheduled" if mode == "reschedule" else "utter_booked"
-        out: list[Output] = [
+        return [
             FlowEvent("booking_confirmed"),
             *_clear(),
-            slot("appointment_id", appt.id),
-            Utter(response, {"appointment_text": new_text}),
+            Utter("utter_cancelled", {"appointment_text": text}),
         ]
-        if turn.slot("reminders_opt_in") is None and not turn.services.consent.has(ref, "reminders"):
-            out += [slot("asked_reminders", True), Utter("utter_ask_reminders")]
-        return out
+    if not offer:
+        return [FlowEvent("change_requested"), Utter("utter_ask_time")]
+    start = datetime.fromisoformat(offer["start"])
+    try:
+        if mode == "reschedule":
+            appt = repo.reschedule(
+                turn.slot("appointment_id"), ref, start, now=turn.now, physician_id=offer["physician"]
+            )
+        else:
+            appt = repo.book(
+                ref,
+                turn.slot("person") or "",
+                offer["service"],
+                offer["physician"],
+                start,
+                for_relation=turn.slot("relation"),
+                now=turn.now,
+            )
+    except AppointmentNotFoundError:
+        return [FlowEvent("booking_confirmed"), *_clear(), Utter("utter_no_appointments")]
+    except SlotUnavailableError:
+        return [
+            FlowEvent("change_requested"),
+            slot("chosen", None),
+            Utter("utter_slot_taken"),
+            *_offers(turn, offer["start"], offer["service"], None, announce=False),
+        ]
+    new_text = _appointment_text(turn, start, offer["physician"], offer["service"])
+    response = "utter_rescheduled" if mode == "reschedule" else "utter_booked"
+    out: list[Output] = [
+        FlowEvent("booking_confirmed"),
+        *_clear(),
+        slot("appointment_id", appt.id),
+        Utter(response, {"appointment_text": new_text}),
+    ]
+    if turn.slot("reminders_opt_in") is None and not turn.services.consent.has(ref, "reminders"):
+        out += [slot("asked_reminders", True), Utter("utter_ask_reminders")]
+    return out
 
 
 def _clear() -> list[Output]:

@@ -2,7 +2,8 @@
 bring, preparation), answered from clinic.yml's ``faq:`` — public information, before consent too.
 
 "¿aceptan tarjeta?" gets the payment methods, never the price list. The topic is read by
-:func:`bot.core.readers.faq_topic`; a topic the clinic did not fill in gets the general answer of the
+:func:`bot.core.topics.faq_topic`, else from the model's intent (one per topic); a topic the clinic
+did not fill in gets the general answer of the
 intent the model chose (prices, location, services).
 """
 
@@ -14,10 +15,20 @@ from typing import Any
 
 from bot import settings
 from bot.config_files import load_mapping
-from bot.core import readers
+from bot.core import topics
 from bot.core.dialogue import Output, Turn, Utter
 
 _GENERAL = {"ask_prices": "utter_prices", "ask_location": "utter_location", "ask_services": "utter_services"}
+#: The model's FAQ intents and their topics in clinic.yml's ``faq:``.
+FAQ_INTENTS = {
+    "ask_payment": "payment",
+    "ask_insurance": "insurance",
+    "ask_invoice": "invoice",
+    "ask_parking": "parking",
+    "ask_accessibility": "accessibility",
+    "ask_what_to_bring": "what_to_bring",
+    "ask_preparation": "preparation",
+}
 
 
 @lru_cache(maxsize=4)
@@ -38,7 +49,9 @@ class FaqAnswer:
     name = "action_faq"
 
     def run(self, turn: Turn) -> list[Output]:
-        topic = readers.faq_topic(turn.text)
+        # the words of the question first ("¿aceptan tarjeta para el ultrasonido?" is about payment), the
+        # model's topic when the words name none
+        topic = topics.faq_topic(turn.text) or FAQ_INTENTS.get(turn.intent)
         answer = faq_answers().get(topic or "")
         if answer:
             return [Utter("utter_faq", {"faq_answer": answer})]

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.core import readers
 from bot.core.dialogue import Output, Turn, Utter
-from bot.core.readers import DURATION, PHYSICIAN, PRICE
+from bot.core.topics import DURATION, PHYSICIAN, PRICE
 
 
 def _service(turn: Turn) -> tuple[Any | None, bool]:

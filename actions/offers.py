@@ -65,10 +65,8 @@ def offer_outputs(
         {"start": s.start.isoformat(), "physician": s.physician_id, "service": s.service_id}
         for s in found.slots
     ]
-    lines = [
-        f"{i}. {clinic.format_slot(s.start)} con {clinic.physician(s.physician_id).name}"
-        for i, s in enumerate(found.slots, 1)
-    ]
+    lines = [f"{n}. {_slot_text(clinic, s.start, s.physician_id, service_id)}"
+             for n, s in enumerate(found.slots, 1)]
     values = {"offer_list": "\n".join(lines)}
     response = "utter_booking_offers"
     if announce and asked is not None and found.asked in INSTEAD:
@@ -79,6 +77,15 @@ def offer_outputs(
         slot("requested_slot", "choice"),
         Utter(response, values, buttons=len(offers)),
     ]
+
+
+def _slot_text(clinic: Any, start: datetime, physician_id: str, service_id: str) -> str:
+    """"jueves 26 de noviembre a las 9:00 de la mañana con Dra. …" — without the physician where naming
+    them would say what a sensitive appointment is for (``Clinic.physician_shown``)."""
+    when = clinic.format_slot(start)
+    if not clinic.physician_shown(physician_id, service_id):
+        return when
+    return f"{when} con {clinic.physician(physician_id).name}"
 
 
 def _minute(moment: datetime) -> int:

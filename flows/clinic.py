@@ -54,6 +54,11 @@ COMMON = (
     "utter_appointment_reminder",
     "utter_follow_up",  # bot.app.followups: the post-visit check-in and the no-show rebooking offer
     "utter_no_show_rebook",
+    # the answers to them (bot/core/aftercare.py, actions/aftercare.py) and the portal's notice
+    "utter_appointment_confirmed",
+    "utter_rating_thanks",
+    "utter_comment_received",
+    "utter_portal_notice",
 )
 
 
@@ -181,7 +186,7 @@ PHASES: dict[str, Phase] = {
         # the reply against the phase it is sent in, before action_opt_out's transition to opted_out
         responses=("utter_emergency", "utter_handoff_waiting", "utter_handoff_back",
                    "utter_appointment_reminder", "utter_follow_up", "utter_no_show_rebook",
-                   "utter_opted_out"),
+                   "utter_portal_notice", "utter_opted_out"),
     ),
     "opted_out": Phase(
         paraphrase=False,

@@ -11,7 +11,7 @@ import re
 import unicodedata
 
 from bot.core.dialogue import Decision, Turn
-from bot.core.readers import asks_detail, faq_topic
+from bot.core.topics import asks_detail, faq_topic
 
 POLICY = "FlowPolicy"
 
@@ -26,6 +26,15 @@ INFO = {
     "thanks": "utter_you_are_welcome",
     "out_of_scope": "utter_out_of_scope",
 }
+#: Answers to the messages sent after a booking, read by bot/core/expect.py (actions/aftercare.py).
+AFTERCARE = {
+    "confirm_appointment": "action_confirm_appointment",
+    "rate_visit": "action_rate_visit",
+    "comment_visit": "action_visit_comment",
+}
+#: The clinic FAQ, one intent per topic, answered from clinic.yml's faq: in every assistant phase.
+FAQ_INTENTS = frozenset({"ask_payment", "ask_insurance", "ask_invoice", "ask_parking", "ask_accessibility",
+                         "ask_what_to_bring", "ask_preparation"})
 APPOINTMENT_INTENTS = (
     "book_appointment",
     "reschedule_appointment",
@@ -106,7 +115,16 @@ def is_opt_in(text: str) -> bool:
     return bool(_OPT_IN_PHRASE.search(plain)) and not _NEGATION.search(plain)
 
 
-_APPOINTMENT_WORDS = re.compile(r"\b(?:[cs]itas?|consultas?|agend\w*|apart\w*|reserv\w*|control)\b")
+_APPOINTMENT_WORDS = re.compile(r"\b(?:[cs]itas?|[ck]o[n]?sultas?|agend\w*|apart\w*|reserv\w*|control)\b")
+#: An appointment asked for in words, not one the patient has ("mi cita") nor a change or cancellation.
+_WANTS_APPOINTMENT = re.compile(r"^(?!.*\b(?:mi|mis|la|su) [cs]itas?\b)"
+                                r"(?!.*\b(?:cancel|cambi|mover|muev|reagend|reprogram|pospon))"
+                                r".*\b(?:(?:hacer|sacar|agendar|apartar|reservar|pedir|tener|ocupo|quiero|"
+                                r"necesito|quisiera|dar|dan|hay|buscando|busco|da|das|regala)\s+(?:una\s+|1\s+)?"
+                                r"[cs]itas?|agend\w*|apart\w*)\b")
+#: Wanting something ("quiero ponerme la vacuna"): with a service named, a request for an appointment.
+_WANTS = re.compile(r"\b(?:quiero|quisiera|necesito|ocupo|busco|buscando|me gustaria|deseo|"
+                    r"me (?:da|das|puede dar|regala))\b")
 ACCEPT = re.compile(r"^\s*acepto\b", re.IGNORECASE)
 #: An offered slot picked by its number or ordinal ("2", "la segunda", "opción 3").
 CHOICE = re.compile(
@@ -160,6 +178,14 @@ def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
         and (turn.entity("time") is not None or turn.entity("service") is not None)
     ):
         intent = "inform"  # a bare date or service is an answer to the question we just asked
+    unsure = intent in ("nlu_fallback", "greet", "out_of_scope")
+    if unsure and phase in ("greeting", "follow_up", "closed") and (
+        _WANTS_APPOINTMENT.search(normalise(turn.text))
+        or (turn.entity("service") and _WANTS.search(normalise(turn.text)))
+    ):
+        # "se puede hacer sita?", "buenos días, ando buscando cita de psiquiatría", "quiero ponerme la vacuna
+        # de la influenza": an unsure model or a greeting first, but the words ask for an appointment
+        intent = "book_appointment"
     if intent in ("emergency", "ask_clinical_info"):
         # the emergency / clinical policy did not take it: a booking that mentions a condition, or an
         # unsure model on something else ("se puede hacer sita?")
@@ -175,6 +201,8 @@ def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
         return _d("action_decline_human", "action_reprompt")
     if intent == "arco_request":
         return _d("action_arco_request", "action_reprompt")
+    if intent in AFTERCARE:  # answers to a reminder or a follow-up (bot/core/aftercare.py)
+        return _d(AFTERCARE[intent])
     if ACCEPT.match(turn.text) and (phase == "consent" or turn.slot("consent_declined")):
         return _d("action_grant_consent")
     if phase == "booking" and turn.slot("offers") and (
@@ -188,16 +216,19 @@ def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
         and intent in ("inform", "nlu_fallback", "greet", "affirm")
     ):
         return _d("action_collect_details")
-    if intent == "nlu_fallback":
-        return None
     if intent == "goodbye":
         return _d("utter_goodbye", event="conversation_closed")
-    if intent in ("ask_prices", "ask_services", "ask_location", "out_of_scope", "nlu_fallback") and faq_topic(
-        turn.text
+    if intent in FAQ_INTENTS or (
+        intent in ("ask_prices", "ask_services", "ask_location", "out_of_scope", "nlu_fallback")
+        and faq_topic(turn.text)
     ):
         return _d("action_faq", "action_reprompt")  # payment, insurance, invoices... (clinic.yml faq:)
-    if intent in ("ask_prices", "ask_services", "out_of_scope", "inform") and asks_detail(turn.text):
+    if intent in ("ask_prices", "ask_services", "out_of_scope", "inform", "nlu_fallback") and asks_detail(
+        turn.text
+    ):
         return _d("action_service_info", "action_reprompt")  # for the service asked about or being booked
+    if intent == "nlu_fallback":
+        return None
     if intent in INFO:
         return _d(INFO[intent], "action_reprompt")
     if intent == "greet":
@@ -244,6 +275,8 @@ def _booking(turn: Turn, intent: str) -> Decision | None:
         return _d("utter_ask_choice")
     if intent in ("inform", "book_appointment", "reschedule_appointment", "affirm"):
         return _d("action_offer_slots")
+    if intent == "deny" and turn.entity("service"):
+        return _d("action_offer_slots")  # "siempre no, mejor para la vacuna": the same time, another service
     if intent == "deny":
         return _d("action_clear_time", "utter_ask_new_time")
     if intent in ("cancel_appointment", "check_appointment"):

@@ -28,10 +28,10 @@ def _booking_only(turn: Turn) -> bool:
     return bool(asks_booking) and _BOOKING_WORDS.search(text) is not None and not _REQUEST.search(text)
 
 
-_BOOKING_WORDS = re.compile(r"\b(?:cita|consulta|agend\w*|control|revision|chequeo)\b")
+_BOOKING_WORDS = re.compile(r"\b(?:[cs]itas?|[ck]o[n]?sultas?|agend\w*|control|revision|chequeo)\b")
 _WANTS_BOOKING = re.compile(r"\b(?:quiero|quisiera|necesito|ocupo|deseo|me (?:puede|podria)) (?:\w+ )?"
-                            r"(?:agendar|sacar|apartar|hacer|una cita|mi cita|cita|consulta|mi control|"
-                            r"mi consulta)\b")
+                            r"(?:agendar|sacar|apartar|hacer|una [cs]ita|mi [cs]ita|[cs]ita|[ck]o[n]?sulta|"
+                            r"una [ck]o[n]?sulta|mi control|mi [ck]o[n]?sulta)\b")
 
 
 class ClinicalRequestPolicy:

@@ -7,15 +7,57 @@ import unicodedata
 
 from bot.core.dialogue import Decision, Turn
 
-#: A deterministic safety net under the NLU model: these phrases always get the emergency answer.
-_PATTERNS = re.compile(
-    r"no puedo respirar|me (estoy )?ahog|dolor (muy )?(fuerte )?(en el |de |del )?pecho|infarto|"
-    r"me quiero (morir|suicidar|matar)|suicid|quitarme la vida|sangr\w* (mucho|demasiado|sin parar)|"
-    r"hemorragia|se desmay|me desmay|inconscien|convulsi|envenen|intoxic|sobredosis|"
-    r"emergencia|urgencia|accidente|chocamos|atropell|herid[oa]s?\b|no respira|"
-    r"can'?t breathe|chest pain|heart attack|overdose|kill myself|unconscious",
-    re.IGNORECASE,
+#: A deterministic safety net under the NLU model: these phrases always get the emergency answer (which
+#: only tells the patient to call the emergency number; a false alarm costs one message, a miss can cost a
+#: life). Accents are folded first; grouped by what they describe.
+_EMERGENCY_PHRASES = (
+    # breathing, choking, cyanosis, anaphylaxis
+    r"no (?:puedo|puede|podemos) respirar|no respir|me (?:estoy )?ahog|se (?:esta )?ahog|asfixi|"
+    r"(?:me|le) falta (?:el )?aire|(?:me|le) cuesta (?:mucho )?respirar|dificultad para respirar|"
+    r"ataque de asma|labios morados|(?:poniendo|puso) (?:morad|azul)|atragant|reaccion alergica|"
+    r"(?:cierra|cerrando|hinch\w*) (?:\w+ )?(?:la garganta|la lengua|la cara)|"
+    r"(?:garganta|lengua)(?: \w+){0,2} (?:hinch|cerr)|not breathing|isn'?t breathing|can'?t breathe",
+    # heart
+    r"(?:duel\w*|dolor|presion|opresion|aprieta|apretando|cierra|punzada)(?: \w+){0,3} "
+    r"(?:el |en el |del |de )?pecho|infarto|paro cardiaco|siento que me muero|se (?:esta|nos) muer|"
+    r"chest (?:pain|hurts)|my chest|heart attack|doliendo(?: \w+){0,2} (?:el )?pecho",
+    # self-harm, suicide, overdose
+    r"suicid|me quiero (?:morir|matar|cortar)|quiero (?:morirme|matarme|cortarme)|matarme|"
+    r"ya no quiero (?:vivir|estar viv)|no quiero (?:seguir )?(?:vivir|viviendo)|acabar con mi vida|"
+    r"quitar(?:me)? la vida|hacerme dano|me voy a hacer dano|cortar(?:me)? las venas|me corte las venas|"
+    r"(?:tome|tomo|trago|trague) (?:muchas|todas las|un (?:bote|frasco) de|una caja de|demasiadas) "
+    r"pastillas|pastillas a proposito|sobredosis|overdose|kill(?:ing)? myself|end my life|hurt myself|"
+    r"want to die|(?:don'?t|do not) want to live|too many pills|(?:lot|bunch) of pills|cut myself|"
+    r"(?:comio|tomo|trago) (?:unas |muchas )?pastillas",
+    # consciousness, seizures, stroke
+    r"desmay|inconscien|perdi\w* el conocimiento|no (?:despierta|reacciona|responde|se mueve)|"
+    r"convulsi|ataque epilep|se le paraliz|paralizad|no puede hablar|no puede mover|"
+    r"cara (?:chueca|caida|torcida)|(?:cayo|caida) la cara|(?:durmio|adormecio) (?:medio|la mitad)|"
+    r"derrame|embolia|no se puede mover|se esta muriendo|passed out|fainted|collapsed|not responding|"
+    r"won'?t wake|unconscious|seizure|stroke|choking|trouble breathing",
+    # bleeding, pregnancy
+    r"hemorragia|sangr\w* (?:mucho|muchisimo|demasiado|sin parar|abundante|a chorros)|sangra y no para|"
+    r"no (?:para|deja) de sangrar|perd\w* mucha sangre|se me rompio la fuente|se le rompio la fuente|"
+    r"embarazada(?: \w+){0,3} sangr|sangr\w*(?: \w+){0,4} (?:semanas|embaraz)|bleeding|lot of blood",
+    # poisoning
+    r"envenen|intoxic|veneno|raticida|(?:tomo|trago|comio|bebio) (?:\w+ )?(?:cloro|thinner|liquido para "
+    r"limpiar|pilas?|moneda)|(?:botella|bote|vaso) de cloro|(?:se tomo|se trago) (?:\w+ )?"
+    r"(?:pastillas|medicina)|bleach|poison|swallowed",
+    # injuries, burns, shocks, bites
+    r"emergencia|urgencia|accidente|chocamos|un choque|choque en|atropell|herid[oa]s?\b|"
+    r"quemadura\w* grave|(?:agua|aceite) hirviendo|se (?:quemo|electrocuto)|electrocut|descarga electrica|"
+    r"(?:golpe|pego|pegue)(?: \w+){0,3} (?:en )?la cabeza|se cayo de (?:la |una )?(?:azotea|escalera|"
+    r"altura|techo)|(?:pico|mordio) (?:un |una )?(?:alacran|arana|vibora|serpiente|escorpion)|"
+    r"hit by a car|car accident|snake bite|scorpion",
+    # someone asking for help or an ambulance
+    r"ambulancia|ambulance|socorro|auxilio|ayuda (?:urgente|es urgente|porfavor es urgente)|"
+    r"urgente(?: \w+)? ayuda|necesito ayuda urgente|ayuda,? es urgente|"
+    r"^\W*(?:ayuda+|help(?: me)?(?: please)?)"
+    r"\W*$|help,? (?:it'?s an )?emergency|emergency",
 )
+_PATTERNS = re.compile("|".join(_EMERGENCY_PHRASES), re.IGNORECASE)
+#: "una cita urgente, no es emergencia": said not to be one.
+_NOT_AN_EMERGENCY = re.compile(r"\bno (?:es|era|fue) (?:una |ninguna )?(?:emergencia|urgencia)\b")
 
 
 #: Words of an appointment request, with the usual misspellings.
@@ -36,7 +78,7 @@ class EmergencyPolicy:
         self.min_confidence = min_confidence
 
     def predict(self, turn: Turn) -> Decision | None:
-        text = _fold(turn.text)
+        text = _NOT_AN_EMERGENCY.sub(" ", _fold(turn.text).lower())
         if _PATTERNS.search(text):
             return Decision(self.name, ("utter_emergency",))
         # an unsure model on a message about appointments ("se puede hacer sita?") is not an emergency;

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any
 
-from bot.core import readers
+from bot.core import aftercare, readers
 from bot.core.domain import Domain
 from bot.core.events import BotUttered, UserUttered
 from bot.core.tracker import Tracker
@@ -24,6 +25,7 @@ _KEEP = frozenset({"emergency", "opt_out", "arco_request", "goodbye"})
 _HUMAN_WORDS = re.compile(r"\b(?:persona|humano|alguien|recepci\w*|asesor\w*|agente|operador\w*|"
                           r"secretari\w*|hablar con)\b")
 _CHANGE = re.compile(r"\b(?:mejor|cambi\w*|en vez|siempre no|mas bien|no era|perdon|corrijo|me equivoque)\b")
+_INFO_INTENTS = frozenset({"ask_services", "ask_prices", "out_of_scope", "nlu_fallback"})
 _QUESTION = re.compile(r"\?|¿|^(?:cuanto|cuando|donde|como|que|cual|aceptan|tienen|hay)\b")
 
 
@@ -53,15 +55,25 @@ def read(domain: Domain, tracker: Tracker, parse: Mapping[str, Any], clinic: Any
         if ent.get("entity") == "service":
             ent["value"] = readers.normalise_service(ent.get("value"), clinic) or ent.get("value")
         elif ent.get("entity") == "person" and isinstance(ent.get("value"), str):
-            ent["value"] = readers.person_name(ent["value"]) or ent["value"]
+            ent["value"] = readers.person_name(ent["value"])  # None: "mmm" is no name (dropped below)
+    entities = [e for e in entities if not (e.get("entity") == "person" and e.get("value") is None)]
     intent = str((parse.get("intent") or {}).get("name") or "nlu_fallback")
     text = str(parse.get("text") or "")
-    want = expected(domain, tracker)
+    # what the last turn asked; else the question still open (Rasa's requested_slot), e.g. after the
+    # assistant answered an interruption with no question of its own ("¿cuánto dura el antibiótico?")
+    want = expected(domain, tracker) or _still_requested(tracker)
     out["asked"] = asked(domain, tracker)
-    if not _has(entities, "service") and want != "service" and _CHANGE.search(readers.fold(text)):
-        changed = readers.service_id(text, clinic)  # "mejor cámbielo a terapia": a new service
-        if changed:
-            entities.append({"entity": "service", "value": changed, "extractor": "expected"})
+    if not _has(entities, "service") and want != "service" and (
+        _CHANGE.search(readers.fold(text)) or intent == "book_appointment"
+    ):
+        # "mejor cámbielo a terapia": a new service; "kiero una sita pa mi hija con el pedia": the service
+        # the model did not extract, read with the clinic's names, aliases and physicians
+        named = readers.service_id(text, clinic)
+        if named:
+            entities.append({"entity": "service", "value": named, "extractor": "expected"})
+            if intent in _INFO_INTENTS and not _QUESTION.search(readers.fold(text)) and "?" not in text:
+                intent = "inform"  # "mejor cámbielo a terapia": a change, not a question about services
+                out["intent"] = {"name": intent, "confidence": 1.0}
     if not _has(entities, "person") and want != "person":
         # a name the message carries with other details: "a nombre de Ana Ruiz", "Ana Ruiz, pediatría, el
         # viernes", "acepto, Ana Ruiz" — kept, so it is not asked again
@@ -94,6 +106,11 @@ def read(domain: Domain, tracker: Tracker, parse: Mapping[str, Any], clinic: Any
         out["intent"] = {"name": new_intent, "confidence": 1.0}
         out["intent_ranking"] = [{"name": new_intent, "confidence": 1.0}]
     return out
+
+
+def _still_requested(tracker: Tracker) -> str | None:
+    requested = tracker.get_slot("requested_slot")
+    return requested if requested in ("service", "person", "time") else None
 
 
 def _listed_name(text: str, clinic: Any) -> str | None:
@@ -153,10 +170,8 @@ def _service(text: str, intent: str, entities: list[dict[str, Any]], tracker: Tr
 
 
 def _person(text: str, intent: str, entities: list[dict[str, Any]], tracker: Tracker, clinic: Any) -> Answer:
-    if intent in ("ask_clinical_info", "ask_prices", "ask_hours", "ask_location", "ask_services") and (
-        "?" in text or "¿" in text
-    ):
-        return None
+    if intent.startswith("ask_") and ("?" in text or "¿" in text):
+        return None  # a question (prices, hours, the FAQ, clinical), not a name
     name = readers.person_name(text)
     if name is None:
         return None
@@ -165,12 +180,44 @@ def _person(text: str, intent: str, entities: list[dict[str, Any]], tracker: Tra
 
 def _choice(text: str, intent: str, entities: list[dict[str, Any]], tracker: Tracker, clinic: Any) -> Answer:
     offers = tracker.get_slot("offers") or []
-    picked = readers.choice(text, offers, getattr(clinic, "timezone", None))
+    zone = getattr(clinic, "timezone", None)
+    picked = readers.choice(text, offers, zone)
     if picked is None:
         return None
+    day = _entity_day(entities, zone) if _NAMES_DAY.search(readers.fold(text)) else None
+    if isinstance(picked, int) and day is not None and day != _offer_day(offers[picked], zone):
+        return None  # "mejor pasado mañana a las 10:30": a new day, not the offer at 10:30
     if picked == "none":
         return "deny", [e for e in entities if e.get("entity") == "time"], {}
     return "inform", [e for e in entities if e.get("entity") != "time"], {"choice": picked}
+
+
+#: A message that names a day (not only an hour): its time entity's date is meant.
+_NAMES_DAY = re.compile(r"\b(?:" + readers.WEEKDAY_RX + r"|hoy|pasado manana|"
+                        r"semana|proxim\w*|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|"
+                        r"octubre|noviembre|diciembre|(?:el|dia) \d{1,2}(?! ?(?::|hrs?\b|horas?\b)))\b"
+                        r"|(?<!la )(?<!de la )(?<!en la )(?<!por la )\bmanana\b")
+
+
+def _entity_day(entities: list[dict[str, Any]], zone: Any) -> date | None:
+    """The clinic-local day of the message's time entity (an instant or the start of an interval)."""
+    for ent in entities:
+        if ent.get("entity") != "time":
+            continue
+        value = ent.get("value")
+        if isinstance(value, Mapping):
+            value = value.get("from") or value.get("to")
+        try:
+            when = datetime.fromisoformat(str(value))
+        except ValueError:
+            return None
+        return when.astimezone(zone).date() if when.tzinfo and zone else when.date()
+    return None
+
+
+def _offer_day(offer: Mapping[str, Any], zone: Any) -> date:
+    start = datetime.fromisoformat(str(offer["start"]))
+    return start.astimezone(zone).date() if zone else start.date()
 
 
 def _time(text: str, intent: str, entities: list[dict[str, Any]], tracker: Tracker, clinic: Any) -> Answer:
@@ -204,7 +251,48 @@ def _appointment(
     return None
 
 
+def _reminder(
+    text: str, intent: str, entities: list[dict[str, Any]], tracker: Tracker, clinic: Any
+) -> Answer:
+    """The answer to the appointment reminder (bot/core/aftercare.py), bound to the reminded appointment."""
+    reminded = tracker.get_slot("reminded_appointment")
+    said = aftercare.reminder_answer(text)
+    if said is None and intent in ("reschedule_appointment", "cancel_appointment"):
+        said = "change" if intent == "reschedule_appointment" else "cancel"
+    elif said is None and _has(entities, "time") and _CHANGE.search(readers.fold(text)):
+        said = "change"  # "mejor el jueves a las 5"
+    if said is None or not reminded:
+        return None
+    if said == "confirm":
+        return "confirm_appointment", entities, {"appointment": reminded}
+    if said == "cancel":
+        kept = [e for e in entities if e.get("entity") != "time"]
+        return "cancel_appointment", kept, {"appointment": reminded}
+    return "reschedule_appointment", entities, {"appointment": reminded}
+
+
+def _rating(text: str, intent: str, entities: list[dict[str, Any]], tracker: Tracker, clinic: Any) -> Answer:
+    """The answer to the post-visit 1-5 question: a score (and whether a comment came with it), or a
+    comment on the visit for the inbox; a new request ("quiero otra cita") keeps its intent."""
+    scored = aftercare.rating(text)
+    if scored is not None:
+        return "rate_visit", entities, {"rating": scored[0], "comment": scored[1]}
+    if aftercare.comment_like(text) and not _has(entities, "time"):
+        return "comment_visit", entities, {"comment": True}
+    return None
+
+
+def _rebook(text: str, intent: str, entities: list[dict[str, Any]], tracker: Tracker, clinic: Any) -> Answer:
+    """"Sí" to the rebooking offer after a missed appointment is a booking request."""
+    if readers.yes_no(text, loose=True) == "affirm" and intent not in ("cancel_appointment",):
+        return "book_appointment", entities, {}
+    return None
+
+
 _READERS = {
+    "reminder": _reminder,
+    "rating": _rating,
+    "rebook": _rebook,
     "appointment": _appointment,
     "yes_no": _yes_no,
     "consent": _consent,

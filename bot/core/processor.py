@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from bot.core import expect, repeats, resume
+from bot.core.coalesce import coalesce
 from bot.core.dialogue import Action, Decision, FlowEvent, Policy, Services, Turn, Utter
 from bot.core.domain import Domain
 from bot.core.events import (
@@ -59,6 +60,16 @@ class OutgoingMessage:
     response: str | None = None
     buttons: tuple[Mapping[str, str], ...] = ()
     blocked: bool = False
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    """What :meth:`Processor.handle_turn` did: the replies, whether the turn was stored in the conversation
+    (False: a fixed reply outside it, e.g. data blocked) and whether it had been stored before (replayed)."""
+
+    outgoing: list[OutgoingMessage]
+    stored: bool
+    replayed: bool = False
 
 
 class NotInHandoffError(BotError, LookupError):
@@ -160,32 +171,90 @@ class Processor:
 
     # -- public API -----------------------------------------------------------------------------------
     def handle(self, message: UserMessage) -> list[OutgoingMessage]:
+        return self.handle_turn(message).outgoing
+
+    def handle_turn(self, message: UserMessage, *,
+                    stage: Callable[[list[OutgoingMessage]], None] | None = None,
+                    transient: Callable[[BaseException], bool] | None = None) -> TurnOutcome:
+        """One patient turn, at most once per ``message.message_id`` (exactly-once turns, issue 18).
+
+        ``stage``: called with the turn's replies after the turn ran and *before* its events are stored
+        (a channel writes them to its outbox there, not yet deliverable); storing the events is the turn's
+        commit point. A message whose id is already in the conversation (its turn was stored before a
+        crash) is not run again: the outcome says ``replayed`` and carries no replies — the channel
+        delivers what it staged then. ``transient``: errors for which the turn is not answered with the
+        safe reply but raised, nothing stored, so the caller retries it later (a database or Redis outage).
+        """
         check_sender(message.channel, message.sender_id)  # only a verified channel speaks for a phone
         if self.data_blocked(message.sender_id):
             # ARCO cancellation in its blocking period: the message is not processed nor stored.
-            return self._fixed_reply(message, DATA_BLOCKED_RESPONSE)
+            return TurnOutcome(self._fixed_reply(message, DATA_BLOCKED_RESPONSE), stored=False)
         with self.lock_store.lock(message.sender_id):
             try:
                 tracker, position = self._load_turn(message.sender_id)
             except BotError as e:  # unreadable conversation (store down, tampered data): a safe reply
+                if transient is not None and transient(e):
+                    raise
                 log.error(
                     "dialogue.load_failed",
                     extra={"sender": log_pseudonym(message.sender_id), "error": type(e).__name__},
                 )
-                return self._safe_reply(message)
+                return TurnOutcome(self._safe_reply(message), stored=False)
+            if message.message_id and tracker.has_message(message.message_id):
+                if position is not None and self.trackers is not None:
+                    self.trackers.keep(message.sender_id, tracker, position)
+                log.info("dialogue.turn_replayed", extra={"sender": log_pseudonym(message.sender_id)})
+                return TurnOutcome([], stored=True, replayed=True)
             new_events: list[Event] = []
             outgoing: list[OutgoingMessage] = []
             try:
                 self._turn(message, tracker, new_events, outgoing)
             except Exception as e:
+                if transient is not None and transient(e):
+                    raise  # nothing stored, nothing sent: retried later, in order
                 log.exception("dialogue.turn_failed", extra={"sender": log_pseudonym(message.sender_id)})
                 position = None  # the tracker may hold what the failed turn did not record: not kept
+                self._record_message(message, tracker, new_events)
                 err = ErrorOccurred(kind=type(e).__name__, where="processor")
                 tracker.apply(err)
                 new_events.append(err)
                 self._utter(tracker, new_events, outgoing, message, Utter(SAFE_ERROR_RESPONSE), safe=True)
+            outgoing = self._joined(message, tracker, outgoing)
+            if stage is not None:
+                stage(outgoing)
             self._save_turn(tracker, [ev.as_dict() for ev in new_events], position)
-            return outgoing
+            return TurnOutcome(outgoing, stored=True)
+
+    def _joined(
+        self, message: UserMessage, tracker: Tracker, outgoing: list[OutgoingMessage]
+    ) -> list[OutgoingMessage]:
+        """The turn's replies joined into as few messages as they fit in (bot/core/coalesce.py); a joined
+        text is a new outbound text, so it passes the disclosure gate again or the replies stay apart."""
+        recent = tuple(tracker.recent_bot_texts)
+
+        def passes(text: str, parts: Sequence[OutgoingMessage]) -> bool:
+            specs = [self.domain.responses.get(p.response or "") for p in parts]
+            sent, blocked = self.gate.filter(
+                text,
+                channel=message.channel,
+                provenance=("template", parts[-1].response or ""),
+                patient_specific=any(spec is None or spec.patient_specific for spec in specs),
+                recent=recent,
+            )
+            return not blocked and sent == text
+
+        return coalesce(outgoing, passes)
+
+    @staticmethod
+    def _record_message(message: UserMessage, tracker: Tracker, new_events: list[Event]) -> None:
+        """A failed turn still records the message it answered (its id makes the turn happen once)."""
+        if not message.message_id or any(
+            isinstance(ev, UserUttered) and ev.message_id == message.message_id for ev in new_events
+        ):
+            return
+        user = UserUttered(text=message.text, message_id=message.message_id, channel=message.channel)
+        tracker.apply(user)
+        new_events.append(user)
 
     def tracker(self, sender_id: str) -> Tracker:
         return self._load(sender_id)
@@ -414,6 +483,11 @@ class Processor:
                 blocked,
             )
         )
+
+    def safe_reply(self, message: UserMessage) -> list[OutgoingMessage]:
+        """The fixed "technical problem" text through the gate, outside the conversation (a channel's
+        final failure of a message)."""
+        return self._safe_reply(message)
 
     def _safe_reply(self, message: UserMessage) -> list[OutgoingMessage]:
         """The safe error response through the gate, for a conversation that cannot be loaded."""

@@ -77,6 +77,9 @@ _PERSON_PREFIX = re.compile(
     r"a nombre de|la paciente es|el paciente es|es para mi\s+\w+|para mi\s+\w+|es mi\s+\w+)\s+)"
 )
 _NAME_WORD = re.compile(r"^[a-zñ][a-zñ'\-]*$")
+#: A word with no vowel, a letter three times in a row, or laughter / hesitation: no part of a name.
+_NOT_A_WORD = re.compile(r"^[^aeiouy]+$|(\w)\1\1|^(?:ja|je|ji|jo)+j?$|^(?:eh|ah|em|aja|ajam|uff|ups|pues|"
+                         r"este|esto|nose|okey|oki|equis|xd)$")
 #: Words that end a name (what follows is a time or other detail).
 _NAME_STOP = re.compile(
     r"\s+(?:para|el|la|los|las|a|al|en|de la|mañana|manana|hoy|pasado|lunes|martes|miercoles|jueves|"
@@ -117,9 +120,11 @@ def person_name(text: str) -> str | None:
     return None
 
 
+_RELATIVES = (r"hij[oa]|espos[oa]|mama|mamá|papa|papá|abuel\w*|herman[oa]|niet[oa]|sobrin[oa]|bebe|bebé|"
+              r"niñ[oa]|nin[oa]|suegr[oa]|ti[oa]|tí[oa]|pareja|novi[oa]|señora|senora|señor|senor|jef[ea]")
 _NAME_MARKER = re.compile(r"\b(?:a nombre de|me llamo|mi nombre es|el nombre es|se llama|"
-                          r"nombre del paciente es|"
-                          r"nombre de la paciente es)\s+", re.IGNORECASE)
+                          r"nombre del paciente es|nombre de la paciente es|"
+                          r"(?:es )?(?:para|pa|de) (?:mi|mí) (?:" + _RELATIVES + r"))\s+", re.IGNORECASE)
 
 
 def person_in(text: str) -> str | None:
@@ -145,8 +150,8 @@ def _one_name(text: str) -> str | None:
     if not 1 <= len(words) <= 5:
         return None
     folded = [fold(w) for w in words]
-    if any(not _NAME_WORD.match(w) or len(w) < 2 for w in folded):
-        return None
+    if any(not _NAME_WORD.match(w) or len(w) < 2 or _NOT_A_WORD.search(w) for w in folded):
+        return None  # digits, "mmm", "eeeh", "jajaja": not a name
     if folded[0] in _NOT_NAME or sum(w in _NOT_NAME for w in folded) > (1 if len(words) >= 3 else 0):
         return None
     return " ".join(w[:1].upper() + w[1:] for w in words)
@@ -182,17 +187,47 @@ def ordinal(text: str, *, limit: int = 3) -> int | None:
     """The index of "2", "la segunda", "opción 3", "la número 1, por favor" (0-based, below ``limit``)."""
     t = fold(text)
     m = re.match(r"^(?:(?:la|el|opcion|option|numero|num|no|#|quiero|prefiero|me quedo con|mejor|"
-                 r"esa|ese|dame|deme|agendeme)\s+)*(\w+)\b(.*)$", t)
+                 r"esa|ese|dame|deme|agendeme|me da|me das|me puede dar|me podria dar|me aparta|apartame|"
+                 r"aparteme|me agenda|agendame|ponme|pongame|me pone|tomo|me late|si|ok|va|sale|"
+                 r"entonces|pues)\s+)*(\w+)\b(.*)$", t)
     if not m:
         return None
     index = _ORDINAL.get(m.group(1))
     rest = m.group(2).strip()
     if index is None or index >= limit:
         return None
-    if rest and not re.match(r"^(?:(?:opcion|por favor|porfa|gracias|esta bien|la|de|porfavor|si|va|"
-                             r"sale|ok|mejor|esa|ese|please)\s*)*$", rest):
+    if rest and not re.match(r"^(?:(?:opcion|por favor|porfa|porfas|porfis|porfavor|x ?favor|xfa|xfavor|plis|"
+                             r"pliss|"
+                             r"please|pls|gracias|grax|gracis|muchas gracias|esta bien|la|de|si|va|sale|ok|"
+                             r"mejor|esa|ese|esta|este|me acomoda|me queda|me late|bien|perfecto|"
+                             r"seria)\s*)*$",
+                             rest):
         return None
     return index
+
+
+_TITLES = ("dra", "doctora", "dr", "doctor", "doc")
+
+
+def physician_keys(name: str) -> tuple[str, ...]:
+    """How a patient names a physician: "Dra. Sofía Herrera Campos" -> "sofia herrera campos", "sofia
+    herrera", "herrera campos", "dra herrera", "doctora sofia", ... A bare first name or surname is not one
+    (it is as likely the patient's own name)."""
+    words = fold(name).split()
+    title = words[0] if words and words[0] in _TITLES else None
+    rest = words[1:] if title else words
+    if not rest:
+        return ()
+    keys = {" ".join(rest), " ".join(rest[:2])}
+    if len(rest) >= 3:
+        keys.add(" ".join(rest[1:]))
+    female = title in ("dra", "doctora")
+    for t in (("dra", "doctora", "doc") if female else ("dr", "doctor", "doc")):
+        keys.add(f"{t} {rest[0]}")  # "la doctora Sofía"
+        if len(rest) >= 2:
+            keys.add(f"{t} {rest[1]}")  # "la doctora Herrera"
+            keys.add(f"{t} {rest[0]} {rest[1]}")
+    return tuple(sorted(k for k in keys if len(k) >= 4))
 
 
 def service_id(text: str, clinic: Any, *, listed: bool = False) -> str | None:
@@ -213,24 +248,56 @@ def service_id(text: str, clinic: Any, *, listed: bool = False) -> str | None:
         choices[fold(s.id.replace("_", " "))] = s.id
         for alias in _aliases().get(s.id, ()):
             choices[alias] = s.id
+    doctors: dict[str, str] = {}
     for p in getattr(clinic, "physicians", ()) or ():
-        if len(p.services) == 1 or p.services:
-            target = p.services[0]
-            surname = fold(p.name).split()
-            for key in (fold(p.name), " ".join(surname[1:3]), surname[1] if len(surname) > 1 else ""):
-                if key and key not in ("dra", "dr"):
-                    choices.setdefault(key, target)
-            choices.setdefault(fold(p.specialty), target)
+        if p.services:
+            choices.setdefault(fold(p.specialty), p.services[0])
+            for key in physician_keys(p.name):
+                doctors.setdefault(key, p.services[0])
     if core in choices:
         return choices[core]
+    if core in doctors:
+        return doctors[core]
     best = process.extractOne(core, list(choices), scorer=fuzz.WRatio, score_cutoff=88)
     if best is not None and len(core) >= 3:
         return choices[best[0]]
+    # a physician only by title and name or by full name, typos tolerated but never by a partial match: a
+    # patient called "Sofía Ramírez" is not "Dra. Sofía Herrera"
+    best = process.extractOne(core, list(doctors), scorer=fuzz.ratio, score_cutoff=88)
+    if best is not None:
+        return doctors[best[0]]
+    for key in sorted(doctors, key=len, reverse=True):
+        if re.search(rf"\b{re.escape(key)}\b", t):
+            return doctors[key]
     # a longer sentence that contains one alias as whole words ("la de pedia por favor")
     for key in sorted(choices, key=len, reverse=True):
         if len(key) >= 4 and re.search(rf"\b{re.escape(key)}\b", t):
             return choices[key]
+    return _service_in_words(t.split(), choices)
     return None
+
+
+def _service_in_words(words: list[str], choices: dict[str, str]) -> str | None:
+    """A service named with a typo inside a longer sentence ("con el pedriatra, para el jueves"): each run of
+    one to three words against the names and aliases of five letters or more (one edit in ten letters)."""
+    keys = [k for k in choices if len(k) >= 5]
+    found: set[str] = set()
+    for size in (3, 2, 1):
+        for i in range(len(words) - size + 1):
+            run = " ".join(words[i : i + size])
+            if len(run) < 5 or run in _FILLER_WORDS:
+                continue
+            best = process.extractOne(run, keys, scorer=fuzz.ratio, score_cutoff=87)
+            if best is not None and abs(len(best[0]) - len(run)) <= 2:
+                found.add(choices[best[0]])
+        if found:
+            break
+    return found.pop() if len(found) == 1 else None
+
+
+_FILLER_WORDS = frozenset({"quiero", "quisiera", "necesito", "consulta", "porfavor", "gracias", "buenas",
+                           "tardes", "noches", "manana", "viernes", "martes", "jueves", "sabado", "domingo",
+                           "miercoles", "lunes", "despues", "semana", "horario", "agendar"})
 
 
 def normalise_service(value: Any, clinic: Any) -> str | None:
@@ -247,9 +314,40 @@ def normalise_service(value: Any, clinic: Any) -> str | None:
 
 
 # -- an offered slot ------------------------------------------------------------------------------------
-_WEEKDAYS = ("lunes", "martes", "miercoles", "jueves", "viernes", "sabado", "domingo")
+#: Weekdays as patients type them, accents folded, with the common phone typos (b/v and s/z swapped, a
+#: letter missed) — never a real word such as "bienes" or "vienes". The time parser reads the same table.
+WEEKDAY_FORMS: dict[str, int] = {
+    "lunes": 0, "martes": 1, "miercoles": 2, "jueves": 3, "viernes": 4, "sabado": 5, "domingo": 6,
+    "juebes": 3, "juevez": 3, "jeves": 3, "biernes": 4, "viernez": 4, "vierns": 4, "mircoles": 2,
+    "miercols": 2, "mierkoles": 2, "miecoles": 2, "miercles": 2, "savado": 5, "sabdo": 5, "sbado": 5,
+    "domigo": 6, "lunez": 0, "martez": 1,
+}  # fmt: skip
+WEEKDAY_RX = "|".join(sorted(WEEKDAY_FORMS, key=len, reverse=True))
 _NONE = re.compile(r"^(?:ninguna|ninguno|ningun|ni una|otro dia|otra hora|otro horario|otra fecha|"
                    r"no me (?:acomoda|queda|sirve)|ninguna me|no puedo|otras? opcion)")
+
+
+_HOUR_WORDS = {"una": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7, "ocho": 8,
+               "nueve": 9, "diez": 10, "once": 11, "doce": 12}
+_CLOCK = re.compile(r"\b(?:la|el)?\s*(?:de |a )?las? (\d{1,2}|" + "|".join(_HOUR_WORDS) + r")"
+                    r"(?:(?:[: ]|\s*y\s*)(\d{2}|media|cuarto)|\s+menos (cuarto|\d{1,2}))?\b")
+
+
+def _clock(t: str) -> tuple[int, int] | None:
+    """The hour and minute a folded text names as "a las 9", "la de las 9 y media", "las 10:30", "las
+    nueve y cuarto", "las 11 menos cuarto" (None if none, or a day number such as "el 15" comes first)."""
+    m = _CLOCK.search(t)
+    if not m or re.search(r"\b(?:dia|del|el)\s+\d{1,2}\b(?! ?:)", t[: m.start()]):
+        return None
+    raw = m.group(1)
+    h = int(raw) if raw.isdigit() else _HOUR_WORDS[raw]
+    after, before = m.group(2), m.group(3)
+    minute = {"media": 30, "cuarto": 15, None: 0}.get(after)
+    if minute is None:
+        minute = int(after)
+    if before:
+        h, minute = (h - 1) % 12 or 12, 60 - (15 if before == "cuarto" else int(before))
+    return (h, minute) if h <= 23 and minute < 60 else None
 
 
 def choice(text: str, offers: Sequence[dict[str, str]], zone: Any) -> int | str | None:
@@ -264,58 +362,16 @@ def choice(text: str, offers: Sequence[dict[str, str]], zone: Any) -> int | str 
     if index is not None:
         return index
     starts = [datetime.fromisoformat(o["start"]).astimezone(zone) for o in offers]
-    hour = re.search(r"\b(?:la|el)?\s*(?:de |a )?las? (\d{1,2})(?:[: ](\d{2}))?\b", t)
-    if hour and not re.search(r"\b(?:dia|del|el)\s+\d{1,2}\b(?! ?:)", t[: hour.start()]):
-        h, minute = int(hour.group(1)), int(hour.group(2) or 0)
+    clock = _clock(t)
+    if clock is not None:
+        h, minute = clock
         hits = [i for i, s in enumerate(starts) if s.hour % 12 == h % 12 and s.minute == minute]
         if len(hits) == 1:
             return hits[0]
-    days = [i for i, s in enumerate(starts) for n, d in enumerate(_WEEKDAYS)
-            if re.search(rf"\b{d}\b", t) and s.weekday() == n]
+        if not hits:
+            return None  # an hour that none of the offers has is not a pick (it may be a new time)
+    days = [i for i, s in enumerate(starts) for d, n in WEEKDAY_FORMS.items()
+            if s.weekday() == n and re.search(rf"\b{d}\b", t)]
     if len(days) == 1 and len(t.split()) <= 6:
         return days[0]
-    return None
-
-
-# -- a question about one service -------------------------------------------------------------------
-DURATION = re.compile(r"\b(?:cuanto (?:tiempo )?dura|duracion|cuanto tarda|cuanto se tarda|cuanto tiempo)\b")
-PHYSICIAN = re.compile(r"\b(?:quien (?:me |la |lo )?(?:atiende|atenderia|va a atender|da la consulta)|"
-                       r"que (?:doctor|doctora|"
-                       r"medico|medica)|con quien (?:seria|es|me toca)|nombre del (?:doctor|medico)|"
-                       r"quien es (?:el|la) (?:doctor|doctora))\b")
-PRICE = re.compile(r"\b(?:cuanto (?:cuesta|cobran|sale|es)|precio|costo|cuanto seria)\b")
-
-
-def asks_detail(text: str) -> bool:
-    """A question about the price, duration or physician of a service."""
-    t = fold(text)
-    return bool(DURATION.search(t) or PHYSICIAN.search(t) or PRICE.search(t))
-
-
-
-
-# -- a frequently asked question (answers in clinic.yml's ``faq:``, actions/faq.py) ----------------------
-FAQ_TOPICS: dict[str, re.Pattern[str]] = {
-    "payment": re.compile(r"\b(?:tarjeta|efectivo|transferencia|forma[s]? de pago|como (?:se )?pag|"
-                          r"pagar con|"
-                          r"terminal|meses sin intereses|msi|debito|credito|amex|vales|spei|"
-                          r"deposito)\b"),
-    "insurance": re.compile(r"\b(?:seguro|aseguradora|gastos medicos|gnp|axa|metlife|imss|issste|poliza)\b"),
-    "invoice": re.compile(r"\b(?:factura\w*|cfdi|rfc|recibo (?:deducible|fiscal)|deducible)\b"),
-    "parking": re.compile(r"\b(?:estacionamiento|estacionar\w*|cajon\w*|parking|valet|donde me estaciono)\b"),
-    "accessibility": re.compile(r"\b(?:silla de ruedas|elevador|rampa|accesib\w*|discapacidad|escaleras|"
-                                r"movilidad)\b"),
-    "what_to_bring": re.compile(r"\b(?:que (?:debo |tengo que |necesito )?(?:llevar|traer)|que documentos|"
-                                r"identificacion|ine|llevo algo|traigo algo)\b"),
-    "preparation": re.compile(r"\b(?:ayun\w*|preparacion|prepararme|vejiga llena|tomar agua antes|"
-                              r"como me preparo|indicaciones (?:para|antes))\b"),
-}
-
-
-def faq_topic(text: str) -> str | None:
-    """The clinic FAQ topic a question is about ("¿aceptan tarjeta?" -> "payment"), if any."""
-    t = fold(text)
-    for topic, rx in FAQ_TOPICS.items():
-        if rx.search(t):
-            return topic
     return None

@@ -62,26 +62,28 @@ def _previous_questions(domain: Domain, tracker: Tracker) -> list[str | None]:
 _PROGRESS = frozenset({"service", "person", "time", "physician", "relation", "chosen", "appointment_id"})
 
 
-def _progress_this_turn(domain: Domain, tracker: Tracker) -> bool:
-    """Whether this turn was not a failed answer: the assistant already answered something else (an
-    interruption: the question is then only repeated), or the message set a detail of the request."""
+def _progress_this_turn(domain: Domain, tracker: Tracker) -> str | None:
+    """Whether this turn was not a failed answer: "answered" if the assistant already answered something
+    else (an interruption: the question is then only repeated), "detail" if the message set a detail of
+    the request other than the one asked (it is then asked again in other words), else None."""
     events = tracker.events
     start = next((i for i in range(len(events) - 1, -1, -1) if isinstance(events[i], UserUttered)), 0)
+    found = None
     for ev in events[start:]:
         if isinstance(ev, BotUttered) and ev.response and _key(domain, ev.response, ev.text) is None:
-            return True
-        if isinstance(ev, SlotSet) and ev.name in _PROGRESS and ev.value is not None:
+            return "answered"
+        if isinstance(ev, SlotSet) and ev.name in _PROGRESS and ev.value is not None and found is None:
             before = next((e.value for e in reversed(events[:start])
                            if isinstance(e, SlotSet) and e.name == ev.name), None)
             if ev.value != before:  # the same detail said again is not progress
-                return True
-    return False
+                found = "detail"
+    return found
 
 
 def vary(domain: Domain, tracker: Tracker, utter: Utter, text: str = "") -> tuple[Utter, list[Event]]:
     """The response to send instead of ``utter`` (and the events that go with it)."""
     key = _key(domain, utter.response, text)
-    if key is None or _progress_this_turn(domain, tracker):
+    if key is None:
         return utter, []
     content = str(utter.values.get("offer_list") or "") if key.startswith("choice:") else ""
     streak = 0
@@ -90,13 +92,42 @@ def vary(domain: Domain, tracker: Tracker, utter: Utter, text: str = "") -> tupl
         if not same:
             break
         streak += 1
+    progress = _progress_this_turn(domain, tracker)
+    if progress:
+        # not a failed answer: an interruption was answered (the question is only repeated, but never three
+        # times in the same words), or other details were given ("es para Ana, mañana": the same question
+        # again reads as if they were not heard, so it is asked the other way)
+        last = _last_asked(domain, tracker)
+        if last == utter.response and (streak >= 2 or (progress == "detail" and streak >= 1)):
+            return _reworded(domain, utter), []
+        return utter, []
     if streak >= 2 and OFFER_HUMAN in domain.responses:
         return Utter(OFFER_HUMAN), [SlotSet(name="offered_human", value=True)]
     if streak == 1 and not key.startswith("choice:"):  # the same offers again: said, not re-worded
-        retry = f"{utter.response}_retry"
-        if retry not in domain.responses:
-            spec = domain.responses[utter.response]
-            retry = _RETRY_OF_KIND.get(spec.expects or "", "")
-        if retry in domain.responses and retry != utter.response:
-            return Utter(retry, utter.values, utter.buttons), []
+        return _reworded(domain, utter), []
     return utter, []
+
+
+def _reworded(domain: Domain, utter: Utter) -> Utter:
+    """The second way of asking ``utter`` (``<name>_retry``, else the retry of its kind), or ``utter``."""
+    retry = f"{utter.response}_retry"
+    if retry not in domain.responses:
+        spec = domain.responses[utter.response]
+        retry = _RETRY_OF_KIND.get(spec.expects or "", "")
+    if retry in domain.responses and retry != utter.response:
+        return Utter(retry, utter.values, utter.buttons)
+    return utter
+
+
+def _last_asked(domain: Domain, tracker: Tracker) -> str | None:
+    """The asking response the previous assistant turn ended on (before the patient's latest message)."""
+    seen_user = False
+    for ev in reversed(tracker.events):
+        if isinstance(ev, UserUttered):
+            if seen_user:
+                return None
+            seen_user = True
+        elif seen_user and isinstance(ev, BotUttered) and ev.response:
+            spec = domain.responses.get(ev.response)
+            return ev.response if spec is not None and spec.expects else None
+    return None

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from bot.core.readers import WEEKDAY_FORMS
+
 # ----------------------------------------------------------------------------------------------- words
 
 NUMBER_WORDS: dict[str, int] = {
@@ -30,9 +32,7 @@ MONTHS: dict[str, int] = {
 }
 FULL_MONTHS = [name for name in MONTHS if len(name) > 4]
 
-WEEKDAYS: dict[str, int] = {
-    "lunes": 0, "martes": 1, "miercoles": 2, "jueves": 3, "viernes": 4, "sabado": 5, "domingo": 6,
-}
+WEEKDAYS: dict[str, int] = dict(WEEKDAY_FORMS)  # with the common phone typos (bot/core/readers.py)
 
 # Parts of the day as patients in Mexico use them (clinic reading; "to" is exclusive, Duckling style).
 # Hours are local wall-clock; 24 is the next midnight. They tile the clinic day: mañana, mediodía, tarde.
@@ -166,7 +166,7 @@ def _alternatives() -> list[tuple[str, str]]:
                  rf"|\b(?:(?:el|del)\s+(?:dia\s+)?|dia\s+)(?P<bd>{day_num}|primero)(?:o|ro|°|º)?(?!\w)"
                  rf"(?!\s*(?:de\b|y\b|a\b(?!\s+(?:las?|medio\s?dia|primera\s+hora)\b)|:|\.\d)){UNIT_GUARD}"),
         ("WEEKDAY", rf"\b(?:(?P<wpre>el|este|esta|los|el\s+proximo|el\s+siguiente|proximo|siguiente|"
-                    rf"este\s+proximo)\s+)?(?P<wd>{wd})\b(?:\s+(?P<wnext>{NEXT_WORDS})\b"
+                    rf"este\s+proximo|el\s+otro)\s+)?(?P<wd>{wd})\b(?:\s+(?P<wnext>{NEXT_WORDS})\b"
                     rf"|\s+de\s+la\s+(?P<wweek>(?:proxima|siguiente|otra|entrante)(?:\s+semana)?"
                     rf"|semana\s+{NEXT_WORDS}|que\s+(?:viene|entra))\b"
                     rf"|\s+de\s+(?P<wthisweek>esta)\s+semana\b)?"),
@@ -175,7 +175,7 @@ def _alternatives() -> list[tuple[str, str]]:
                 rf"(?P<pd>{MANANA}|mananita|tarde|tardecita|noche|nochecita|madrugada)\b"
                 rf"|\b(?:en|por|x)\s+las\s+(?P<pds>mananas|tardes|noches)\b"
                 rf"|\b(?P<pdthis>esta)\s+(?P<pdt>{MANANA}|tarde|noche)\b"
-                rf"|\b(?:muy\s+)?(?P<early>temprano|tempranito|a\s+primera\s+hora)\b"),
+                rf"|\b(?:(?:muy|lo\s+mas|lo\s+antes|bien)\s+)?(?P<early>temprano|tempranito|a\s+primera\s+hora)\b"),
         ("NOON", r"\b(?:(?:a|al|el|para\s+el)\s+)?(?P<noon>medio\s?dia|medianoche)\b"),
         ("TIME", _clock("t")),
         ("RELDAY", rf"\b(?P<rel>pasado\s+{MANANA}|hoy(?:\s+mismo)?(?!\s+en\s+dia|\s+por\s+hoy)|{MANANA}|"
@@ -211,8 +211,8 @@ def address_pattern() -> re.Pattern[str]:
 @lru_cache(maxsize=1)
 def hint_pattern() -> re.Pattern[str]:
     """A cheap pre-filter: messages without a digit or one of these stems hold no time expression."""
-    stems = ["hoy", "man", "mnn", "ayer", "antier", "lunes", "martes", "miercoles", "jueves", "viernes",
-             "sabado", "domingo", "semana", "mes", "tarde", "noche", "madrugada", "tempran", "primera",
+    stems = ["hoy", "man", "mnn", "ayer", "antier", *WEEKDAYS, "semana", "mes", "tarde", "noche", "madrugada",
+             "tempran", "primera",
              "medi", "dia", "hora", "minuto", "ahor", "momento", "fin", "las", "una", "cuarto", "menos",
              "antes", "pronto", "rapido", "pueda", "ocho", "quince",
              *FULL_MONTHS]

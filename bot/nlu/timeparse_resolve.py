@@ -175,8 +175,8 @@ def resolve_day(atom: Atom, today: date) -> date | None:
         return today + timedelta(days=2 if word.startswith("pasado") else 1)
     if atom.kind == "WEEKDAY":
         target = WEEKDAYS[f["wd"]]
-        if "wweek" in f:
-            return _monday(today) + timedelta(days=7 + target)
+        if "wweek" in f or " ".join(str(f.get("wpre") or "").split()) == "el otro":
+            return _monday(today) + timedelta(days=7 + target)  # "el otro martes": next week's
         if "wthisweek" in f:  # may be in the past: the caller says so
             return _monday(today) + timedelta(days=target)
         delta = (target - today.weekday()) % 7

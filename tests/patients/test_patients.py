@@ -33,10 +33,13 @@ SAMPLE_SIZE = 40
 # Raised with issue 17 section 1/3 (expected-answer readers, bot/core/expect.py): completion 1.000 (40/40),
 # 6.71 patient messages to book, 8.82 assistant messages per booking, 0 triple repeats, 0 stuck, 0 wrong
 # day/time, 0 garbled names.
+# Raised with the wave-2 follow-up (an explicit pick books at once, FAQ intents, readers for typos, the
+# requested slot kept across interruptions): completion 1.000 (40/40), 5.46 patient messages to book, 7.57
+# assistant messages per booking, 0 triple repeats, 0 stuck, 0 wrong day/time, 0 garbled names.
 FLOOR_COMPLETION = 0.97
-CEILING_MESSAGES_TO_BOOK = 7.2
-CEILING_ASSISTANT_PER_BOOKING = 9.5
-CEILING_TRIPLE_REPEATS = 1
+CEILING_MESSAGES_TO_BOOK = 5.9
+CEILING_ASSISTANT_PER_BOOKING = 8.2
+CEILING_TRIPLE_REPEATS = 0
 CEILING_STUCK = 1
 CEILING_WRONG_DAY_TIME = 0
 CEILING_GARBLED_NAMES = 2

@@ -17,6 +17,14 @@ def test_there_are_at_least_thirty_stories() -> None:
     assert len(STORIES) >= 30
 
 
+def test_no_story_structure_conflicts() -> None:
+    """One state, one next action across all stories (what `rasa data validate` checks)."""
+    from bot.testing.stories import story_conflicts
+
+    conflicts = story_conflicts(HERE, HERE.parents[1])
+    assert not conflicts, "".join(str(c) for c in conflicts)
+
+
 @pytest.fixture(scope="module")
 def runner(interpreter: Any) -> Any:
     runner = StoryRunner(HERE.parents[1], interpreter=interpreter)

@@ -1,0 +1,58 @@
+"""What a question is about, read from its words: a detail of one service (price, duration, physician) or a
+topic of the clinic's FAQ (payment, insurance, invoices, parking, accessibility, what to bring,
+preparation). Pure text functions on folded text (bot/core/readers.py ``fold``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.core.readers import fold
+
+# -- a question about one service -------------------------------------------------------------------
+DURATION = re.compile(r"\b(?:cuanto (?:tiempo )?dura|duracion|cuanto tarda|cuanto se tarda|cuanto tiempo)\b")
+PHYSICIAN = re.compile(r"\b(?:quien (?:me |la |lo )?(?:atiende|atenderia|va a atender|da la consulta)|"
+                       r"que (?:doctor|doctora|"
+                       r"medico|medica)|con quien (?:seria|es|me toca)|nombre del (?:doctor|medico)|"
+                       r"quien es (?:el|la) (?:doctor|doctora))\b")
+PRICE = re.compile(r"\b(?:cuanto (?:cuesta|cobran|sale|es)|precio|costo|cuanto seria)\b")
+
+
+def asks_detail(text: str) -> bool:
+    """A question about the price, duration or physician of a service."""
+    t = fold(text)
+    return bool(DURATION.search(t) or PHYSICIAN.search(t) or PRICE.search(t))
+
+
+
+
+# -- a frequently asked question (answers in clinic.yml's ``faq:``, actions/faq.py) ----------------------
+FAQ_TOPICS: dict[str, re.Pattern[str]] = {
+    "payment": re.compile(r"\b(?:tarjetas?|efectivo|transferencias?|transferir\w*|formas? de pago|"
+                          r"metodos? de pago|"
+                          r"como (?:se )?pag\w*|pagar con|pago con|terminal|meses sin intereses|msi|debito|"
+                          r"credito|amex|american express|visa|mastercard|vales|spei|deposito|se paga|"
+                          r"por adelantado|anticipo)\b"),
+    "insurance": re.compile(r"\b(?:seguros?(?! de auto| de vida)|aseguradoras?|gastos medicos|gnp|axa|"
+                            r"metlife|imss|issste|polizas?|reembolso)\b"),
+    "invoice": re.compile(r"\b(?:factur\w*|fcatur\w*|cfdi|rfc|recibo (?:deducible|fiscal)|deducible|"
+                          r"comprobante fiscal)\b"),
+    "parking": re.compile(r"\b(?:estacionamiento|estacionar\w*|cajon\w*|parking|valet|parquimetros?|"
+                          r"dejo el (?:carro|coche)|dejar (?:mi|el) (?:carro|coche|camioneta))\b"),
+    "accessibility": re.compile(r"\b(?:silla de ruedas|elevador|rampas?|accesibilidad|accesibles? para|"
+                                r"discapacidad|escaleras|movilidad|planta baja|andadera|muletas|baston)\b"),
+    "what_to_bring": re.compile(r"\b(?:que (?:debo |tengo que |necesito |ocupo )?(?:llevar|traer)|"
+                                r"que documentos|"
+                                r"identificacion|ine|llevo algo|traigo algo|que papeles|cartilla)\b"),
+    "preparation": re.compile(r"\b(?:ayun\w*|preparacion|prepararme|vejiga llena|tomar agua antes|"
+                              r"como me preparo|indicaciones (?:para|antes)|sin comer|dejo de comer)\b"),
+}
+
+
+def faq_topic(text: str) -> str | None:
+    """The clinic FAQ topic a question is about ("¿aceptan tarjeta?" -> "payment"), if any."""
+    t = fold(text)
+    for topic, rx in FAQ_TOPICS.items():
+        if rx.search(t):
+            return topic
+    return None
