@@ -123,7 +123,7 @@ def _listed_name(text: str, clinic: Any) -> str | None:
             continue
         if readers.service_id(part, clinic) is None:
             name = readers.person_name(part)
-            if name:
+            if name and len(name.split()) >= 2:  # without "me llamo": a first name and a surname at least
                 return name
     return None
 

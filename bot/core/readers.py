@@ -103,7 +103,10 @@ _NOT_NAME = frozenset(
         "prefiero", "puedo", "puede", "tengo", "tiene", "es", "son", "acepto", "correcto", "exacto", "nada",
         "cita", "citas", "pago", "tarjeta", "efectivo", "siempre", "ya", "oiga", "oye", "entonces", "ahora",
         "pero", "tambien", "mas", "menos", "mismo", "misma", "solo", "nomas", "aqui", "alla", "otra", "otro",
-        "mejor", "cambio", "cambiar", "mande", "sigo", "hay"
+        "mejor", "cambio", "cambiar", "mande", "sigo", "hay",
+        # how a sentence about oneself starts ("ando con gripa", "me duele mucho"): never a name
+        "me", "te", "se", "le", "lo", "nos", "les", "ando", "tengo", "estoy", "ocupo", "siento", "traigo",
+        "duele", "duelen", "mucho", "muy", "poco", "dolor", "gripa", "tos", "fiebre", "desde", "hace", "ayer"
     ]
 )
 

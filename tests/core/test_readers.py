@@ -50,7 +50,11 @@ def test_person_names_in_any_case_and_with_lead_ins(text: str, name: str) -> Non
     assert readers.person_name(text) == name
 
 
-@pytest.mark.parametrize("text", ["quiero una cita", "el jueves a las 10", "¿cuánto cuesta?", "sí"])
+@pytest.mark.parametrize(
+    "text",
+    ["quiero una cita", "el jueves a las 10", "¿cuánto cuesta?", "sí", "mmm", "eeeh", "jajaja",
+     "ANDO CON GRIPA DESDE EL VIERNES", "me duele mucho la garganta"],
+)
 def test_what_is_not_a_name(text: str) -> None:
     assert readers.person_name(text) is None
 
