@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import secrets
 import shutil
 import struct
@@ -87,7 +86,7 @@ def without_password(url: str) -> tuple[str, str | None]:
 def _child(url: str) -> tuple[str, dict[str, str]]:
     """The ``--dbname`` argument and the environment for pg_dump / pg_restore."""
     bare, password = without_password(url)
-    env = dict(os.environ)
+    env = dict(settings.environ())
     if password is not None:
         env["PGPASSWORD"] = password
     return bare, env

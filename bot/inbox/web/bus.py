@@ -80,7 +80,7 @@ class RedisBus:
                     missed = False
                 backoff = 0.5
                 while not self._stop.is_set():
-                    message = pubsub.get_message(timeout=1.0)
+                    message = pubsub.get_message(timeout=0.1)  # short: close() waits for this
                     if message is not None:
                         self._handle(message.get("data"))
             except Exception as e:
