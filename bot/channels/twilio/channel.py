@@ -52,6 +52,7 @@ from bot.channels.twilio.spool import Spool
 from bot.core.attachments import attachment_received
 from bot.core.identity import canonical_phone
 from bot.core.processor import OutgoingMessage, UserMessage
+from bot.core.pseudonym import log_pseudonym
 
 log = logging.getLogger("bot.channels.twilio")
 
@@ -149,8 +150,8 @@ class TwilioWhatsApp:
             self._finished.notify(key)
             self.delivery.drain(key)
             log.info("twilio.inbound.processed",
-                     extra={"sender": key[:12], "message_sid": sid, "replies": len(outcome.outgoing),
-                            "replayed": outcome.replayed})
+                     extra={"sender": log_pseudonym(key), "message_sid": sid,
+                            "replies": len(outcome.outgoing), "replayed": outcome.replayed})
         except Exception as e:
             fault(self, processor, message, key, e)
         finally:
@@ -162,7 +163,7 @@ class TwilioWhatsApp:
         if recorded is None or not recorded.behind or not self.ledger.blocked(key, recorded.seq):
             return False
         self.ledger.defer(sid, self.clock() + timedelta(seconds=1), failed_attempt=False)
-        log.info("twilio.inbound.behind_earlier", extra={"sender": key[:12], "message_sid": sid})
+        log.info("twilio.inbound.behind_earlier", extra={"sender": log_pseudonym(key), "message_sid": sid})
         return True
 
     def _stage(self, sid: str, key: str, message: UserMessage, replies: list[OutgoingMessage],
@@ -276,7 +277,7 @@ class TwilioWhatsApp:
                 if not self.ledger.open_before(key, seq, since):
                     return
                 finished.wait(ORDER_POLL)
-        log.warning("twilio.inbound.order_timeout", extra={"sender": key[:12], "seq": seq})
+        log.warning("twilio.inbound.order_timeout", extra={"sender": log_pseudonym(key), "seq": seq})
 
     def _begin(self, message: UserMessage, sid: str, key: str, recorded: Recorded | None) -> bool:
         """Before a message (text or file) is handled: its turn in arrival order, this worker's claim on
@@ -296,7 +297,7 @@ class TwilioWhatsApp:
         (logged) when recovery took it — then this worker sends nothing more: recovery answers it."""
         if claim(sid, self.clock()):
             return True
-        log.warning("twilio.inbound.taken_over", extra={"sender": key[:12], "message_sid": sid})
+        log.warning("twilio.inbound.taken_over", extra={"sender": log_pseudonym(key), "message_sid": sid})
         return False
 
     def acknowledge_media(self, message: UserMessage, count: int, recorded: Recorded | None = None) -> None:
@@ -316,7 +317,8 @@ class TwilioWhatsApp:
                 self.sender.send_text(message.reply_to or message.sender_id, MEDIA_ACK)
             self.ledger.mark(sid, "media")
             log.info("twilio.inbound.media_acknowledged",
-                     extra={"sender": key[:12], "message_sid": sid, "media": count, "outcome": outcome})
+                     extra={"sender": log_pseudonym(key), "message_sid": sid, "media": count,
+                            "outcome": outcome})
         except Exception as e:
             from bot.channels.twilio.failures import fault
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from bot.core.events import Event, FlowTransitioned, HandoffStarted, SessionStarted
 from bot.core.processor import UserMessage
+from bot.core.pseudonym import log_pseudonym
 from bot.stores.transient import is_transient
 
 log = logging.getLogger("bot.channels.twilio")
@@ -43,11 +44,11 @@ def fault(channel: Any, processor: Any, message: UserMessage, key: str, error: E
             attempts = channel.ledger.defer(sid, channel.clock() + backoff(_attempts(channel, sid) + 1))
         except Exception as e:  # the database itself is down: the retrier writes it once it is back
             channel.unrecorded[sid] = channel.clock() + backoff(1)  # (the claim's lease would too, later)
-            log.warning("twilio.inbound.retry_unrecorded", extra={"sender": key[:12], "message_sid": sid,
-                                                                  "error": type(e).__name__})
+            log.warning("twilio.inbound.retry_unrecorded",
+                        extra={"sender": log_pseudonym(key), "message_sid": sid, "error": type(e).__name__})
             return
         if attempts < MAX_ATTEMPTS:
-            log.warning("twilio.inbound.retry_later", extra={"sender": key[:12], "message_sid": sid,
+            log.warning("twilio.inbound.retry_later", extra={"sender": log_pseudonym(key), "message_sid": sid,
                                                              "error": type(error).__name__,
                                                              "attempts": attempts})
             return
@@ -68,7 +69,7 @@ def _attempts(channel: Any, sid: str) -> int:
 def _final(channel: Any, processor: Any, message: UserMessage, key: str, error: Exception,
            media: bool) -> None:
     sid = message.message_id or ""
-    log.error("twilio.inbound.failed", extra={"sender": key[:12], "message_sid": sid,
+    log.error("twilio.inbound.failed", extra={"sender": log_pseudonym(key), "message_sid": sid,
                                               "error": type(error).__name__})
     try:
         channel.ledger.mark(sid, "failed")

@@ -15,6 +15,7 @@ from bot.channels.twilio.ledger import patient_ref
 from bot.channels.twilio.replies import choice
 from bot.core.identity import canonical_phone
 from bot.core.processor import UserMessage
+from bot.core.pseudonym import log_pseudonym
 
 log = logging.getLogger("bot.channels.twilio")
 
@@ -50,7 +51,7 @@ def recover(channel: Any, processor: Any) -> int:
         text = kept.get("tapped") or choice(body, channel.ledger.choices(key, channel.clock())) or body
         message = UserMessage(sender_id=canonical, text=str(text), channel=CHANNEL, message_id=sid,
                               reply_to=address)
-        log.warning("twilio.inbound.recovered", extra={"sender": key[:12], "message_sid": sid})
+        log.warning("twilio.inbound.recovered", extra={"sender": log_pseudonym(key), "message_sid": sid})
         if int(kept.get("media") or 0) > 0:
             channel.acknowledge_media(message, int(kept["media"]))
         else:
