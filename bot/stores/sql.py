@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -66,7 +68,15 @@ def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL itself may wait for a lock
-    cursor.execute("PRAGMA journal_mode=WAL")
+    for attempt in range(50):  # several threads opening their first connections at once: the switch to WAL
+        try:  # takes an exclusive lock that the busy timeout does not always wait for
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError:
+            if attempt == 49:
+                raise
+            time.sleep(0.02 * (attempt + 1))
     cursor.close()
 
 
