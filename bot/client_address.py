@@ -9,12 +9,17 @@ rate limit (:mod:`bot.portal.limits`) and the inbox's login limit (:mod:`bot.inb
   forged), as is a malformed entry.
 * :func:`bucket`: IPv4 as is, IPv6 by its /64 (one customer's allocation, where rotating addresses is
   free); an IPv4-mapped IPv6 address counts as its IPv4 address.
+* :class:`SlidingWindow`: attempts per key within a sliding window, in memory (per worker process): the
+  portal's rate limit and the inbox's login limit are both one.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from starlette.requests import Request
@@ -63,3 +68,42 @@ def bucket(address: str) -> str:
             return str(ip.ipv4_mapped)
         return str(ipaddress.IPv6Network((ip, 64), strict=False))
     return str(ip)
+
+
+class SlidingWindow:
+    """At most ``limit`` attempts per key within ``window`` seconds; at most ``max_tracked`` keys remembered
+    (the least recently seen forgotten first)."""
+
+    def __init__(self, limit: int, window: float, *, max_tracked: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window, self.max_tracked, self.clock = limit, window, max_tracked, clock
+        self._hits: dict[str, deque[float]] = {}
+        self._refused: set[str] = set()  # keys refused since they were last allowed (already reported)
+        self._lock = threading.Lock()
+
+    def attempt(self, key: str) -> tuple[bool, bool]:
+        """(allowed, first refusal since ``key`` was last allowed: the one worth auditing). A refused attempt
+        is not counted."""
+        now = self.clock()
+        with self._lock:
+            hits = self._hits.pop(key, None) or deque()
+            while hits and now - hits[0] >= self.window:
+                hits.popleft()
+            allowed, first = len(hits) < self.limit, False
+            if allowed:
+                hits.append(now)
+                self._refused.discard(key)
+            elif key not in self._refused:
+                self._refused.add(key)
+                first = True
+            self._hits[key] = hits  # re-inserted: the dict's order is least recently seen first
+            while len(self._hits) > self.max_tracked:
+                self._refused.discard(self._hits.pop(next(iter(self._hits))))
+            return allowed, first
+
+    def give_back(self, key: str) -> None:
+        """Un-count ``key``'s latest attempt."""
+        with self._lock:
+            hits = self._hits.get(key)
+            if hits:
+                hits.pop()

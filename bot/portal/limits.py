@@ -17,29 +17,26 @@ the portal's way in (the one-time link and the second factor).
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 
 from starlette.requests import Request
 
-from bot.client_address import bucket, client_ip  # moved down to the base layer (the inbox reads them too)
+from bot.client_address import (  # moved down to the base layer (the inbox reads them too)
+    SlidingWindow,
+    bucket,
+    client_ip,
+)
 
 LIMIT = 20
 WINDOW_SECONDS = 600
 MAX_TRACKED = 50_000  # addresses remembered at once (oldest forgotten first)
 
 
-class RateLimit:
+class RateLimit(SlidingWindow):
     def __init__(self, limit: int = LIMIT, window: float = WINDOW_SECONDS,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit = limit
-        self.window = window
-        self.clock = clock
-        self._hits: dict[str, deque[float]] = {}
-        self._refused: set[str] = set()  # keys refused since they were last allowed (already reported)
-        self._lock = threading.Lock()
+        super().__init__(limit, window, max_tracked=MAX_TRACKED, clock=clock)
 
     def allow(self, key: str) -> bool:
         """Count one attempt from ``key``; False when it is over the limit (the attempt is not counted)."""
@@ -48,24 +45,7 @@ class RateLimit:
     def attempt(self, key: str) -> tuple[bool, bool]:
         """(allowed, first refusal): like :meth:`allow`, and whether this refusal is the first one since
         ``key`` was last allowed — the one worth recording. An address is counted by its ``bucket``."""
-        key = bucket(key)
-        now = self.clock()
-        with self._lock:
-            hits = self._hits.pop(key, None) or deque()
-            while hits and now - hits[0] >= self.window:
-                hits.popleft()
-            allowed = len(hits) < self.limit
-            first = False
-            if allowed:
-                hits.append(now)
-                self._refused.discard(key)
-            elif key not in self._refused:
-                self._refused.add(key)
-                first = True
-            self._hits[key] = hits  # re-inserted: the dict's order is least recently used first
-            while len(self._hits) > MAX_TRACKED:
-                self._refused.discard(self._hits.pop(next(iter(self._hits))))
-            return allowed, first
+        return super().attempt(bucket(key))
 
 
 def check(request: Request) -> tuple[bool, bool]:

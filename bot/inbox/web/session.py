@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot import edge, settings
+from bot.client_address import SlidingWindow
 from bot.inbox.staff import IDLE_TIMEOUT, Session, StaffAccounts
 
 COOKIE = "inbox_session"
@@ -110,7 +109,7 @@ def login_csrf_ok(request: Request, form: dict[str, str]) -> bool:
     return bool(cookie) and bool(given) and hmac.compare_digest(cookie.encode(), given.encode())
 
 
-class LoginLimit:
+class LoginLimit(SlidingWindow):
     """Sign-in attempts per client address (:func:`bot.client_address.bucket` of
     :func:`~bot.client_address.client_ip`), in memory (per worker process): :data:`LOGIN_ATTEMPTS` within
     :data:`LOGIN_WINDOW_SECONDS`, whatever the accounts tried. An attempt counts when it starts (parallel
@@ -119,36 +118,11 @@ class LoginLimit:
 
     def __init__(self, limit: int = LOGIN_ATTEMPTS, window: float = LOGIN_WINDOW_SECONDS,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self._hits: dict[str, deque[float]] = {}
-        self._refused: set[str] = set()
-        self._lock = threading.Lock()
-
-    def attempt(self, key: str) -> tuple[bool, bool]:
-        """(allowed, first refusal since ``key`` was last allowed: the one worth auditing)."""
-        now = self.clock()
-        with self._lock:
-            hits = self._hits.pop(key, None) or deque()
-            while hits and now - hits[0] >= self.window:
-                hits.popleft()
-            allowed, first = len(hits) < self.limit, False
-            if allowed:
-                hits.append(now)
-                self._refused.discard(key)
-            elif key not in self._refused:
-                self._refused.add(key)
-                first = True
-            self._hits[key] = hits  # re-inserted: the dict's order is least recently seen first
-            while len(self._hits) > MAX_TRACKED:
-                self._refused.discard(self._hits.pop(next(iter(self._hits))))
-            return allowed, first
+        super().__init__(limit, window, max_tracked=MAX_TRACKED, clock=clock)
 
     def succeeded(self, key: str) -> None:
         """A successful sign-in: its attempt does not count against the address."""
-        with self._lock:
-            hits = self._hits.get(key)
-            if hits:
-                hits.pop()
+        self.give_back(key)
 
 
 def login_limit(request: Request) -> LoginLimit:
