@@ -30,9 +30,7 @@ The same mechanism as the reminders (:mod:`bot.app.reminders`), one step further
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -329,27 +327,8 @@ def record_rating(services: Any, patient_ref: str, text: str, now: datetime) -> 
 # -- `bot reminders follow-ups [--dry-run] [--now ISO]` ---------------------------------------------------
 def run_command(args: argparse.Namespace) -> int:
     """Prints one JSON line of counts; exit 2 when no follow-up template is configured."""
-    from bot.app.reminders import _build
+    from bot.app.reminders import run_job
 
-    now: datetime | None = None
-    if args.now:
-        try:
-            now = datetime.fromisoformat(args.now)
-        except ValueError:
-            print(f"error: --now {args.now!r} is not an ISO 8601 time", file=sys.stderr)
-            return 2
-    app_state, outlet = _build()
-    try:
-        if now is not None and now.tzinfo is None:
-            now = now.replace(tzinfo=app_state.services.clinic.timezone)
-        report = send_due(app_state, outlet, now=now, dry_run=bool(args.dry_run))
-    finally:
-        outlet.close()
-        app_state.close()
-    print(json.dumps(report.as_dict(), ensure_ascii=False))
-    if not report.configured:
-        print("error: follow-ups are not configured: endpoints.yml has no content template for "
-              "utter_follow_up or utter_no_show_rebook (TWILIO_CONTENT_FOLLOW_UP, TWILIO_CONTENT_NO_SHOW)",
-              file=sys.stderr)
-        return 2
-    return 0
+    return run_job(args, send_due, "follow-ups are not configured: endpoints.yml has no content template "
+                   "for utter_follow_up or utter_no_show_rebook (TWILIO_CONTENT_FOLLOW_UP, "
+                   "TWILIO_CONTENT_NO_SHOW)")

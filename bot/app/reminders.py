@@ -307,6 +307,12 @@ def _build() -> tuple[Any, Any]:
 
 def run_command(args: argparse.Namespace) -> int:
     """Prints one JSON line of counts; exit 2 when not configured (nothing claimed or sent)."""
+    return run_job(args, send_due, NOT_CONFIGURED)
+
+
+def run_job(args: argparse.Namespace, send: Callable[..., Any], not_configured: str) -> int:
+    """One run of a sending job from the command line (``--now`` ISO, a wall-clock time at the clinic when
+    it has no zone; ``--dry-run``): prints one JSON line of counts; exit 2 when the job is not configured."""
     now: datetime | None = None
     if args.now:
         try:
@@ -318,12 +324,12 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         if now is not None and now.tzinfo is None:  # a wall-clock time at the clinic
             now = now.replace(tzinfo=app_state.services.clinic.timezone)
-        report = send_due(app_state, outlet, now=now, dry_run=bool(args.dry_run))
+        report = send(app_state, outlet, now=now, dry_run=bool(args.dry_run))
     finally:
         outlet.close()
         app_state.close()
     print(json.dumps(report.as_dict(), ensure_ascii=False))
     if not report.configured:
-        print(f"error: {NOT_CONFIGURED}", file=sys.stderr)
+        print(f"error: {not_configured}", file=sys.stderr)
         return 2
     return 0
