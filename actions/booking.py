@@ -12,8 +12,9 @@ from typing import Any
 
 from actions import select
 from actions.common import BOOKING_SLOTS, has_consent, parse_time_value, patient_ref, slot
-from actions.offers import offer_outputs
+from actions.offers import offer_outputs, on_day_of, previous_time
 from bot.core.dialogue import FlowEvent, Output, Turn, Utter
+from bot.core.picks import names_day
 from bot.errors import SlotUnavailableError
 from bot.scheduling.models import AppointmentNotFoundError
 
@@ -54,7 +55,9 @@ def route_request(turn: Turn, intent: str, *, consented: bool | None = None) -> 
         out: list[Output] = [slot("pending_intent", intent)]
         if turn.flow_can("consent_requested"):
             out.append(FlowEvent("consent_requested"))
-        out.append(Utter("utter_consent_request"))
+        # a booking still needs the patient's name: the same message invites it ("Acepto, Ana López")
+        wants_name = intent == "book_appointment" and not turn.slot("person")
+        out.append(Utter("utter_consent_request_name" if wants_name else "utter_consent_request"))
         return out
     if intent == "check_appointment":
         return check_appointments(turn)
@@ -107,13 +110,23 @@ def collect_details(turn: Turn) -> list[Output]:
     """Ask for the next missing detail (service, then name); when complete, move on to slots."""
     slots: dict[str, Any] = turn.tracker.slots
     if not slots.get("service"):
-        return [slot("requested_slot", "service"), Utter("utter_ask_service")]
+        return [slot("requested_slot", "service"), Utter(ask_service(turn))]
     if not slots.get("person"):
-        return [slot("requested_slot", "person"), Utter("utter_ask_person")]
+        return [slot("requested_slot", "person"), Utter(ask_person(turn))]
     out: list[Output] = [slot("requested_slot", None), FlowEvent("details_complete")]
     if slots.get("time") is None:
         return [*out, slot("requested_slot", "time"), Utter("utter_ask_time")]
     return out + _offers(turn, slots["time"], slots["service"], slots.get("physician"))
+
+
+def ask_service(turn: Turn) -> str:
+    """The service question; while no day is known it invites the day too ("pediatría el jueves")."""
+    return "utter_ask_service" if turn.slot("time") is not None else "utter_ask_service_time"
+
+
+def ask_person(turn: Turn) -> str:
+    """The name question; while no day is known it invites the day too ("Ana López, el jueves")."""
+    return "utter_ask_person" if turn.slot("time") is not None else "utter_ask_person_time"
 
 
 def _offers(
@@ -126,10 +139,11 @@ def _offers(
 def _pick(turn: Turn, offer: dict[str, str]) -> list[Output]:
     """The patient picked one of the offers. A new booking picked explicitly (a number, an ordinal, a day or
     an hour that matches one offer) is booked at once: the pick is the confirmation, and the booked message
-    says how to change it. A reschedule, or a pick asked as a question ("¿y a las 10?"), is confirmed first.
+    says how to change it. A reschedule, a pick asked as a question ("¿y a las 10?") or left to the
+    assistant ("cualquiera"), is confirmed first.
     """
     mode = turn.slot("booking_mode") or "book"
-    asked = "?" in turn.text or "¿" in turn.text
+    asked = "?" in turn.text or "¿" in turn.text or bool(turn.parse.get("choice_any"))
     if mode != "book" or asked or turn.intent == "deny" or _NEGATED.match(turn.text):
         return _confirm(turn, offer)  # "no, yo quería el jueves a las 4:30" is never booked at once
     chosen: list[Output] = [slot("chosen", offer), slot("requested_slot", None), FlowEvent("slot_chosen")]
@@ -177,6 +191,8 @@ class OfferSlots:
             return _pick(turn, picked)
         if value is None:
             value = turn.slot("time")
+        elif not names_day(turn.text):
+            value = on_day_of(value, previous_time(turn))  # "¿y a las 10?" after "el lunes": Monday at 10
         if value is None:
             return [slot("requested_slot", "time"), Utter("utter_ask_time")]
         return [slot("time", value), *_offers(turn, value, turn.slot("service"), turn.slot("physician"))]
@@ -303,7 +319,7 @@ class Reprompt:
         if phase == "consent":
             return [Utter("utter_consent_reminder")]
         if phase == "intake":
-            return [Utter("utter_ask_person" if requested == "person" else "utter_ask_service")]
+            return [Utter(ask_person(turn) if requested == "person" else ask_service(turn))]
         if phase == "booking":
             return [Utter("utter_ask_choice" if turn.slot("offers") else "utter_ask_time")]
         if phase == "confirmation" and turn.slot("chosen"):

@@ -22,6 +22,10 @@ BOOKING_SLOTS = (
 )
 
 
+#: What the patient said of the appointment wanted: forgotten with a refusal of consent.
+DETAIL_SLOTS = ("person", "relation", "service", "physician", "phone", "appointment_choices")
+
+
 def slot(name: str, value: Any) -> SlotSet:
     return SlotSet(name=name, value=value)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actions.booking import route_request
-from actions.common import consent_channel, evidence, patient_ref, slot
+from actions.common import BOOKING_SLOTS, DETAIL_SLOTS, consent_channel, evidence, patient_ref, slot
 from bot.core.dialogue import FlowEvent, Output, Turn, Utter
 
 NECESSARY = ("appointments",)
@@ -29,7 +29,10 @@ class DeclineConsent:
     name = "action_decline_consent"
 
     def run(self, turn: Turn) -> list[Output]:
+        # "no guardaremos sus datos": nothing said with the refusal or before it is kept for a booking
+        forgotten = [slot(name, None) for name in (*BOOKING_SLOTS, *DETAIL_SLOTS)]
         return [
+            *forgotten,
             slot("consent_declined", True),
             slot("pending_intent", None),
             FlowEvent("consent_declined"),

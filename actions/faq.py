@@ -51,8 +51,11 @@ class FaqAnswer:
     def run(self, turn: Turn) -> list[Output]:
         # the words of the question first ("¿aceptan tarjeta para el ultrasonido?" is about payment), the
         # model's topic when the words name none
-        topic = topics.faq_topic(turn.text) or FAQ_INTENTS.get(turn.intent)
-        answer = faq_answers().get(topic or "")
-        if answer:
-            return [Utter("utter_faq", {"faq_answer": answer})]
+        # model's topic when the words name none; every topic a message asks about ("¿aceptan tarjeta y
+        # tienen estacionamiento?") gets its answer, in one message once the turn's replies are joined
+        named = topics.faq_topics(turn.text) or [FAQ_INTENTS.get(turn.intent, "")]
+        answers = faq_answers()
+        found = [answers[t] for t in named if answers.get(t)]
+        if found:
+            return [Utter("utter_faq", {"faq_answer": answer}) for answer in found[:3]]
         return [Utter(_GENERAL.get(turn.intent, "utter_out_of_scope"))]

@@ -8,11 +8,13 @@ read by bot/core/expect.py); never the first one silently.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
 from actions.common import parse_time_value, patient_ref, slot
 from bot.core.dialogue import Output, Turn, Utter
+from bot.core.readers import fold
 
 
 def _local_day(value: Any, zone: Any) -> tuple[date, date] | None:
@@ -29,6 +31,34 @@ def _times(turn: Turn) -> list[dict[str, Any]]:
     return [dict(e) for e in turn.entities if e.get("entity") == "time"]
 
 
+_BEFORE_NEW = re.compile(r"\b(?:para|pa|al|a|hacia|mejor)\s*(?:el\s*)?$")
+_BEFORE_OLD = re.compile(r"\b(?:de|del|que tengo|tengo|que es)\s*(?:el\s*)?$")
+
+
+def _names_appointment(turn: Turn, ent: dict[str, Any], appt: Any, zone: Any) -> bool:
+    """Whether a time is how the patient names the appointment ("cambiar la cita de pasado mañana"), not
+    the new time ("... para el jueves"): it falls on the appointment's day, and the words before it say
+    "de / del", or nothing says "para" and it names the day only (or the appointment's own hour)."""
+    span = _local_day(ent.get("value"), zone)
+    day = appt.starts_at.astimezone(zone).date()
+    if span is None or not span[0] <= day <= span[1]:
+        return False
+    start = ent.get("start")
+    before = fold(turn.text[:start]) if isinstance(start, int) else ""
+    if _BEFORE_NEW.search(before):
+        return False
+    if _BEFORE_OLD.search(before):
+        return True
+    info = ent.get("additional_info")
+    grain = info.get("grain") if isinstance(info, dict) else None
+    return grain == "day" or parse_time_value(ent.get("value")) == appt.starts_at
+
+
+def _new_time(turn: Turn, appt: Any, new: list[dict[str, Any]], zone: Any) -> Any:
+    kept = [e for e in new if not _names_appointment(turn, e, appt, zone)]
+    return kept[-1]["value"] if kept else None
+
+
 def pick(turn: Turn, upcoming: list[Any]) -> tuple[Any | None, Any]:
     """(the appointment meant or None, the time value left for the new slot or None)."""
     zone = turn.services.clinic.timezone
@@ -38,9 +68,9 @@ def pick(turn: Turn, upcoming: list[Any]) -> tuple[Any | None, Any]:
     if chosen_id:
         for appt in upcoming:
             if appt.id == chosen_id:
-                return appt, new[-1]["value"] if new else None
+                return appt, _new_time(turn, appt, new, zone)
     if len(upcoming) == 1:
-        return upcoming[0], new[-1]["value"] if new else None
+        return upcoming[0], _new_time(turn, upcoming[0], new, zone)
     candidates = list(upcoming)
     service = turn.entity("service")
     if service:

@@ -37,6 +37,7 @@ COMMON = (
     "utter_anything_else",
     "utter_greet_again",
     "utter_consent_request",
+    "utter_consent_request_name",
     "utter_handoff_back",
     # which of several appointments (actions/select.py), and the second way of asking each question
     # (bot/core/repeats.py): wherever a request or a question can come up
@@ -137,7 +138,9 @@ PHASES: dict[str, Phase] = {
             *COMMON,
             "utter_consent_thanks",
             "utter_ask_service",
+            "utter_ask_service_time",
             "utter_ask_person",
+            "utter_ask_person_time",
             "utter_ask_time",
             *_BOOKING,
         ),
@@ -150,7 +153,9 @@ PHASES: dict[str, Phase] = {
             "utter_consent_thanks",
             "utter_appointments",
             "utter_ask_service",
+            "utter_ask_service_time",
             "utter_ask_person",
+            "utter_ask_person_time",
         ),
     ),
     "confirmation": Phase(
@@ -176,7 +181,9 @@ PHASES: dict[str, Phase] = {
             "utter_appointments",
             "utter_no_appointments",
             "utter_ask_service",
+            "utter_ask_service_time",
             "utter_ask_person",
+            "utter_ask_person_time",
             *_BOOKING,
         ),
     ),

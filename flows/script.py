@@ -125,6 +125,11 @@ _WANTS_APPOINTMENT = re.compile(r"^(?!.*\b(?:mi|mis|la|su) [cs]itas?\b)"
 #: Wanting something ("quiero ponerme la vacuna"): with a service named, a request for an appointment.
 _WANTS = re.compile(r"\b(?:quiero|quisiera|necesito|ocupo|busco|buscando|me gustaria|deseo|"
                     r"me (?:da|das|puede dar|regala))\b")
+#: Asking whether a day has room ("¿tienen para el lunes?", "¿hay lugar mañana?", "¿le queda algo el 15?"):
+#: with a day named, a booking request; "¿atienden los sábados?" (a weekday in the plural) asks the hours.
+_ASKS_ROOM = re.compile(r"\b(?:tiene|tienen|hay|habra|habria|queda|quedan|le queda|tendra|tendran|alcanzo)\s+"
+                        r"(?:\w+\s+)?(?:lugar|espacio|cupo|[cs]itas?|turnos?|disponib\w*|algo|chance|para)\b")
+_HABITUAL = re.compile(r"\blos (?:lunes|martes|miercoles|jueves|viernes|sabados|domingos|fines)\b")
 ACCEPT = re.compile(r"^\s*acepto\b", re.IGNORECASE)
 #: An offered slot picked by its number or ordinal ("2", "la segunda", "opción 3").
 CHOICE = re.compile(
@@ -186,6 +191,14 @@ def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
         # "se puede hacer sita?", "buenos días, ando buscando cita de psiquiatría", "quiero ponerme la vacuna
         # de la influenza": an unsure model or a greeting first, but the words ask for an appointment
         intent = "book_appointment"
+    if (
+        intent in ("nlu_fallback", "greet", "out_of_scope", "ask_hours", "inform", "affirm")
+        and phase in ("greeting", "follow_up", "closed")
+        and turn.entity("time") is not None
+        and _ASKS_ROOM.search(normalise(turn.text))
+        and not _HABITUAL.search(normalise(turn.text))
+    ):
+        intent = "book_appointment"  # "ok y ¿tienen para el lunes?" after a price: a request for that day
     if intent in ("emergency", "ask_clinical_info"):
         # the emergency / clinical policy did not take it: a booking that mentions a condition, or an
         # unsure model on something else ("se puede hacer sita?")
@@ -222,6 +235,8 @@ def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
         intent in ("ask_prices", "ask_services", "ask_location", "out_of_scope", "nlu_fallback")
         and faq_topic(turn.text)
     ):
+        if asks_detail(turn.text):  # "¿cuánto cuesta el ultrasonido y qué necesito llevar?": both answered
+            return _d("action_service_info", "action_faq", "action_reprompt")
         return _d("action_faq", "action_reprompt")  # payment, insurance, invoices... (clinic.yml faq:)
     if intent in ("ask_prices", "ask_services", "out_of_scope", "inform", "nlu_fallback") and asks_detail(
         turn.text

@@ -7,11 +7,13 @@ import unicodedata
 
 from bot.core.dialogue import Decision, Turn
 
-#: What asks FOR clinical information (results, diagnosis, dose, prescription...), even inside a booking.
+#: What asks FOR clinical information (results, diagnosis, dose, prescription...), even inside a booking;
+#: "¿qué tengo?" is a diagnosis asked for, "la cita que tengo el viernes" is not.
 _REQUEST = re.compile(
     r"\bresultad|\bdiagnost|\bdosis\b|\brecet\w*|\bmedicament|\bpastillas?\b|\bmiligram|\d\s?mg\b|"
     r"\bque (?:me )?(?:tomo|tome|puedo tomar|debo tomar)\b|\bes (?:normal|grave|peligroso)\b|\binterpret|"
-    r"\bque tengo\b|\bque significa|\bmis (?:analisis|estudios|laboratorios)\b"
+    r"(?<!cita )(?<!citas )(?<!sita )(?<!consulta )(?<!la )(?<!el )(?<!hora )\bque tengo\b|"
+    r"\bque significa|\bmis (?:analisis|estudios|laboratorios)\b"
 )
 _BOOKING = ("book_appointment", "reschedule_appointment", "check_appointment", "cancel_appointment", "inform")
 

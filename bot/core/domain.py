@@ -67,6 +67,7 @@ class ResponseSpec:
     paraphrase: bool = False
     patient_specific: bool = False
     expects: str | None = None  # what an asking response waits for (bot/core/expect.py reads it)
+    also_expects: str | None = None  # a second detail the same question invites ("ACEPTO y su nombre")
 
     def for_channel(self, channel: str) -> tuple[Variation, ...]:
         specific = tuple(v for v in self.variations if v.channel == channel)
@@ -155,7 +156,7 @@ def _parse_buttons(name: str, raw: Any) -> tuple[Mapping[str, str], ...]:
 #: silently ignored, e.g. Rasa's conditional ``condition`` variations).
 VARIATION_KEYS = frozenset({"text", "buttons", "channel", "metadata"})
 #: The project's flags, in a variation's ``metadata`` (``rephrase`` is Rasa Pro's name for LLM rewording).
-METADATA_KEYS = {"rephrase": bool, "patient_specific": bool, "expects": str}
+METADATA_KEYS = {"rephrase": bool, "patient_specific": bool, "expects": str, "also_expects": str}
 
 
 def _parse_metadata(name: str, raw: Any) -> dict[str, Any]:
@@ -170,9 +171,12 @@ def _parse_metadata(name: str, raw: Any) -> dict[str, Any]:
     for key, kind in METADATA_KEYS.items():
         if key in raw and not isinstance(raw[key], kind):
             raise _fail(where, f"metadata {key!r} must be {'true or false' if kind is bool else 'a string'}")
-    expects = raw.get("expects")
-    if expects is not None and expects not in EXPECTS:
-        raise _fail(where, f"expects {expects!r}; supported: {', '.join(EXPECTS)}")
+    for key in ("expects", "also_expects"):
+        expected = raw.get(key)
+        if expected is not None and expected not in EXPECTS:
+            raise _fail(where, f"{key} {expected!r}; supported: {', '.join(EXPECTS)}")
+    if raw.get("also_expects") and not raw.get("expects"):
+        raise _fail(where, "also_expects needs expects: the main answer the question waits for")
     return {k: v for k, v in raw.items() if v not in (False, None)}
 
 
@@ -205,6 +209,7 @@ def _parse_response(name: str, raw: Any) -> ResponseSpec:
         bool(flags.get("rephrase", False)),
         bool(flags.get("patient_specific", False)),
         flags.get("expects"),
+        flags.get("also_expects"),
     )
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from bot.core import aftercare, readers
+from bot.core import aftercare, picks, readers
 from bot.core.domain import Domain
 from bot.core.events import BotUttered, UserUttered
 from bot.core.tracker import Tracker
@@ -23,7 +23,9 @@ from bot.core.tracker import Tracker
 #: Model intents a reader never overrides.
 _KEEP = frozenset({"emergency", "opt_out", "arco_request", "goodbye"})
 _HUMAN_WORDS = re.compile(r"\b(?:persona|humano|alguien|recepci\w*|asesor\w*|agente|operador\w*|"
-                          r"secretari\w*|hablar con)\b")
+                          r"secretari\w*|senorita|hablar con|platicar con|que me (?:llame\w*|marque\w*|"
+                          r"hable\w*|atienda\w*)|(?:pase|paseme|pasame|pasen|comuniqueme|comunicarme|"
+                          r"comunique|contacteme) con|llamada|llamar|marcar)\b")
 _CHANGE = re.compile(r"\b(?:mejor|cambi\w*|en vez|siempre no|mas bien|no era|perdon|corrijo|me equivoque)\b")
 _INFO_INTENTS = frozenset({"ask_services", "ask_prices", "out_of_scope", "nlu_fallback"})
 _QUESTION = re.compile(r"\?|¿|^(?:cuanto|cuando|donde|como|que|cual|aceptan|tienen|hay)\b")
@@ -45,6 +47,12 @@ def expected(domain: Domain, tracker: Tracker) -> str | None:
     """What the assistant's last turn asked for: the ``expects`` of :func:`asked` (None: nothing)."""
     name = asked(domain, tracker)
     return domain.responses[name].expects if name else None
+
+
+def also_expected(domain: Domain, tracker: Tracker) -> str | None:
+    """The second detail the last question invited (``also_expects``): "responda ACEPTO y su nombre"."""
+    name = asked(domain, tracker)
+    return domain.responses[name].also_expects if name else None
 
 
 def read(domain: Domain, tracker: Tracker, parse: Mapping[str, Any], clinic: Any) -> dict[str, Any]:
@@ -71,13 +79,22 @@ def read(domain: Domain, tracker: Tracker, parse: Mapping[str, Any], clinic: Any
         named = readers.service_id(text, clinic)
         if named:
             entities.append({"entity": "service", "value": named, "extractor": "expected"})
-            if intent in _INFO_INTENTS and not _QUESTION.search(readers.fold(text)) and "?" not in text:
-                intent = "inform"  # "mejor cámbielo a terapia": a change, not a question about services
-                out["intent"] = {"name": intent, "confidence": 1.0}
-    if not _has(entities, "person") and want != "person":
+    if (
+        _has(entities, "service")
+        and intent in _INFO_INTENTS
+        and _CHANGE.search(readers.fold(text))
+        and not _QUESTION.search(readers.fold(text))
+        and "?" not in text
+    ):
+        intent = "inform"  # "mejor cámbielo a terapia": a change, not a question about services
+        out["intent"] = {"name": intent, "confidence": 1.0}
+    refused = want == "consent" and readers.yes_no(text, loose=True) == "deny"
+    if not _has(entities, "person") and want != "person" and not refused:
         # a name the message carries with other details: "a nombre de Ana Ruiz", "Ana Ruiz, pediatría, el
         # viernes", "acepto, Ana Ruiz" — kept, so it is not asked again
         named = readers.person_in(text)
+        if named is None and also_expected(domain, tracker) == "person":
+            named = _invited_name(text, clinic)
         if named is None and (want == "consent" or _has(entities, "service") or _has(entities, "time")):
             named = _listed_name(text, clinic)
         if named:
@@ -90,8 +107,8 @@ def read(domain: Domain, tracker: Tracker, parse: Mapping[str, Any], clinic: Any
     out["entities"] = entities
     if want is None or intent in _KEEP:
         return out
-    if intent == "request_human" and (_HUMAN_WORDS.search(readers.fold(text)) or want != "person"):
-        return out
+    if intent == "request_human" and _HUMAN_WORDS.search(readers.fold(text)):
+        return out  # a request for a person in words; otherwise the answer's reader decides (below)
     reader = _READERS.get(want)
     if reader is None:
         return out
@@ -111,6 +128,17 @@ def read(domain: Domain, tracker: Tracker, parse: Mapping[str, Any], clinic: Any
 def _still_requested(tracker: Tracker) -> str | None:
     requested = tracker.get_slot("requested_slot")
     return requested if requested in ("service", "person", "time") else None
+
+
+def _invited_name(text: str, clinic: Any) -> str | None:
+    """The full name a question invited next to its main answer ("Sí acepto, Ana López"; "Ana López"
+    alone): a first name and a surname at least, never with a refusal, never a service's name."""
+    if readers.yes_no(text, loose=True) == "deny":
+        return None
+    name = readers.person_name(readers.after_yes(text))
+    if name is None or len(name.split()) < 2 or readers.service_id(name, clinic) is not None:
+        return None
+    return name
 
 
 def _listed_name(text: str, clinic: Any) -> str | None:
@@ -181,22 +209,17 @@ def _person(text: str, intent: str, entities: list[dict[str, Any]], tracker: Tra
 def _choice(text: str, intent: str, entities: list[dict[str, Any]], tracker: Tracker, clinic: Any) -> Answer:
     offers = tracker.get_slot("offers") or []
     zone = getattr(clinic, "timezone", None)
-    picked = readers.choice(text, offers, zone)
+    picked = picks.choice(text, offers, zone)
     if picked is None:
         return None
-    day = _entity_day(entities, zone) if _NAMES_DAY.search(readers.fold(text)) else None
+    day = _entity_day(entities, zone) if picks.names_day(text) else None
     if isinstance(picked, int) and day is not None and day != _offer_day(offers[picked], zone):
         return None  # "mejor pasado mañana a las 10:30": a new day, not the offer at 10:30
     if picked == "none":
         return "deny", [e for e in entities if e.get("entity") == "time"], {}
+    if picked == "any":  # "cualquiera": the first offer, confirmed before it is booked
+        return "inform", [e for e in entities if e.get("entity") != "time"], {"choice": 0, "choice_any": True}
     return "inform", [e for e in entities if e.get("entity") != "time"], {"choice": picked}
-
-
-#: A message that names a day (not only an hour): its time entity's date is meant.
-_NAMES_DAY = re.compile(r"\b(?:" + readers.WEEKDAY_RX + r"|hoy|pasado manana|"
-                        r"semana|proxim\w*|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|"
-                        r"octubre|noviembre|diciembre|(?:el|dia) \d{1,2}(?! ?(?::|hrs?\b|horas?\b)))\b"
-                        r"|(?<!la )(?<!de la )(?<!en la )(?<!por la )\bmanana\b")
 
 
 def _entity_day(entities: list[dict[str, Any]], zone: Any) -> date | None:
@@ -237,7 +260,7 @@ def _appointment(
         return None
     mode_intent = "cancel_appointment" if choices.get("mode") == "cancel" else "reschedule_appointment"
     offers = [{"start": s} for s in choices.get("starts") or ()]
-    picked = readers.choice(text, offers, getattr(clinic, "timezone", None))
+    picked = picks.choice(text, offers, getattr(clinic, "timezone", None))
     if picked == "none":
         return None
     if isinstance(picked, int) and picked < len(ids):

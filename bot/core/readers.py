@@ -3,15 +3,14 @@
 Pure text functions: yes/no in Mexican forms, a personal name with or without "me llamo / a nombre de /
 es para mi hija", a service by name, colloquial alias (bot/core/data/service_aliases.yml), physician,
 specialty or number of the listed option (fuzzy, typos tolerated), and an offered slot by number,
-ordinal, hour or weekday. Each returns None when the text is not clearly that kind of answer.
+ordinal, hour or weekday (bot/core/picks.py). Each returns None when the text is not clearly that kind of
+answer.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
-from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -69,6 +68,18 @@ def yes_no(text: str, *, loose: bool = False) -> str | None:
     return None
 
 
+_LEADING_YES = re.compile(
+    r"^[\W_]*(?:(?:s[ií]+|ok|okey|oki|va|sale|claro|de acuerdo|est[aá] bien|perfecto|listo|acepto|aceptamos|"
+    r"yo acepto|gracias|por favor|porfa|desde luego|por supuesto)\b[\s,.;:!¡]*)+",
+    re.IGNORECASE,
+)
+
+
+def after_yes(text: str) -> str:
+    """The text after a leading yes / "acepto" ("Sí, acepto. Ana López" -> "Ana López")."""
+    return _LEADING_YES.sub("", text.strip(), count=1)
+
+
 # -- person ---------------------------------------------------------------------------------------------
 _PERSON_PREFIX = re.compile(
     r"^(?:(?:hola|buenas|buenos dias|buenas tardes|buenas noches|ok|si|sale|va|claro)\s+)*"
@@ -114,9 +125,11 @@ _NOT_NAME = frozenset(
 def person_name(text: str) -> str | None:
     """A plausible personal name ("Ana López", "me llamo ana lópez", "a nombre de mi hija Sofía Ruiz
     para el viernes") in title case, or None (a question, a yes/no, a number, a common word)."""
-    if "?" in text or "¿" in text or len(text) > 160:
+    if len(text) > 160:
         return None
     for part in re.split(r"[,;.:!\n]+", text):
+        if "?" in part or "¿" in part:
+            continue  # a question ("¿me atiende la doctora Ana?"), not a name; the rest may hold one
         name = _one_name(part)
         if name is not None:
             return name
@@ -133,9 +146,12 @@ _NAME_MARKER = re.compile(r"\b(?:a nombre de|me llamo|mi nombre es|el nombre es|
 def person_in(text: str) -> str | None:
     """A name introduced anywhere in a longer message ("cita el viernes a nombre de Ana Ruiz, porfa")."""
     m = _NAME_MARKER.search(text) or _SOY.search(text)
-    if m is None or "?" in text[m.end():]:
+    if m is None:
         return None
-    name = _one_name(re.split(r"[,;.:!\n]+", text[m.end():])[0])
+    clause = re.split(r"[,;.:!\n]+", text[m.end():])[0]
+    if "?" in clause or "¿" in clause or "?" in text[: m.start()].rsplit(",", 1)[-1]:
+        return None  # "¿se llama Ana López la doctora?": asked, not told
+    name = _one_name(clause)
     if name and m.re is _SOY and len(name.split()) < 2:
         return None  # "soy hipertenso" is not a name; "soy Juan Pérez" is
     return name
@@ -314,67 +330,3 @@ def normalise_service(value: Any, clinic: Any) -> str | None:
     if key in ids:
         return key
     return service_id(value, clinic)
-
-
-# -- an offered slot ------------------------------------------------------------------------------------
-#: Weekdays as patients type them, accents folded, with the common phone typos (b/v and s/z swapped, a
-#: letter missed) — never a real word such as "bienes" or "vienes". The time parser reads the same table.
-WEEKDAY_FORMS: dict[str, int] = {
-    "lunes": 0, "martes": 1, "miercoles": 2, "jueves": 3, "viernes": 4, "sabado": 5, "domingo": 6,
-    "juebes": 3, "juevez": 3, "jeves": 3, "biernes": 4, "viernez": 4, "vierns": 4, "mircoles": 2,
-    "miercols": 2, "mierkoles": 2, "miecoles": 2, "miercles": 2, "savado": 5, "sabdo": 5, "sbado": 5,
-    "domigo": 6, "lunez": 0, "martez": 1,
-}  # fmt: skip
-WEEKDAY_RX = "|".join(sorted(WEEKDAY_FORMS, key=len, reverse=True))
-_NONE = re.compile(r"^(?:ninguna|ninguno|ningun|ni una|otro dia|otra hora|otro horario|otra fecha|"
-                   r"no me (?:acomoda|queda|sirve)|ninguna me|no puedo|otras? opcion)")
-
-
-_HOUR_WORDS = {"una": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7, "ocho": 8,
-               "nueve": 9, "diez": 10, "once": 11, "doce": 12}
-_CLOCK = re.compile(r"\b(?:la|el)?\s*(?:de |a )?las? (\d{1,2}|" + "|".join(_HOUR_WORDS) + r")"
-                    r"(?:(?:[: ]|\s*y\s*)(\d{2}|media|cuarto)|\s+menos (cuarto|\d{1,2}))?\b")
-
-
-def _clock(t: str) -> tuple[int, int] | None:
-    """The hour and minute a folded text names as "a las 9", "la de las 9 y media", "las 10:30", "las
-    nueve y cuarto", "las 11 menos cuarto" (None if none, or a day number such as "el 15" comes first)."""
-    m = _CLOCK.search(t)
-    if not m or re.search(r"\b(?:dia|del|el)\s+\d{1,2}\b(?! ?:)", t[: m.start()]):
-        return None
-    raw = m.group(1)
-    h = int(raw) if raw.isdigit() else _HOUR_WORDS[raw]
-    after, before = m.group(2), m.group(3)
-    minute = {"media": 30, "cuarto": 15, None: 0}.get(after)
-    if minute is None:
-        minute = int(after)
-    if before:
-        h, minute = (h - 1) % 12 or 12, 60 - (15 if before == "cuarto" else int(before))
-    return (h, minute) if h <= 23 and minute < 60 else None
-
-
-def choice(text: str, offers: Sequence[dict[str, str]], zone: Any) -> int | str | None:
-    """The index of the offer picked ("2", "la segunda", "la de las 11", "la del viernes"), "none" for
-    "ninguna / otro día", or None."""
-    if not offers:
-        return None
-    t = fold(text)
-    if _NONE.match(t):
-        return "none"
-    index = ordinal(text, limit=len(offers))
-    if index is not None:
-        return index
-    starts = [datetime.fromisoformat(o["start"]).astimezone(zone) for o in offers]
-    clock = _clock(t)
-    if clock is not None:
-        h, minute = clock
-        hits = [i for i, s in enumerate(starts) if s.hour % 12 == h % 12 and s.minute == minute]
-        if len(hits) == 1:
-            return hits[0]
-        if not hits:
-            return None  # an hour that none of the offers has is not a pick (it may be a new time)
-    days = [i for i, s in enumerate(starts) for d, n in WEEKDAY_FORMS.items()
-            if s.weekday() == n and re.search(rf"\b{d}\b", t)]
-    if len(days) == 1 and len(t.split()) <= 6:
-        return days[0]
-    return None

@@ -49,10 +49,14 @@ FAQ_TOPICS: dict[str, re.Pattern[str]] = {
 }
 
 
+def faq_topics(text: str) -> list[str]:
+    """Every clinic FAQ topic a message asks about, in the table's order ("¿aceptan tarjeta y tienen
+    estacionamiento?" -> ["payment", "parking"])."""
+    t = fold(text)
+    return [topic for topic, rx in FAQ_TOPICS.items() if rx.search(t)]
+
+
 def faq_topic(text: str) -> str | None:
     """The clinic FAQ topic a question is about ("¿aceptan tarjeta?" -> "payment"), if any."""
-    t = fold(text)
-    for topic, rx in FAQ_TOPICS.items():
-        if rx.search(t):
-            return topic
-    return None
+    found = faq_topics(text)
+    return found[0] if found else None

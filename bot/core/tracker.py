@@ -108,8 +108,7 @@ class Tracker:
 
     def has_message(self, message_id: str) -> bool:
         """Whether the patient message with this id (a channel's MessageSid) was already handled here."""
-        return any(type(e) is UserUttered and e.message_id == message_id  # type: ignore[attr-defined]
-                   for e in reversed(self.events))
+        return any(isinstance(e, UserUttered) and e.message_id == message_id for e in reversed(self.events))
 
     def get_slot(self, name: str, default: Any = None) -> Any:
         return self.slots.get(name, default)

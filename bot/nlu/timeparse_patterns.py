@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from bot.core.readers import WEEKDAY_FORMS
+from bot.core.picks import WEEKDAY_FORMS
 
 # ----------------------------------------------------------------------------------------------- words
 

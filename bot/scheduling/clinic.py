@@ -110,15 +110,16 @@ class Clinic:
         """How a message to the patient names one of their appointments, in the clinic's time zone.
 
         ``"su consulta general el lunes 7 de diciembre a las 10:00 de la mañana con Dra. Ana López"``
-        (``possessive=False``: ``"consulta general el …"``, for a list). A sensitive service is never named
-        and neither is the physician — a physician who offers only sensitive services (a psychiatrist)
-        would name it: ``"su cita el lunes 7 de diciembre a las 4:00 de la tarde"``. Nor is a physician
+        (``possessive=False``: ``"consulta general el …"``, after "su cita:" or in a list). A sensitive
+        service is never named and neither is the physician — a physician who offers only sensitive
+        services (a psychiatrist) would name it: ``"su cita el lunes 7 de diciembre a las 4:00 de la
+        tarde"`` (``possessive=False``: ``"el lunes 7 de diciembre …"``). Nor is a physician
         named if every service they offer is sensitive, whatever the appointment's service (clinic.yml may
         have changed since it was booked). Raises ConfigError for an unknown service or physician."""
         service = self.service(service_id)
         when = self.format_slot(start)
         if service.sensitive:
-            return f"su cita el {when}"
+            return f"su cita el {when}" if possessive else f"el {when}"
         what = f"su {service.name.lower()}" if possessive else service.name.lower()
         if not self.physician_shown(physician_id, service_id):
             return f"{what} el {when}"

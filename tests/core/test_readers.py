@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.core import readers, topics
+from bot.core import picks, readers, topics
 from bot.scheduling.clinic_loader import load_clinic
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,14 +110,14 @@ OFFERS = _offers("2026-11-26T09:00", "2026-11-26T09:30", "2026-11-27T10:30")
     ],
 )  # fmt: skip
 def test_choice_by_number_ordinal_hour_day_or_none(text: str, index: int | str | None) -> None:
-    assert readers.choice(text, OFFERS, MX) == index
+    assert picks.choice(text, OFFERS, MX) == index
 
 
 def test_clock_words() -> None:
-    assert readers._clock(readers.fold("la de las 9 y media")) == (9, 30)
-    assert readers._clock(readers.fold("las 11 menos cuarto")) == (10, 45)
-    assert readers._clock(readers.fold("las nueve y cuarto")) == (9, 15)
-    assert readers._clock(readers.fold("el 15 a las 10")) is None  # a day number comes first
+    assert picks._clock(readers.fold("la de las 9 y media")) == (9, 30)
+    assert picks._clock(readers.fold("las 11 menos cuarto")) == (10, 45)
+    assert picks._clock(readers.fold("las nueve y cuarto")) == (9, 15)
+    assert picks._clock(readers.fold("el 15 a las 10")) is None  # a day number comes first
 
 
 @pytest.mark.parametrize(
@@ -135,5 +135,44 @@ def test_faq_topics(text: str, topic: str | None) -> None:
 
 
 def test_weekday_typos_are_weekdays() -> None:
-    assert readers.WEEKDAY_FORMS["juebes"] == 3 and readers.WEEKDAY_FORMS["biernes"] == 4
-    assert "bienes" not in readers.WEEKDAY_FORMS and "vienes" not in readers.WEEKDAY_FORMS
+    assert picks.WEEKDAY_FORMS["juebes"] == 3 and picks.WEEKDAY_FORMS["biernes"] == 4
+    assert "bienes" not in picks.WEEKDAY_FORMS and "vienes" not in picks.WEEKDAY_FORMS
+
+
+@pytest.mark.parametrize(
+    "text, rest",
+    [
+        ("Sí, acepto. Ana López", "Ana López"), ("acepto ana lopez", "ana lopez"), ("Ana López", "Ana López"),
+        ("SI ACEPTO JUAN PEREZ", "JUAN PEREZ"), ("ok, de acuerdo, gracias", ""),
+        ("va, acepto, a nombre de Luis Soto", "a nombre de Luis Soto"), ("sí", ""),
+    ],
+)
+def test_after_yes_leaves_what_follows_the_consent(text: str, rest: str) -> None:
+    assert readers.after_yes(text) == rest
+
+
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("se llama santiago ramirez, puede ser el sabado temprano?", "Santiago Ramirez"),
+        ("es para mi hija Sofía Ruiz, ¿tienen el viernes?", "Sofía Ruiz"),
+        ("¿me atiende la doctora Ana?", None),
+        ("Ana López?", None),
+        ("¿quién me atendería?", None),
+    ],
+)
+def test_a_question_next_to_a_name_does_not_hide_it(text: str, name: str | None) -> None:
+    assert readers.person_name(text) == name
+
+
+@pytest.mark.parametrize(
+    "text, named",
+    [
+        ("el jueves a las 10", True), ("mañana en la tarde", True), ("pasado mañana", True), ("el 15", True),
+        ("a las 10", False), ("en la mañana", False), ("mejor a las 6", False),
+        ("¿y a las 5 y media?", False),
+        ("el juebes", True), ("la otra semana", True), ("a las 10 de la mañana", False),
+    ],
+)
+def test_names_day_tells_a_day_from_an_hour(text: str, named: bool) -> None:
+    assert picks.names_day(text) is named

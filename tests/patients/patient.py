@@ -48,6 +48,11 @@ class Reply:
     buttons: Sequence[Mapping[str, str]] = ()
 
 
+#: How often a patient also answers the second thing one question asks for ("responda ACEPTO y el nombre
+#: completo", "¿qué consulta y qué día?"), by register; the rest answer the first thing only.
+BOTH_ANSWERED = {"formal": 0.7, "colloquial": 0.6, "short": 0.45}
+
+
 class SimulatedPatient:
     def __init__(self, patient: Patient, clinic: Any, situation: dict[str, Situation]) -> None:
         self.p = patient
@@ -124,7 +129,7 @@ class SimulatedPatient:
         if q == "service":
             return self._service(last, attempt)
         if q == "person":
-            return self._person(attempt)
+            return self._person(last, attempt)
         if q == "time":
             return self._time(attempt)
         if q == "choice":
@@ -146,7 +151,10 @@ class SimulatedPatient:
             return self._say(self._request(plain=True), "request")
         if q == "rephrase":
             return self._rephrase(last, slots, now)
-        return self._say(self._request(plain=self.requested), "request")  # open (greeting, "¿algo más?")
+        # open (greeting, "¿algo más?"); a greeting that asks which service and day may get both
+        asks_day = "que dia" in ph.normalise(last.text)
+        invited = not self.requested and asks_day and self._invited(last, "consulta")
+        return self._say(self._request(plain=self.requested, detailed=invited), "request")
 
     # -- answers ------------------------------------------------------------------------------------
     def _say(self, text: str, act: str, typed: bool = True) -> str:
@@ -176,7 +184,8 @@ class SimulatedPatient:
         if last.buttons and self.p.buttons:
             return self._tap_or_say(self._yes_no(True, last), last, "answer:consent")
         text = self.rng.choice(ph.CONSENT[self.p.register])
-        if self.p.volunteer and attempt == 0 and "person" not in self.said:
+        invited = attempt == 0 and self._invited(last, "nombre")
+        if (self.p.volunteer or invited) and attempt == 0 and "person" not in self.said:
             self.said.add("person")  # "acepto, me llamo Ana Ruiz": the name comes with the consent
             text = f"{text}, {self.p.name_answer}"
         return self._say(text, "answer:consent")
@@ -199,9 +208,10 @@ class SimulatedPatient:
             text = (
                 self.p.service_answer if self.want is self.p.want else self.rng.choice(words.answers["short"])
             )
-            if self.p.volunteer and "time" not in self.said:
+            if (self.p.volunteer or self._invited(last, "que dia")) and "time" not in self.said:
                 self.said.add("time")
-                text = f"{text}, para {self.want.when}"
+                form = self.rng.choice(("{s}, para {w}", "{s} {w}", "{s}, {w}"))
+                text = form.format(s=text, w=self.want.when)
         elif attempt == 1:
             text = (
                 listed[0] if listed and self.rng.random() < 0.5 else self.rng.choice(words.answers["short"])
@@ -210,11 +220,15 @@ class SimulatedPatient:
             text = listed[0] if listed else service.name
         return self._say(text, "answer:service")
 
-    def _person(self, attempt: int) -> str:
+    def _invited(self, last: Reply, words: str) -> bool:
+        """Whether the question also asks for ``words`` and this patient answers that too."""
+        return words in ph.normalise(last.text) and self.rng.random() < BOTH_ANSWERED[self.p.register]
+
+    def _person(self, last: Reply, attempt: int) -> str:
         name = self.p.name
         if attempt == 0:
             text = self.p.name_answer
-            if self.p.volunteer and "time" not in self.said:
+            if (self.p.volunteer or self._invited(last, "que dia")) and "time" not in self.said:
                 self.said.add("time")
                 text = f"{text}, para {self.want.when}"
         elif attempt == 1:
@@ -306,7 +320,7 @@ class SimulatedPatient:
             return self._say(str(number), "answer:choice")
         return self._say(self._request(plain=True), "request")
 
-    def _request(self, plain: bool) -> str:
+    def _request(self, plain: bool, detailed: bool = False) -> str:
         service = self.clinic.service(self.want.service)
         words = ph.SERVICES[service.id]
         if self.p.goal == "reschedule":
@@ -316,9 +330,12 @@ class SimulatedPatient:
         self.requested = True
         if plain:
             return f"Quiero agendar una cita de {service.name.lower()}"
-        template = self.rng.choice(ph.REQUEST_SERVICE + ph.REQUEST_PLAIN)
+        template = self.rng.choice(ph.REQUEST_SERVICE if detailed else ph.REQUEST_SERVICE + ph.REQUEST_PLAIN)
         if "{" in template:
             self.said.add("service")
+        if detailed and self.p.goal != "change_mind" and "time" not in self.said:
+            self.said.add("time")
+            template = f"{template.rstrip('?')} {self.want.when}"
         return template.format(noun=self.rng.choice(words.noun), con=self.rng.choice(words.con))
 
     def _la_de(self) -> str:

@@ -19,8 +19,11 @@ from tests.patients.phrases import MONTHS, WEEKDAYS, normalise
 BY_NAME = {
     "utter_consent_request": "consent",
     "utter_consent_reminder": "consent",
+    "utter_consent_request_name": "consent",  # ... and the name, which may come with it
     "utter_ask_service": "service",
+    "utter_ask_service_time": "service",  # ... and the day, which may come with it
     "utter_ask_person": "person",
+    "utter_ask_person_time": "person",  # ... and the day, which may come with it
     "utter_ask_time": "time",
     "utter_ask_new_time": "time",
     "utter_no_slots": "time",

@@ -41,6 +41,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    true,
     update,
 )
 
@@ -238,7 +239,7 @@ class Outbox:
     def take(self, head: Head, now: datetime, in_doubt_before: datetime) -> Due | None:
         """Claim ``head`` for a call (``sending``), once across workers: None if it changed meanwhile. A
         row already ``sending`` is taken only when its call started before ``in_doubt_before``."""
-        fresh = (twilio_outbound.c.updated_at < in_doubt_before) if head.state == "sending" else True
+        fresh = (twilio_outbound.c.updated_at < in_doubt_before) if head.state == "sending" else true()
         with self._auto.begin() as conn:
             got = conn.execute(
                 update(twilio_outbound)

@@ -25,6 +25,7 @@ CONSENT_SID, SLOTS_SID, YES_NO_SID = "HX" + "c" * 32, "HX" + "d" * 32, "HX" + "e
 TEMPLATES = {
     "twilio": {"content_templates": {
         "utter_consent_request": {"content_sid": CONSENT_SID, "content_variables": {"1": "text"}},
+        "utter_consent_request_name": {"content_sid": CONSENT_SID, "content_variables": {"1": "text"}},
         "utter_booking_offers": {"content_sid": SLOTS_SID, "content_variables": {"1": "text"}},
         "utter_confirm_booking": {"content_sid": YES_NO_SID, "content_variables": {"1": "text"}},
         "utter_ask_reminders": {"content_sid": "", "content_variables": {"1": "text"}},  # not configured
@@ -116,7 +117,7 @@ def test_booking_with_quick_reply_templates(with_templates: Chat) -> None:
 def test_without_templates_buttons_are_numbered_options(without_templates: Chat) -> None:
     chat = without_templates
     [consent] = chat.send("quiero agendar una cita")
-    assert consent["Body"].endswith("responda ACEPTO.\n\n1. Acepto\n2. No acepto")
+    assert consent["Body"].endswith("«Acepto, Ana López».\n\n1. Acepto\n2. No acepto")
     sent = chat.send("1")
     assert chat.last_user_text() == "ACEPTO"
     assert "quedó registrada su autorización" in sent[0]["Body"]

@@ -63,6 +63,8 @@ def test_the_appointment_phrase_never_names_a_sensitive_service_or_its_physician
     assert all(clinic.service(s).sensitive for s in vega.services)  # the case the review found
     phrase = clinic.appointment_phrase(start, "vega", "psiquiatria")
     assert phrase == "su cita el miércoles 9 de diciembre a las 4:00 de la tarde"
+    bare = clinic.appointment_phrase(start, "vega", "psiquiatria", possessive=False)
+    assert bare == "el miércoles 9 de diciembre a las 4:00 de la tarde"  # after "Quedó agendada su cita:"
     general = clinic.appointment_phrase(start, "lopez", "consulta_general")
     assert general.startswith("su consulta de medicina general el miércoles 9 de diciembre")
     assert general.endswith(f"con {clinic.physician('lopez').name}")

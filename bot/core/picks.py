@@ -1,0 +1,102 @@
+"""Readers of a pick among things the assistant listed (bot/core/expect.py): an offered slot by number,
+ordinal, hour ("la de las 9 y media"), weekday or "cualquiera"; whether a message names a day or only an
+hour; the weekdays as patients type them (the time parser reads the same table). Pure text functions,
+each None when the text is not clearly that kind of answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.core.readers import fold, ordinal
+
+# -- an offered slot ------------------------------------------------------------------------------------
+#: Weekdays as patients type them, accents folded, with the common phone typos (b/v and s/z swapped, a
+#: letter missed) — never a real word such as "bienes" or "vienes". The time parser reads the same table.
+WEEKDAY_FORMS: dict[str, int] = {
+    "lunes": 0, "martes": 1, "miercoles": 2, "jueves": 3, "viernes": 4, "sabado": 5, "domingo": 6,
+    "juebes": 3, "juevez": 3, "jeves": 3, "biernes": 4, "viernez": 4, "vierns": 4, "mircoles": 2,
+    "miercols": 2, "mierkoles": 2, "miecoles": 2, "miercles": 2, "savado": 5, "sabdo": 5, "sbado": 5,
+    "domigo": 6, "lunez": 0, "martez": 1,
+}  # fmt: skip
+WEEKDAY_RX = "|".join(sorted(WEEKDAY_FORMS, key=len, reverse=True))
+_NAMES_DAY = re.compile(r"\b(?:" + WEEKDAY_RX + r"|hoy|pasado manana|"
+                        r"semana|proxim\w*|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|"
+                        r"octubre|noviembre|diciembre|(?:el|dia) \d{1,2}(?! ?(?::|hrs?\b|horas?\b)))\b"
+                        r"|(?<!la )(?<!de la )(?<!en la )(?<!por la )\bmanana\b")
+
+
+def names_day(text: str) -> bool:
+    """Whether a message names a day, not only an hour ("el jueves a las 10", "mañana"; not "a las 10",
+    "en la mañana"): its time entity's date is meant, else the day already being talked about."""
+    return bool(_NAMES_DAY.search(fold(text)))
+
+
+_NONE = re.compile(r"^(?:ninguna|ninguno|ningun|ni una|otro dia|otra hora|otro horario|otra fecha|"
+                   r"no me (?:acomoda|queda|sirve)|ninguna me|no puedo|otras? opcion)")
+
+
+#: Leaving the pick to the assistant ("cualquiera", "la que sea", "me da igual"): the first offer, confirmed.
+_ANY = re.compile(r"^(?:(?:pues|mmm|este|ok|si|va|sale)\s+)*"
+                  r"(?:cualquiera|cualquier (?:hora|horario|opcion|dia)|"
+                  r"la que sea|lo que sea|el que sea|me da igual|da igual|me es igual|la que (?:usted|tu) "
+                  r"(?:quiera|diga|elija|guste)|la que (?:haya|tenga|este)|lo que haya|la que mejor)\b")
+_EARLIEST = re.compile(r"\b(?:la|lo) mas (?:temprano|tempranito|pronto|temprana)\b|\bla primera hora\b")
+_LATEST = re.compile(r"\b(?:la|lo) mas tarde\b|\bla ultima\b")
+_HOUR_WORDS = {"una": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7, "ocho": 8,
+               "nueve": 9, "diez": 10, "once": 11, "doce": 12}
+_CLOCK = re.compile(r"\b(?:la|el)?\s*(?:de |a )?las? (\d{1,2}|" + "|".join(_HOUR_WORDS) + r")"
+                    r"(?:(?:[: ]|\s*y\s*)(\d{2}|media|cuarto)|\s+menos (cuarto|\d{1,2}))?\b")
+
+
+def _clock(t: str) -> tuple[int, int] | None:
+    """The hour and minute a folded text names as "a las 9", "la de las 9 y media", "las 10:30", "las
+    nueve y cuarto", "las 11 menos cuarto" (None if none, or a day number such as "el 15" comes first)."""
+    m = _CLOCK.search(t)
+    if not m or re.search(r"\b(?:dia|del|el)\s+\d{1,2}\b(?! ?:)", t[: m.start()]):
+        return None
+    raw = m.group(1)
+    h = int(raw) if raw.isdigit() else _HOUR_WORDS[raw]
+    after, before = m.group(2), m.group(3)
+    minute = {"media": 30, "cuarto": 15, None: 0}.get(after)
+    if minute is None:
+        minute = int(after)
+    if before:
+        h, minute = (h - 1) % 12 or 12, 60 - (15 if before == "cuarto" else int(before))
+    return (h, minute) if h <= 23 and minute < 60 else None
+
+
+def choice(text: str, offers: Sequence[dict[str, str]], zone: Any) -> int | str | None:
+    """The index of the offer picked ("2", "la segunda", "la de las 11", "la del viernes", "la más
+    temprano"), "none" for "ninguna / otro día", "any" for "cualquiera / la que sea", or None."""
+    if not offers:
+        return None
+    t = fold(text)
+    if _NONE.match(t):
+        return "none"
+    if _ANY.match(t):
+        return "any"
+    starts = [datetime.fromisoformat(o["start"]).astimezone(zone) for o in offers]
+    if _EARLIEST.search(t) and not _clock(t):
+        return starts.index(min(starts))
+    if _LATEST.search(t) and not _clock(t):
+        return starts.index(max(starts))
+    index = ordinal(text, limit=len(offers))
+    if index is not None:
+        return index
+    clock = _clock(t)
+    if clock is not None:
+        h, minute = clock
+        hits = [i for i, s in enumerate(starts) if s.hour % 12 == h % 12 and s.minute == minute]
+        if len(hits) == 1:
+            return hits[0]
+        if not hits:
+            return None  # an hour that none of the offers has is not a pick (it may be a new time)
+    days = [i for i, s in enumerate(starts) for d, n in WEEKDAY_FORMS.items()
+            if s.weekday() == n and re.search(rf"\b{d}\b", t)]
+    if len(days) == 1 and len(t.split()) <= 6:
+        return days[0]
+    return None

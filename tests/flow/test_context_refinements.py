@@ -1,0 +1,87 @@
+"""Context a patient takes for granted: an hour said while a day is being talked about is on that day; a
+question whether a day has room is a booking request; a name asked for is read even when a question
+follows it; "la cita que tengo" is an appointment, not a request for a diagnosis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.core.processor import UserMessage
+from policies.clinical import _REQUEST, _fold
+
+
+def _chat(state: Any, sender: str, *texts: str) -> list[list[str]]:
+    replies = []
+    for text in texts:
+        n = len(state.processor.tracker(sender).events)
+        out = state.processor.handle(UserMessage(sender_id=sender, text=text, channel="twilio_whatsapp",
+                                                 message_id=f"SM{sender[-4:]}x{n}"))  # fmt: skip
+        replies.append([m.response for m in out])
+    return replies
+
+
+def _offer_days(state: Any, sender: str) -> set[str]:
+    return {o["start"][:10] for o in state.processor.tracker(sender).get_slot("offers") or ()}
+
+
+@pytest.mark.parametrize("hour", ["a las 10", "¿y a las 9?", "mejor a las 11 de la mañana", "en la tarde"])
+def test_an_hour_alone_stays_on_the_day_being_talked_about(app_state: Any, hour: str) -> None:
+    sender = "whatsapp:+15005550201"
+    # app_state's clock: Wednesday 25 November 2026, 10:00; "el lunes" is 30 November
+    _chat(app_state, sender, "quiero cita de ginecología el lunes", "acepto, Karla Mendoza")
+    assert _offer_days(app_state, sender) == {"2026-11-30"}
+    replies = _chat(app_state, sender, hour)
+    assert replies[0][-1].startswith(("utter_booking_offers", "utter_offers_asked_")), replies
+    assert _offer_days(app_state, sender) == {"2026-11-30"}
+
+
+def test_a_new_day_with_an_hour_moves_the_search(app_state: Any) -> None:
+    sender = "whatsapp:+15005550202"
+    _chat(app_state, sender, "quiero cita de ginecología el lunes", "acepto, Karla Mendoza")
+    _chat(app_state, sender, "mejor el jueves a las 10")
+    assert _offer_days(app_state, sender) == {"2026-11-26"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ok y tienen para el lunes?", "¿hay lugar mañana?", "tendrán espacio el viernes en la tarde?",
+     "y le queda algo para el sábado?", "hay citas para hoy?"],
+)
+def test_asking_whether_a_day_has_room_is_a_booking_request(app_state: Any, text: str) -> None:
+    sender = "whatsapp:+15005550203"
+    replies = _chat(app_state, sender, "cuánto cuesta la consulta con la ginecóloga?", text)
+    assert replies[1] == ["utter_consent_request_name"], replies
+    tracker = app_state.processor.tracker(sender)
+    assert tracker.get_slot("time") is not None
+    assert tracker.get_slot("service") == "ginecologia"
+
+
+def test_the_opening_days_in_the_plural_still_ask_the_hours(app_state: Any) -> None:
+    replies = _chat(app_state, "whatsapp:+15005550204", "¿atienden los sábados?")
+    assert replies[0] == ["utter_hours"], replies
+
+
+def test_a_name_followed_by_a_question_is_read(app_state: Any) -> None:
+    sender = "whatsapp:+15005550205"
+    replies = _chat(app_state, sender, "ocupo cita pa mi niño con el pediatra", "si acepto",
+                    "se llama santiago ramirez, puede ser el sabado temprano?")  # fmt: skip
+    assert replies[1] == ["utter_ask_person_time"]
+    assert app_state.processor.tracker(sender).get_slot("person") == "Santiago Ramirez"
+    assert replies[2][-1].startswith(("utter_booking_offers", "utter_offers_asked_")), replies
+
+
+@pytest.mark.parametrize(
+    "text, clinical",
+    [
+        ("necesito mover la cita que tengo el viernes", False),
+        ("quiero cancelar la consulta que tengo mañana", False),
+        ("cambiar la que tengo el lunes", False),
+        ("quiero saber que tengo", True),
+        ("doctora que tengo? es grave?", True),
+        ("ya salieron mis resultados?", True),
+    ],
+)
+def test_the_appointment_i_have_is_not_a_question_about_what_i_have(text: str, clinical: bool) -> None:
+    assert bool(_REQUEST.search(_fold(text))) is clinical
