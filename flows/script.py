@@ -11,7 +11,7 @@ import re
 import unicodedata
 
 from bot.core.dialogue import Decision, Turn
-from bot.core.topics import asks_detail, faq_topic
+from bot.core.topics import APPOINTMENT_WORDS, asks_detail, faq_topic
 
 POLICY = "FlowPolicy"
 
@@ -115,7 +115,6 @@ def is_opt_in(text: str) -> bool:
     return bool(_OPT_IN_PHRASE.search(plain)) and not _NEGATION.search(plain)
 
 
-_APPOINTMENT_WORDS = re.compile(r"\b(?:[cs]itas?|[ck]o[n]?sultas?|agend\w*|apart\w*|reserv\w*|control)\b")
 #: An appointment asked for in words, not one the patient has ("mi cita") nor a change or cancellation.
 _WANTS_APPOINTMENT = re.compile(r"^(?!.*\b(?:mi|mis|la|su) [cs]itas?\b)"
                                 r"(?!.*\b(?:cancel|cambi|mover|muev|reagend|reprogram|pospon))"
@@ -202,7 +201,7 @@ def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
     if intent in ("emergency", "ask_clinical_info"):
         # the emergency / clinical policy did not take it: a booking that mentions a condition, or an
         # unsure model on something else ("se puede hacer sita?")
-        intent = "book_appointment" if _APPOINTMENT_WORDS.search(normalise(turn.text)) else "nlu_fallback"
+        intent = "book_appointment" if APPOINTMENT_WORDS.search(normalise(turn.text)) else "nlu_fallback"
     if intent == "opt_out":
         return _d("action_opt_out")
     offered = turn.slot("offered_human") and turn.parse.get("asked") == "utter_offer_human"

@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 from bot.core.dialogue import Decision, Turn
+from bot.core.topics import APPOINTMENT_WORDS
 
 #: What asks FOR clinical information (results, diagnosis, dose, prescription...), even inside a booking;
 #: "¿qué tengo?" is a diagnosis asked for, "la cita que tengo el viernes" is not.
@@ -27,10 +28,9 @@ def _booking_only(turn: Turn) -> bool:
     """A request for an appointment that mentions a condition, and asks for no clinical information."""
     text = _fold(turn.text)
     asks_booking = (turn.intent in _BOOKING and turn.confidence >= 0.5) or _WANTS_BOOKING.search(text)
-    return bool(asks_booking) and _BOOKING_WORDS.search(text) is not None and not _REQUEST.search(text)
+    return bool(asks_booking) and APPOINTMENT_WORDS.search(text) is not None and not _REQUEST.search(text)
 
 
-_BOOKING_WORDS = re.compile(r"\b(?:[cs]itas?|[ck]o[n]?sultas?|agend\w*|control|revision|chequeo)\b")
 _WANTS_BOOKING = re.compile(r"\b(?:quiero|quisiera|necesito|ocupo|deseo|me (?:puede|podria)) (?:\w+ )?"
                             r"(?:agendar|sacar|apartar|hacer|una [cs]ita|mi [cs]ita|[cs]ita|[ck]o[n]?sulta|"
                             r"una [ck]o[n]?sulta|mi control|mi [ck]o[n]?sulta)\b")

@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 from bot.core.dialogue import Decision, Turn
+from bot.core.topics import APPOINTMENT_WORDS
 
 #: A deterministic safety net under the NLU model: these phrases always get the emergency answer (which
 #: only tells the patient to call the emergency number; a false alarm costs one message, a miss can cost a
@@ -60,10 +61,8 @@ _PATTERNS = re.compile("|".join(_EMERGENCY_PHRASES), re.IGNORECASE)
 _NOT_AN_EMERGENCY = re.compile(r"\bno (?:es|era|fue) (?:una |ninguna )?(?:emergencia|urgencia)\b")
 
 
-#: Words of an appointment request, with the usual misspellings.
-_APPOINTMENT = re.compile(
-    r"\b(?:[cs]itas?|consultas?|agend\w*|apart\w*|reserv\w*|turno|horarios?)\b", re.IGNORECASE
-)
+#: Words of an appointment request (bot/core/topics.py), and "horario".
+_HOURS = re.compile(r"\bhorarios?\b")
 _SURE = 0.8
 
 
@@ -83,7 +82,7 @@ class EmergencyPolicy:
             return Decision(self.name, ("utter_emergency",))
         # an unsure model on a message about appointments ("se puede hacer sita?") is not an emergency;
         # the phrases above still catch every emergency that also mentions an appointment
-        floor = _SURE if _APPOINTMENT.search(text) else self.min_confidence
+        floor = _SURE if APPOINTMENT_WORDS.search(text) or _HOURS.search(text) else self.min_confidence
         by_model = turn.intent == "emergency" and turn.confidence >= floor
         ranked = any(
             r.get("name") == "emergency" and float(r.get("confidence", 0)) >= max(0.5, floor)

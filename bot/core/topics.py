@@ -9,6 +9,11 @@ import re
 
 from bot.core.readers import fold
 
+#: Words of an appointment (with the usual misspellings), on folded text: the one list the script, the
+#: clinical policy and the emergency policy read ("tengo diabetes y quiero mi cita de control").
+APPOINTMENT_WORDS = re.compile(r"\b(?:[cs]itas?|[ck]o[n]?sultas?|agend\w*|apart\w*|reserv\w*|turnos?|control|"
+                               r"revision|chequeo)\b")
+
 # -- a question about one service -------------------------------------------------------------------
 DURATION = re.compile(r"\b(?:cuanto (?:tiempo )?dura|duracion|cuanto tarda|cuanto se tarda|cuanto tiempo)\b")
 PHYSICIAN = re.compile(r"\b(?:quien (?:me |la |lo )?(?:atiende|atenderia|va a atender|da la consulta)|"
