@@ -29,7 +29,7 @@ INSTEAD = {
 _PARTS = {  # minutes of the day -> words (the parts of the day of bot.nlu.timeparse_patterns)
     (8 * 60, 12 * 60): "en la mañana",
     (12 * 60, 14 * 60): "al mediodía",
-    (14 * 60, 19 * 60): "en la tarde",
+    (13 * 60, 19 * 60): "en la tarde",
     (19 * 60, 24 * 60): "en la noche",
     (7 * 60, 10 * 60): "temprano",
 }

@@ -52,12 +52,20 @@ _CLOCK = re.compile(r"\b(?:la|el)?\s*(?:de |a )?las? (\d{1,2}|" + "|".join(_HOUR
                     r"(?:(?:[: ]|\s*y\s*)(\d{2}|media|cuarto)|\s+menos (cuarto|\d{1,2}))?\b")
 
 
+#: Words that make an hour a bound of a window ("antes de las 4", "no antes de las 10", "hasta las 5").
+_BOUND = re.compile(r"\b(?:antes|despues|dsps|desp|luego|a partir|desde|hasta|pasadas|pasando|tipo|como|"
+                    r"entre|no)\s+(?:de\s+|d\s+)?(?:la|las)?\s*$|\b(?:antes|despues|a partir|desde|hasta|"
+                    r"entre)\b[^,.;]*$")
+
+
 def _clock(t: str) -> tuple[int, int] | None:
     """The hour and minute a folded text names as "a las 9", "la de las 9 y media", "las 10:30", "las
     nueve y cuarto", "las 11 menos cuarto" (None if none, or a day number such as "el 15" comes first)."""
     m = _CLOCK.search(t)
     if not m or re.search(r"\b(?:dia|del|el)\s+\d{1,2}\b(?! ?:)", t[: m.start()]):
         return None
+    if _BOUND.search(t[: m.start() + 3]):
+        return None  # "antes de las 4", "después de las 10": a window, not the offer at that hour
     raw = m.group(1)
     h = int(raw) if raw.isdigit() else _HOUR_WORDS[raw]
     after, before = m.group(2), m.group(3)

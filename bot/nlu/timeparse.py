@@ -20,7 +20,7 @@ is converted to ``timezone`` (the clinic's) before "today" is taken, whatever th
 * "mañana" alone is tomorrow (grain day); "en/por/de la mañana", "esta mañana" is the morning; the day
   after midnight is the calendar's: "mañana" said at 00:30 on Thursday is Friday;
 * parts of day as said in Mexico: mañana 08:00-12:00 (Duckling 04:00), mediodía 12:00-14:00 ("al
-  mediodía"; "a las 12 del día" is the point), tarde 14:00-19:00 (after the comida; Duckling 12:00),
+  mediodía"; "a las 12 del día" is the point), tarde 13:00-19:00 (from "la 1 de la tarde"; Duckling 12:00),
   noche 19:00-24:00 (Duckling 18:00), madrugada 00:00-06:00, temprano/"a primera hora" 07:00-10:00;
   alone, today's if it has not ended yet, else tomorrow's;
 * dates alone: grain day at 00:00; "el 15", "el 3 de diciembre", "5/12" (day/month) -> next on/after today;

@@ -39,7 +39,7 @@ WEEKDAYS: dict[str, int] = dict(WEEKDAY_FORMS)  # with the common phone typos (b
 PARTS_OF_DAY: dict[str, tuple[int, int]] = {
     "manana": (8, 12),  # the clinic morning, not Duckling's 04:00-12:00
     "mediodia": (12, 14),  # "al mediodía": around noon, before the comida (Duckling: the point 12:00)
-    "tarde": (14, 19),  # after the comida; "en la tarde" is never 12:30 (Duckling: 12:00-19:00)
+    "tarde": (13, 19),  # from 1:00 "de la tarde" (how the offers say 13:00); never 12:30 (Duckling: 12-19)
     "noche": (19, 24),  # evening consultations; Duckling uses 18:00-00:00
     "madrugada": (0, 6),
     "temprano": (7, 10),  # "temprano", "a primera hora": the first hours a clinic opens

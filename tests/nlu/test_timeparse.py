@@ -101,7 +101,7 @@ def test_pinned_points(text: str, value: str, grain: str) -> None:
     [
         ("en la mañana", "2026-11-25T08:00", "2026-11-25T12:00"),
         ("mañana en la mañana", "2026-11-26T08:00", "2026-11-26T12:00"),
-        ("mañana por la tarde", "2026-11-26T14:00", "2026-11-26T19:00"),  # after the comida
+        ("mañana por la tarde", "2026-11-26T13:00", "2026-11-26T19:00"),  # from "la 1 de la tarde"
         ("el viernes en la noche", "2026-11-27T19:00", "2026-11-28T00:00"),
         ("temprano", "2026-11-26T07:00", "2026-11-26T10:00"),  # today's 07-10 is over at 10:00
         ("al mediodía", "2026-11-25T12:00", "2026-11-25T14:00"),
