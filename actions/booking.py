@@ -12,9 +12,8 @@ from typing import Any
 
 from actions import select
 from actions.common import BOOKING_SLOTS, has_consent, parse_time_value, patient_ref, slot
-from actions.offers import offer_outputs, on_day_of, previous_time
+from actions.offers import offer_outputs
 from bot.core.dialogue import FlowEvent, Output, Turn, Utter
-from bot.core.picks import names_day
 from bot.errors import SlotUnavailableError
 from bot.scheduling.models import AppointmentNotFoundError
 
@@ -191,8 +190,6 @@ class OfferSlots:
             return _pick(turn, picked)
         if value is None:
             value = turn.slot("time")
-        elif not names_day(turn.text):
-            value = on_day_of(value, previous_time(turn))  # "¿y a las 10?" after "el lunes": Monday at 10
         if value is None:
             return [slot("requested_slot", "time"), Utter("utter_ask_time")]
         return [slot("time", value), *_offers(turn, value, turn.slot("service"), turn.slot("physician"))]

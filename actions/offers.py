@@ -14,7 +14,6 @@ from typing import Any
 
 from actions.common import slot
 from bot.core.dialogue import Output, Turn, Utter
-from bot.core.events import SlotSet, UserUttered
 from bot.nlu.timeparse_window import search_window
 from bot.scheduling.availability import find_offers
 from bot.scheduling.formatting import format_date, format_time
@@ -43,40 +42,6 @@ def time_grain(turn: Turn, value: Any) -> str | None:
             grain = info.get("grain") if isinstance(info, dict) else None
             return str(grain) if grain else None
     return None
-
-
-def previous_time(turn: Turn) -> Any:
-    """The time the conversation held before the patient's latest message (this turn's entity replaced it)."""
-    seen_user = False
-    for ev in reversed(turn.tracker.events):
-        if isinstance(ev, UserUttered):
-            seen_user = True
-        elif seen_user and isinstance(ev, SlotSet) and ev.name == "time":
-            return ev.value
-    return None
-
-
-def on_day_of(value: Any, previous: Any) -> Any:
-    """``value`` (an hour or a part of the day: "a las 10", "en la tarde") moved to the day of ``previous``
-    (the day being talked about: "el lunes"), in the wall time both are written in."""
-    def start(v: Any) -> datetime | None:
-        text = v.get("from") or v.get("to") if isinstance(v, dict) else v
-        try:
-            return datetime.fromisoformat(str(text)) if text else None
-        except ValueError:
-            return None
-
-    new, old = start(value), start(previous)
-    if new is None or old is None or new.date() == old.date():
-        return value
-    shift = old.date() - new.date()
-
-    def moved(v: Any) -> Any:
-        return (datetime.fromisoformat(str(v)) + shift).isoformat(timespec="milliseconds") if v else v
-
-    if isinstance(value, dict):
-        return {key: moved(v) for key, v in value.items()}
-    return moved(value)
 
 
 def offer_outputs(

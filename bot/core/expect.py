@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.core import aftercare, picks, readers
+from bot.core import times as when
 from bot.core.domain import Domain
 from bot.core.events import BotUttered, UserUttered
 from bot.core.tracker import Tracker
@@ -103,7 +104,14 @@ def read(domain: Domain, tracker: Tracker, parse: Mapping[str, Any], clinic: Any
     if intent == "reschedule_appointment" and len(times) >= 2:
         # "mi cita del viernes para el lunes": the first time picks the appointment, the last is the new one
         out["appointment_times"] = times[:-1]
-        entities[:] = [e for e in entities if e.get("entity") != "time" or e is times[-1]]
+        times = times[-1:]
+    else:
+        times = when.one_time(text, times)  # "no puedo en la mañana, mejor en la tarde": the afternoon
+    if times and tracker.phase in ("intake", "booking", "confirmation"):
+        times = [when.in_context(text, times[0], tracker.get_slot("time"))]  # "¿y a las 10?" that day
+    elif times:
+        times = [{**times[0], "value": when.whole_window(times[0])}]
+    entities[:] = [e for e in entities if e.get("entity") != "time"] + times
     out["entities"] = entities
     if want is None or intent in _KEEP:
         return out

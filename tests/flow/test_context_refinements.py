@@ -85,3 +85,28 @@ def test_a_name_followed_by_a_question_is_read(app_state: Any) -> None:
 )
 def test_the_appointment_i_have_is_not_a_question_about_what_i_have(text: str, clinical: bool) -> None:
     assert bool(_REQUEST.search(_fold(text))) is clinical
+
+
+def test_a_weekday_after_next_week_is_that_weeks_day(app_state: Any) -> None:
+    sender = "whatsapp:+15005550206"
+    # clock: Wednesday 25 November; "la próxima semana" is 30 Nov - 6 Dec
+    _chat(app_state, sender, "quiero cita de nutrición la próxima semana", "acepto, Ana Ruiz")
+    _chat(app_state, sender, "el miércoles")
+    assert _offer_days(app_state, sender) == {"2026-12-02"}
+
+
+def test_a_day_after_an_hour_keeps_the_hour(app_state: Any) -> None:
+    sender = "whatsapp:+15005550207"
+    _chat(app_state, sender, "quiero cita de pediatría a las 5", "acepto, Ana Ruiz")
+    _chat(app_state, sender, "mejor el jueves")
+    offers = app_state.processor.tracker(sender).get_slot("offers")
+    assert offers[0]["start"].startswith("2026-11-26T17:00"), offers
+
+
+def test_an_hour_bound_is_never_taken_as_the_offer_at_that_hour(app_state: Any) -> None:
+    sender = "whatsapp:+15005550208"
+    _chat(app_state, sender, "quiero cita de pediatría el jueves", "acepto, Ana Ruiz")
+    hours = [o["start"][11:16] for o in app_state.processor.tracker(sender).get_slot("offers")]
+    assert "16:00" in hours, hours  # the test needs the 4 pm offer on the list
+    replies = _chat(app_state, sender, "antes de las 4")
+    assert "utter_ask_reminders" not in replies[0] and "utter_booked" not in replies[0], replies
