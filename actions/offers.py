@@ -100,7 +100,7 @@ def _clock(moment: datetime) -> str:
 def asked_text(asked: datetime | tuple[datetime, datetime], zone: Any) -> str:
     """The time asked, in words, lower case: "el sábado 28 de noviembre a las 10:00 de la mañana",
     "el jueves 26 de noviembre en la tarde", "el lunes 30 de noviembre", "la semana del lunes 30 de
-    noviembre", "del jueves 3 de diciembre al sábado 5 de diciembre"."""
+    noviembre", "los días del jueves 3 de diciembre al sábado 5 de diciembre"."""
     if isinstance(asked, datetime):
         local = asked.astimezone(zone)
         return f"el {format_date(local)} {format_time(local)}"
@@ -121,6 +121,7 @@ def asked_text(asked: datetime | tuple[datetime, datetime], zone: Any) -> str:
         return f"{day} entre {_clock(start)} y {_clock(end)}"
     if whole and start.weekday() == 0 and (last - start.date()).days == 6:
         return f"la semana del {format_date(start)}"
-    if whole:
-        return f"del {format_date(start)} al {format_date(datetime.combine(last, time(0)))}"
-    return f"del {format_date(start)} {format_time(start)} al {format_date(end)} {format_time(end)}"
+    if whole:  # "los días del …": reads after "para" and "Lo siento," alike
+        return f"los días del {format_date(start)} al {format_date(datetime.combine(last, time(0)))}"
+    return (f"el periodo del {format_date(start)} {format_time(start)} al {format_date(end)} "
+            f"{format_time(end)}")
