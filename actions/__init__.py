@@ -30,9 +30,11 @@ def registry() -> dict[str, Action]:
     )
     from actions.info import ServiceInfo
     from actions.portal import PortalLink
+    from flows.script import ROUTES
 
     actions: list[Action] = [
         RouteRequest(),
+        *(RouteRequest(name, intent) for intent, name in ROUTES.items()),
         CollectDetails(),
         OfferSlots(),
         ChooseSlot(),

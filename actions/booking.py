@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from actions import select
-from actions.common import BOOKING_SLOTS, has_consent, parse_time_value, patient_ref, slot
+from actions.common import BOOKING_SLOTS, DETAIL_SLOTS, has_consent, parse_time_value, patient_ref, slot
 from actions.offers import offer_outputs
 from bot.core.dialogue import FlowEvent, Output, Turn, Utter
 from bot.errors import SlotUnavailableError
@@ -165,11 +165,17 @@ def _confirm(turn: Turn, offer: dict[str, str]) -> list[Output]:
 
 
 class RouteRequest:
-    name = "action_route_request"
+    """Start the request the model read (a booking when it read none); the ``action_route_<mode>`` variants
+    start the one the script decided from the words when they overrule the model ("quiero otra cita para mi
+    esposo" read as a reschedule is a booking; "ya no voy a poder ir" read as a "no" is a change)."""
+
+    def __init__(self, name: str = "action_route_request", intent: str | None = None) -> None:
+        self.name, self.intent = name, intent
 
     def run(self, turn: Turn) -> list[Output]:
-        intent = turn.intent if turn.intent in (*_MODES, "check_appointment") else "book_appointment"
-        return route_request(turn, intent)
+        intent = self.intent or turn.intent
+        return route_request(turn, intent if intent in (*_MODES, "check_appointment") else "book_appointment")
+
 
 
 class CollectDetails:
@@ -284,7 +290,10 @@ def commit(turn: Turn, mode: str, offer: dict[str, str] | None) -> list[Output]:
 
 
 def _clear() -> list[Output]:
-    return [slot(name, None) for name in ("offers", "chosen", "time", "requested_slot", "appointment_text")]
+    """After a booking, a change or a cancellation: the next request starts afresh — "ahora una para mi
+    hijo" is never booked under the name, service or physician of the one just made."""
+    done = ("offers", "chosen", "time", "requested_slot", "appointment_text", *DETAIL_SLOTS)
+    return [slot(name, None) for name in done]
 
 
 class ClearTime:

@@ -11,7 +11,8 @@ import re
 import unicodedata
 
 from bot.core.dialogue import Decision, Turn
-from bot.core.topics import APPOINTMENT_WORDS, asks_detail, faq_topic
+from bot.core.topics import asks_detail, faq_topic
+from flows.wants import wanted
 
 POLICY = "FlowPolicy"
 
@@ -115,21 +116,8 @@ def is_opt_in(text: str) -> bool:
     return bool(_OPT_IN_PHRASE.search(plain)) and not _NEGATION.search(plain)
 
 
-#: An appointment asked for in words, not one the patient has ("mi cita") nor a change or cancellation.
-_WANTS_APPOINTMENT = re.compile(r"^(?!.*\b(?:mi|mis|la|su) [cs]itas?\b)"
-                                r"(?!.*\b(?:cancel|cambi|mover|muev|reagend|reprogram|pospon))"
-                                r".*\b(?:(?:hacer|sacar|agendar|apartar|reservar|pedir|tener|ocupo|quiero|"
-                                r"necesito|quisiera|dar|dan|hay|buscando|busco|da|das|regala)\s+(?:una\s+|1\s+)?"
-                                r"[cs]itas?|agend\w*|apart\w*)\b")
-#: Wanting something ("quiero ponerme la vacuna"): with a service named, a request for an appointment.
-_WANTS = re.compile(r"\b(?:quiero|quisiera|necesito|ocupo|busco|buscando|me gustaria|deseo|"
-                    r"me (?:da|das|puede dar|regala))\b")
-#: Asking whether a day has room ("¿tienen para el lunes?", "¿hay lugar mañana?", "¿le queda algo el 15?"):
-#: with a day named, a booking request; "¿atienden los sábados?" (a weekday in the plural) asks the hours.
-_ASKS_ROOM = re.compile(r"\b(?:tiene|tienen|hay|habra|habria|queda|quedan|le queda|tendra|tendran|alcanzo)\s+"
-                        r"(?:\w+\s+)?(?:lugar|espacio|cupo|[cs]itas?|turnos?|disponib\w*|algo|chance|para)\b")
-_HABITUAL = re.compile(r"\blos (?:lunes|martes|miercoles|jueves|viernes|sabados|domingos|fines)\b")
-ACCEPT = re.compile(r"^\s*acepto\b", re.IGNORECASE)
+#: "acepto" as the answer to the consent question, anywhere but negated ("bueno, está bien, ACEPTO").
+ACCEPT = re.compile(r"^(?!.*\bno acepto\b).*\bacepto\b", re.IGNORECASE)
 #: An offered slot picked by its number or ordinal ("2", "la segunda", "opción 3").
 CHOICE = re.compile(
     r"^\s*(?:(?:la|el|opci[oó]n|option|n[uú]mero|#)\s*)?(1|2|3|uno|dos|tres|primer[oa]?|segund[oa]|tercer[oa]?|first|second|third)\b",
@@ -164,11 +152,17 @@ def decide(turn: Turn) -> Decision | None:
 
 
 def _wants_out(turn: Turn) -> bool:
-    """An explicit opt-out (:func:`is_opt_out`), or the model's opt_out intent unless the text is an
-    explicit opt-in phrase ("quiero recibir mensajes" is never an opt-out, whatever the model says)."""
+    """An explicit opt-out (:func:`is_opt_out`), or the model's opt_out intent read with some confidence
+    unless the text is an explicit opt-in phrase ("quiero recibir mensajes" is never an opt-out, whatever
+    the model says). An unsure model ("Stop, espere, me equivoqué de hora" at 0.4) never silences a
+    patient's reminders: the explicit words are caught above whatever the model says."""
     if is_opt_out(turn.text):
         return True
-    return turn.intent == "opt_out" and not is_opt_in(turn.text)
+    return turn.intent == "opt_out" and turn.confidence >= OPT_OUT_CONFIDENCE and not is_opt_in(turn.text)
+
+
+#: The model's confidence an opt-out needs when no explicit opt-out words are in the message.
+OPT_OUT_CONFIDENCE = 0.6
 
 
 def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
@@ -176,32 +170,7 @@ def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
         intent = "opt_out"
     elif intent == "opt_out":
         intent = "nlu_fallback"  # the model's opt_out on an explicit opt-in phrase: not understood
-    if (
-        intent in ("out_of_scope", "nlu_fallback")
-        and phase in ("intake", "booking", "confirmation")
-        and (turn.entity("time") is not None or turn.entity("service") is not None)
-    ):
-        intent = "inform"  # a bare date or service is an answer to the question we just asked
-    unsure = intent in ("nlu_fallback", "greet", "out_of_scope")
-    if unsure and phase in ("greeting", "follow_up", "closed") and (
-        _WANTS_APPOINTMENT.search(normalise(turn.text))
-        or (turn.entity("service") and _WANTS.search(normalise(turn.text)))
-    ):
-        # "se puede hacer sita?", "buenos días, ando buscando cita de psiquiatría", "quiero ponerme la vacuna
-        # de la influenza": an unsure model or a greeting first, but the words ask for an appointment
-        intent = "book_appointment"
-    if (
-        intent in ("nlu_fallback", "greet", "out_of_scope", "ask_hours", "inform", "affirm")
-        and phase in ("greeting", "follow_up", "closed")
-        and turn.entity("time") is not None
-        and _ASKS_ROOM.search(normalise(turn.text))
-        and not _HABITUAL.search(normalise(turn.text))
-    ):
-        intent = "book_appointment"  # "ok y ¿tienen para el lunes?" after a price: a request for that day
-    if intent in ("emergency", "ask_clinical_info"):
-        # the emergency / clinical policy did not take it: a booking that mentions a condition, or an
-        # unsure model on something else ("se puede hacer sita?")
-        intent = "book_appointment" if APPOINTMENT_WORDS.search(normalise(turn.text)) else "nlu_fallback"
+    intent = wanted(turn, phase, intent)  # the words over an unsure or mistaken model (flows/wants.py)
     if intent == "opt_out":
         return _d("action_opt_out")
     offered = turn.slot("offered_human") and turn.parse.get("asked") == "utter_offer_human"
@@ -215,7 +184,7 @@ def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
         return _d("action_arco_request", "action_reprompt")
     if intent in AFTERCARE:  # answers to a reminder or a follow-up (bot/core/aftercare.py)
         return _d(AFTERCARE[intent])
-    if ACCEPT.match(turn.text) and (phase == "consent" or turn.slot("consent_declined")):
+    if ACCEPT.match(normalise(turn.text)) and (phase == "consent" or turn.slot("consent_declined")):
         return _d("action_grant_consent")
     if phase == "booking" and turn.slot("offers") and (
         isinstance(turn.parse.get("choice"), int) or CHOICE.match(turn.text)
@@ -251,11 +220,25 @@ def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
     return handler(turn, intent) if handler else None
 
 
+def _route(intent: str) -> str:
+    """The action that starts the request ``intent``, whatever the model read."""
+    return ROUTES.get(intent, "action_route_request")
+
+
+#: The action that starts each request when the script, not the model, decided which one it is.
+ROUTES = {
+    "book_appointment": "action_route_booking",
+    "reschedule_appointment": "action_route_change",
+    "cancel_appointment": "action_route_cancel",
+    "check_appointment": "action_route_check",
+}
+
+
 def _greeting(turn: Turn, intent: str) -> Decision | None:
     if intent in APPOINTMENT_INTENTS or (
         intent == "inform" and (turn.entity("service") or turn.entity("time"))
     ):
-        return _d("action_route_request")
+        return _d(_route(intent))
     if intent in ("affirm", "deny"):
         return _d("utter_anything_else")
     return None
@@ -275,7 +258,7 @@ def _intake(turn: Turn, intent: str) -> Decision | None:
     if intent in ("inform", "book_appointment", "affirm") or (intent == "deny" and turn.entity("relation")):
         return _d("action_collect_details")
     if intent in ("reschedule_appointment", "cancel_appointment", "check_appointment"):
-        return _d("action_route_request")
+        return _d(_route(intent))
     if intent == "deny":
         return _d("utter_anything_else", event="started_over")
     return None
@@ -294,7 +277,7 @@ def _booking(turn: Turn, intent: str) -> Decision | None:
     if intent == "deny":
         return _d("action_clear_time", "utter_ask_new_time")
     if intent in ("cancel_appointment", "check_appointment"):
-        return _d("action_route_request")
+        return _d(_route(intent))
     return None
 
 
@@ -319,7 +302,7 @@ def _follow_up(turn: Turn, intent: str) -> Decision | None:
     if turn.slot("asked_reminders") and intent == "deny":
         return _d("action_reminders_opt_out")
     if intent in APPOINTMENT_INTENTS or (intent == "inform" and turn.entity("service")):
-        return _d("action_route_request")
+        return _d(_route(intent))
     if intent in ("affirm", "deny"):
         return _d("utter_anything_else")
     return None

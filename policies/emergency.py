@@ -61,8 +61,10 @@ _PATTERNS = re.compile("|".join(_EMERGENCY_PHRASES), re.IGNORECASE)
 _NOT_AN_EMERGENCY = re.compile(r"\bno (?:es|era|fue) (?:una |ninguna )?(?:emergencia|urgencia)\b")
 
 
-#: Words of an appointment request (bot/core/topics.py), and "horario".
-_HOURS = re.compile(r"\bhorarios?\b")
+#: Words of an appointment request (bot/core/topics.py), "horario", and not making it to one ("me surgió
+#: algo, no voy a poder ir"): an unsure model on them is not an emergency.
+_HOURS = re.compile(r"\bhorarios?\b|\bno (?:voy a )?(?:poder|puedo|podre|alcanzo a) (?:ir|asistir|llegar)\b|"
+                    r"\bme surgio\b|\bimprevisto\b|\bse me complico\b")
 _SURE = 0.8
 
 

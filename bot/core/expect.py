@@ -19,6 +19,7 @@ from bot.core import aftercare, picks, readers
 from bot.core import times as when
 from bot.core.domain import Domain
 from bot.core.events import BotUttered, UserUttered
+from bot.core.topics import APPOINTMENT_WORDS
 from bot.core.tracker import Tracker
 
 #: Model intents a reader never overrides.
@@ -58,6 +59,30 @@ def also_expected(domain: Domain, tracker: Tracker) -> str | None:
 
 def read(domain: Domain, tracker: Tracker, parse: Mapping[str, Any], clinic: Any) -> dict[str, Any]:
     """The parse, with the intent and entities of the answer when the text answers what was asked."""
+    out = _read(domain, tracker, parse, clinic)
+    return _no_time_in_a_name(out, str(parse.get("text") or ""))
+
+
+def _no_time_in_a_name(out: dict[str, Any], text: str) -> dict[str, Any]:
+    """"Julio Alberto Vega", "mi hija Abril", "Domingo Ruiz": a name, never July, April or Sunday."""
+    entities = out.get("entities") or []
+    people = [e["value"] for e in entities if e.get("entity") == "person" and isinstance(e.get("value"), str)]
+    names = {readers.fold(w) for person in people for w in person.split()}
+    if not names:
+        return out
+
+    def in_name(ent: Mapping[str, Any]) -> bool:
+        start, end = ent.get("start"), ent.get("end")
+        if ent.get("entity") != "time" or not isinstance(start, int) or not isinstance(end, int):
+            return False
+        words = readers.fold(text[start:end]).split()
+        return bool(words) and all(w in names for w in words)
+
+    out["entities"] = [e for e in entities if not in_name(e)]
+    return out
+
+
+def _read(domain: Domain, tracker: Tracker, parse: Mapping[str, Any], clinic: Any) -> dict[str, Any]:
     out: dict[str, Any] = dict(parse)
     entities = [dict(e) for e in parse.get("entities") or ()]
     for ent in entities:  # entity values as clinic ids, whatever case or form the model extracted
@@ -72,9 +97,12 @@ def read(domain: Domain, tracker: Tracker, parse: Mapping[str, Any], clinic: Any
     # assistant answered an interruption with no question of its own ("¿cuánto dura el antibiótico?")
     want = expected(domain, tracker) or _still_requested(tracker)
     out["asked"] = asked(domain, tracker)
-    if not _has(entities, "service") and want != "service" and (
-        _CHANGE.search(readers.fold(text)) or intent == "book_appointment"
-    ):
+    asks = intent == "book_appointment" or (
+        intent in ("inform", "greet", "nlu_fallback", "affirm", "reschedule_appointment", "check_appointment",
+                   "cancel_appointment")
+        and APPOINTMENT_WORDS.search(readers.fold(text))
+    )
+    if not _has(entities, "service") and want != "service" and (_CHANGE.search(readers.fold(text)) or asks):
         # "mejor cámbielo a terapia": a new service; "kiero una sita pa mi hija con el pedia": the service
         # the model did not extract, read with the clinic's names, aliases and physicians
         named = readers.service_id(text, clinic)

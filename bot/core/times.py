@@ -183,5 +183,6 @@ def in_context(text: str, ent: dict[str, Any], previous: Any) -> dict[str, Any]:
             assert old is not None
             # "a las 5" ... "el jueves": Thursday at 5 (the hour's grain, not the day's)
             info = {**(ent.get("additional_info") or {}), "grain": "hour"}
-            return {**ent, "value": shifted(previous, (day.date() - old.date()).days), "additional_info": info}
+            moved = shifted(previous, (day.date() - old.date()).days)
+            return {**ent, "value": moved, "additional_info": info}
     return ent

@@ -1,0 +1,94 @@
+"""What the patient's words ask for, where the model is unsure or mistaken (the script applies it first).
+
+Each rule reads the words of the message, never a single keyword alone, and only replaces an intent that
+is unsure (fallback, out of scope, a greeting) or that the words contradict:
+
+* "se puede hacer sita?", "buenos días, ando buscando cita de psiquiatría", "cita", "una consulta porfa":
+  a booking request;
+* "ok y ¿tienen para el lunes?" after a price: a booking request for that day;
+* "quiero otra cita para mi esposo" read as a reschedule: a new booking (nothing of the patient's own
+  appointment is moved without a word that says so);
+* "ya no voy a poder ir el viernes", "me surgió algo", "me equivoqué de día, era el viernes" after a
+  booking: a change of that appointment, never "¿algo más?";
+* a bare date or service while a booking is under way: the answer to the question just asked;
+* an emergency or clinical intent the safety policies did not take: a booking that mentions a condition
+  when it has appointment words, else not understood.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.core.dialogue import Turn
+from bot.core.readers import fold
+from bot.core.topics import APPOINTMENT_WORDS
+
+#: An appointment asked for in words, not one the patient has ("mi cita") nor a change or cancellation.
+_WANTS_APPOINTMENT = re.compile(r"^(?!.*\b(?:mi|mis|la|su) [cs]itas?\b)"
+                                r"(?!.*\b(?:cancel|cambi|mover|muev|reagend|reprogram|pospon))"
+                                r".*\b(?:(?:hacer|sacar|agendar|apartar|reservar|pedir|tener|ocupo|quiero|"
+                                r"necesito|quisiera|dar|dan|hay|buscando|busco|da|das|regala)\s+(?:una\s+|1\s+)?"
+                                r"[cs]itas?|agend\w*|apart\w*)\b")
+#: Wanting something ("quiero ponerme la vacuna"): with a service named, a request for an appointment.
+_WANTS = re.compile(r"\b(?:quiero|quisiera|necesito|ocupo|busco|buscando|me gustaria|deseo|"
+                    r"me (?:da|das|puede dar|regala))\b")
+#: A message that is only an appointment word and politeness ("cita", "sita porfa", "una consulta").
+_BARE_REQUEST = re.compile(r"^(?:(?:hola|buenas|buen dia|buenos dias|oiga|disculpe|una|un|1|para|pa|"
+                           r"por favor|porfa|porfavor|xfa|plis)\s+)*(?:[cs]itas?|[ck]o[n]?sultas?|chequeo|"
+                           r"revision)(?:\s+(?:por favor|porfa|porfavor|xfa|plis|medica|general))*$")
+#: Asking about an appointment one has ("mi cita", "¿a qué hora es?", "la que tengo").
+_OWN = re.compile(r"\b(?:mis? (?:[cs]itas?|[ck]o[n]?sultas?)|tengo|tenia|agendad\w*|cuando (?:es|era|fue)|"
+                  r"a que hora (?:es|era)|confirm\w*)\b")
+#: Asking whether a day has room ("¿tienen para el lunes?", "¿hay lugar mañana?", "¿le queda algo el 15?"):
+#: with a day named, a booking request; "¿atienden los sábados?" (a weekday in the plural) asks the hours.
+_ASKS_ROOM = re.compile(r"\b(?:tiene|tienen|hay|habra|habria|queda|quedan|le queda|tendra|tendran|alcanzo)\s+"
+                        r"(?:\w+\s+)?(?:lugar|espacio|cupo|[cs]itas?|turnos?|disponib\w*|algo|chance|para)\b")
+_HABITUAL = re.compile(r"\blos (?:lunes|martes|miercoles|jueves|viernes|sabados|domingos|fines)\b")
+#: Words that change an appointment one has.
+_CHANGE_WORDS = re.compile(r"\b(?:cambi\w*|mover|muev\w*|movie\w*|reagend\w*|reprogram\w*|pospon\w*|"
+                           r"adelant\w*|recorr\w*|pas\w+ (?:para|al|a)|otro dia|otra fecha|otra hora|"
+                           r"otro horario)\b")
+#: A new appointment ("otra cita para mi esposo", "una nueva consulta"), not a change of one's own.
+_NEW_ONE = re.compile(r"\b(?:otra|nueva|una|1) (?:[cs]ita|[ck]o[n]?sulta)\b|\btambien\b")
+#: Not being able to go to one's appointment, or having booked the wrong day.
+_CANT_GO = re.compile(r"\b(?:(?:ya )?no (?:voy a |)(?:pod\w+|puedo|alcanzo|llego|asistir\w*|ir\b)|"
+                      r"no (?:podre|podria) (?:ir|asistir|llegar)|me surgio|se me complico|"
+                      r"me equivoque de (?:dia|fecha|hora)|no era (?:el|para el|ese dia))")
+
+
+def wanted(turn: Turn, phase: str, intent: str) -> str:
+    """The intent the words of ``turn`` ask for, given the model's ``intent`` in ``phase``."""
+    text = fold(turn.text)
+    if intent in ("out_of_scope", "nlu_fallback") and phase in ("intake", "booking", "confirmation") and (
+        turn.entity("time") is not None or turn.entity("service") is not None
+    ):
+        return "inform"  # a bare date or service is an answer to the question we just asked
+    idle = phase in ("greeting", "follow_up", "closed")
+    asks = bool(
+        _WANTS_APPOINTMENT.search(text)
+        or _BARE_REQUEST.match(text)
+        or (turn.entity("service") and _WANTS.search(text))
+    )
+    if idle and intent in ("nlu_fallback", "greet", "out_of_scope") and asks:
+        return "book_appointment"  # "se puede hacer sita?", "cita", "ando buscando cita de psiquiatría"
+    if idle and intent in ("affirm", "thanks") and _BARE_REQUEST.match(text):
+        return "book_appointment"  # "cita porfa"
+    if idle and intent == "check_appointment" and turn.entity("service") and not _OWN.search(text):
+        return "book_appointment"  # "cita pa mi hija de 14 con la gine": a new one, not one she has
+    if (
+        intent in ("nlu_fallback", "greet", "out_of_scope", "ask_hours", "inform", "affirm")
+        and idle
+        and turn.entity("time") is not None
+        and _ASKS_ROOM.search(text)
+        and not _HABITUAL.search(text)
+    ):
+        return "book_appointment"  # "ok y ¿tienen para el lunes?" after a price: a request for that day
+    if intent == "reschedule_appointment" and _NEW_ONE.search(text) and not _CHANGE_WORDS.search(text):
+        return "book_appointment"  # "quiero otra cita para mi esposo, también general"
+    if idle and intent in ("deny", "out_of_scope", "nlu_fallback", "inform") and _CANT_GO.search(text):
+        return "reschedule_appointment"  # "ya no voy a poder ir el viernes": change it (or cancel it)
+    if intent in ("emergency", "ask_clinical_info"):
+        # the emergency / clinical policy did not take it: a booking that mentions a condition, or an
+        # unsure model on something else ("se puede hacer sita?")
+        return "book_appointment" if APPOINTMENT_WORDS.search(text) else "nlu_fallback"
+    return intent
