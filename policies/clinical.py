@@ -31,9 +31,14 @@ def _booking_only(turn: Turn) -> bool:
     return bool(asks_booking) and APPOINTMENT_WORDS.search(text) is not None and not _REQUEST.search(text)
 
 
-_WANTS_BOOKING = re.compile(r"\b(?:quiero|quisiera|necesito|ocupo|deseo|me (?:puede|podria)) (?:\w+ )?"
+_WANTS_BOOKING = re.compile(r"\b(?:(?:quiero|quisiera|necesito|necesita|ocupo|ocupa|deseo|quiere|"
+                            r"me (?:puede|podria)) (?:\w+ )?"
                             r"(?:agendar|sacar|apartar|hacer|una [cs]ita|mi [cs]ita|[cs]ita|[ck]o[n]?sulta|"
-                            r"una [ck]o[n]?sulta|mi control|mi [ck]o[n]?sulta)\b")
+                            r"una [ck]o[n]?sulta|mi control|mi [ck]o[n]?sulta)|"
+                            r"(?:me|lo|la|nos|le) (?:pueden|puede|podrian|podria) "
+                            r"(?:ver|atender|revisar|checar|dar (?:una )?[cs]ita))\b")
+#: Phases where a booking the message also asks for can start (elsewhere the open question is asked again).
+_IDLE = ("greeting", "follow_up", "closed")
 
 
 class ClinicalRequestPolicy:
@@ -53,5 +58,12 @@ class ClinicalRequestPolicy:
         if (asked or ranked) and _booking_only(turn):
             return None  # "tengo diabetes y quiero mi cita de control" is a booking, not a question
         if asked or ranked or (_REQUEST.search(_fold(turn.text)) and turn.intent in _BOOKING):
-            return Decision(self.name, ("utter_clinical_redirect", "action_portal_link"))
+            # the redirect always; a booking the same message asks for ("quiero cita para que el doctor vea
+            # mis resultados") starts after it, and a question under way is asked again
+            then = ()
+            if turn.phase in _IDLE and _WANTS_BOOKING.search(_fold(turn.text)):
+                then = ("action_route_booking",)
+            elif turn.phase not in _IDLE:
+                then = ("action_reprompt",)
+            return Decision(self.name, ("utter_clinical_redirect", "action_portal_link", *then))
         return None

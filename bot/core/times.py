@@ -3,6 +3,7 @@ slots are filled).
 
 A ``time`` entity is read alone by the parser; a patient means it in context:
 
+* when something started is no time to come ("tengo gripa desde el sábado", "tos desde ayer");
 * several times in one message: the one turned down goes ("no puedo en la mañana, mejor en la tarde",
   "el jueves no puedo, mejor el viernes"), the one preferred stays ("tengo trabajo hasta las 5, puede ser
   después de las 6"); a day and an hour the parser kept apart are one time ("el viernes a eso de las
@@ -31,6 +32,9 @@ from bot.core.readers import fold
 _REJECTED = re.compile(r"\b(?:no|tampoco|ni|imposible)\b")
 #: Before a later time, words that prefer it ("mejor", "puede ser", "más bien").
 _PREFERRED = re.compile(r"\b(?:mejor|pero|puede ser|prefiero|mas bien|entonces|en vez|siempre si|o sea)\b")
+#: Before a day, words that make it when something started ("desde el sábado", "hace dos días").
+_SINCE = re.compile(r"\b(?:desde|hace|empez\w*|comenz\w*|inicio|arranco)(?: (?:el|la|los|las|hace))?$")
+_PAST_WORDS = frozenset({"ayer", "antier", "anteayer", "anoche", "antenoche"})
 #: A weekday said with its own week ("el próximo martes", "el martes de la otra semana", "el martes 8").
 _OWN_WEEK = re.compile(r"semana|proxim|siguiente|otro|otra|entra|\d")
 
@@ -139,8 +143,18 @@ def _clause(text: str, ent: Mapping[str, Any]) -> str:
     return fold(text[lo : min(his) if his else len(text)])
 
 
+def _onset(text: str, ent: Mapping[str, Any]) -> bool:
+    """When something started ("tengo gripa desde el sábado", "tos desde ayer"), not when to come."""
+    start = ent.get("start")
+    if not isinstance(start, int):
+        return False
+    before = fold(text[:start])[-24:]
+    return bool(_SINCE.search(before)) and (_is_day(ent) or fold(_span(text, ent)) in _PAST_WORDS)
+
+
 def one_time(text: str, times: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Of several time entities of one message, the one meant (see the module docstring)."""
+    """Of the time entities of one message, the one meant (see the module docstring)."""
+    times = [t for t in times if not _onset(text, t)]
     if len(times) < 2:
         return times
     kept = [t for t in times if not _REJECTED.search(_clause(text, t))]

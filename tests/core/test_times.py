@@ -99,3 +99,25 @@ def test_a_new_day_with_its_own_hour_is_left_alone() -> None:
     said = "el jueves a las 10"
     e = ent(said, said, at("26", "10:00"), "hour")
     assert times.in_context(said, e, at("23", "17:00"))["value"] == at("26", "10:00")
+
+
+@pytest.mark.parametrize(
+    ("text", "piece", "value"),
+    [
+        ("tengo gripa desde el sábado", "el sábado", day("28")),
+        ("tos desde ayer", "ayer", day("22")),
+        ("me duele hace dos días, empezó el lunes", "el lunes", day("23")),
+    ],
+)
+def test_when_something_started_is_no_time_to_come(text: str, piece: str, value: str) -> None:
+    assert times.one_time(text, [ent(text, piece, value)]) == []
+
+
+def test_an_onset_and_a_wanted_day_keep_the_wanted_one() -> None:
+    text = "diarrea desde ayer, hay pediatra hoy en la tarde?"
+    since = ent(text, "ayer", day("22"))
+    today = ent(text, "hoy en la tarde", {"from": at("23", "13:00"), "to": at("23", "19:00")}, "hour")
+    assert times.one_time(text, [since, today]) == [today]
+    text = "¿tienen desde las 5?"
+    five = ent(text, "las 5", {"from": at("23", "17:00")}, "hour")
+    assert times.one_time(text, [five]) == [five]  # an hour after "desde" is a window, not an onset
