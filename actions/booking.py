@@ -309,10 +309,12 @@ class ClearTime:
 
 
 class ClearBooking:
+    """The request is dropped ("siempre no", "no" to a cancellation): the next one starts afresh."""
+
     name = "action_clear_booking"
 
     def run(self, turn: Turn) -> list[Output]:
-        return [slot(name, None) for name in BOOKING_SLOTS]
+        return [slot(name, None) for name in (*BOOKING_SLOTS, *DETAIL_SLOTS)]
 
 
 class Reprompt:

@@ -35,6 +35,8 @@ COMMON = (
     "utter_arco_ack",
     "utter_not_now",
     "utter_anything_else",
+    "utter_welcome_brief",
+    "utter_appointment_kept",
     "utter_greet_again",
     "utter_consent_request",
     "utter_consent_request_name",

@@ -212,6 +212,8 @@ def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
         return _d("action_service_info", "action_reprompt")  # for the service asked about or being booked
     if intent == "nlu_fallback":
         return None
+    if intent == "thanks" and phase in ("consent", "intake", "booking", "confirmation"):
+        return _d("utter_welcome_brief", "action_reprompt")  # not "¿algo más?" while a question is open
     if intent in INFO:
         return _d(INFO[intent], "action_reprompt")
     if intent == "greet":
@@ -282,6 +284,9 @@ def _booking(turn: Turn, intent: str) -> Decision | None:
 
 
 def _confirmation(turn: Turn, intent: str) -> Decision | None:
+    if intent == "deny" and turn.slot("booking_mode") == "cancel":
+        # "no" to "¿Desea cancelar su cita…?": it stays as it is, no new time is asked
+        return _d("action_clear_booking", "utter_appointment_kept", event="started_over")
     other_service = turn.entity("service") and not turn.entity("time")
     if intent in ("deny", "inform", "book_appointment") and other_service:
         return _d("action_offer_slots", event="change_requested")  # another service, the same day and time

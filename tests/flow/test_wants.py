@@ -101,3 +101,23 @@ def test_a_name_that_is_also_a_month_is_never_the_appointment_date(app_state: An
     tracker = app_state.processor.tracker(sender)
     assert tracker.get_slot("person") == name
     assert {o["start"][:10] for o in tracker.get_slot("offers") or ()} == {"2026-11-27"}
+
+
+def test_no_to_a_cancellation_keeps_the_appointment_and_asks_no_new_time(app_state: Any) -> None:
+    sender = "whatsapp:+15005550609"
+    _chat(app_state, sender, *BOOK_FRIDAY)
+    replies = _chat(app_state, sender, "cancela mi cita del viernes", "no")
+    assert replies[0][-1] == "utter_confirm_cancel"
+    assert replies[1] == ["utter_appointment_kept"], replies
+    assert len(_booked(app_state, sender)) == 1
+
+
+def test_thanks_while_a_question_is_open_does_not_ask_anything_else(app_state: Any) -> None:
+    sender = "whatsapp:+15005550610"
+    _chat(app_state, sender, "quiero cita de medicina general el viernes", "acepto, Laura Esquivel")
+    n = len(app_state.processor.tracker(sender).events)
+    _chat(app_state, sender, "gracias")
+    from bot.core.events import BotUttered
+
+    said = [e.response for e in app_state.processor.tracker(sender).events[n:] if isinstance(e, BotUttered)]
+    assert said == ["utter_welcome_brief", "utter_ask_choice"], said
