@@ -12,7 +12,8 @@ from typing import Any
 
 from bot.core import readers
 from bot.core.dialogue import Output, Turn, Utter
-from bot.core.topics import DURATION, PHYSICIAN, PRICE
+from bot.core.topics import DAYS, DURATION, PHYSICIAN, PRICE
+from bot.scheduling.formatting import WEEKDAY_NAMES
 
 
 def _service(turn: Turn) -> tuple[Any | None, bool]:
@@ -42,14 +43,28 @@ class ServiceInfo:
             return [Utter("utter_prices")]
         what = "Esa consulta" if (service.sensitive and own) else service.name
         parts: list[str] = []
-        if PRICE.search(t) or not (DURATION.search(t) or PHYSICIAN.search(t)):
+        if PRICE.search(t) or not (DURATION.search(t) or PHYSICIAN.search(t) or DAYS.search(t)):
             parts.append(f"cuesta {clinic.format_price(service.price)}")
         if DURATION.search(t):
             parts.append(f"dura unos {service.duration} minutos")
         if PHYSICIAN.search(t):
             parts.append(f"la atiende {_physicians(clinic, service.id)}")
+        if DAYS.search(t):
+            parts.append(f"se atiende {_days(clinic, service.id)}")
         text = f"{what} " + ", ".join(parts[:-1]) + (" y " if len(parts) > 1 else "") + parts[-1] + "."
         return [Utter("utter_service_info", {"service_info": text})]
+
+
+def _days(clinic: Any, service_id: str) -> str:
+    """"los martes, jueves y sábados": the weekdays some physician of the service has hours."""
+    people = clinic.physicians_for(service_id)
+    days = sorted({i for p in people for i, hours in enumerate(p.schedule) if hours})
+    names = [WEEKDAY_NAMES[i] + ("s" if not WEEKDAY_NAMES[i].endswith("s") else "") for i in days]
+    if not names:
+        return "solo con cita previa"
+    if len(names) >= 6:
+        return "de lunes a sábado" if days == [0, 1, 2, 3, 4, 5] else "todos los días"
+    return "los " + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " y " + names[-1])
 
 
 def _physicians(clinic: Any, service_id: str | None) -> str:

@@ -12,7 +12,7 @@ import unicodedata
 
 from bot.core.dialogue import Decision, Turn
 from bot.core.topics import asks_detail, faq_topic
-from flows.wants import wanted
+from flows.wants import also_asked, asks_booking, wanted
 
 POLICY = "FlowPolicy"
 
@@ -204,22 +204,31 @@ def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
         and faq_topic(turn.text)
     ):
         if asks_detail(turn.text):  # "¿cuánto cuesta el ultrasonido y qué necesito llevar?": both answered
-            return _d("action_service_info", "action_faq", "action_reprompt")
-        return _d("action_faq", "action_reprompt")  # payment, insurance, invoices... (clinic.yml faq:)
-    if intent in ("ask_prices", "ask_services", "out_of_scope", "inform", "nlu_fallback") and asks_detail(
-        turn.text
-    ):
-        return _d("action_service_info", "action_reprompt")  # for the service asked about or being booked
+            return _d("action_service_info", "action_faq", _then(turn, phase))
+        return _d("action_faq", _then(turn, phase))  # payment, insurance, invoices... (clinic.yml faq:)
+    if (
+        intent in ("ask_prices", "ask_services", "out_of_scope", "inform", "nlu_fallback")
+        or (intent == "ask_hours" and turn.entity("service"))  # "¿qué días viene el pediatra?"
+    ) and asks_detail(turn.text):
+        return _d("action_service_info", _then(turn, phase))  # for the service asked about or being booked
     if intent == "nlu_fallback":
         return None
     if intent == "thanks" and phase in ("consent", "intake", "booking", "confirmation"):
         return _d("utter_welcome_brief", "action_reprompt")  # not "¿algo más?" while a question is open
     if intent in INFO:
-        return _d(INFO[intent], "action_reprompt")
+        return _d(INFO[intent], _then(turn, phase) if intent.startswith("ask_") else "action_reprompt")
     if intent == "greet":
         return _d("utter_greet") if phase == "greeting" else _d("utter_greet_again", "action_reprompt")
     handler = _PHASES.get(phase)
     return handler(turn, intent) if handler else None
+
+
+def _then(turn: Turn, phase: str) -> str:
+    """After an answer: the booking the same message asks for ("¿aceptan seguro? quiero sacar cita con la
+    ginecóloga"), else the open question again."""
+    if phase in ("greeting", "follow_up", "closed") and asks_booking(turn):
+        return _route("book_appointment")
+    return "action_reprompt"
 
 
 def _route(intent: str) -> str:
@@ -240,7 +249,7 @@ def _greeting(turn: Turn, intent: str) -> Decision | None:
     if intent in APPOINTMENT_INTENTS or (
         intent == "inform" and (turn.entity("service") or turn.entity("time"))
     ):
-        return _d(_route(intent))
+        return _d(*also_asked(turn), _route(intent))  # "¿dónde están? y quiero cita para hoy": both
     if intent in ("affirm", "deny"):
         return _d("utter_anything_else")
     return None
@@ -307,7 +316,7 @@ def _follow_up(turn: Turn, intent: str) -> Decision | None:
     if turn.slot("asked_reminders") and intent == "deny":
         return _d("action_reminders_opt_out")
     if intent in APPOINTMENT_INTENTS or (intent == "inform" and turn.entity("service")):
-        return _d(_route(intent))
+        return _d(*also_asked(turn), _route(intent))
     if intent in ("affirm", "deny"):
         return _d("utter_anything_else")
     return None

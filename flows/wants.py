@@ -21,7 +21,7 @@ import re
 
 from bot.core.dialogue import Turn
 from bot.core.readers import fold
-from bot.core.topics import APPOINTMENT_WORDS
+from bot.core.topics import APPOINTMENT_WORDS, HOURS, LOCATION, asks_detail, faq_topics
 
 #: An appointment asked for in words, not one the patient has ("mi cita") nor a change or cancellation.
 _WANTS_APPOINTMENT = re.compile(r"^(?!.*\b(?:mi|mis|la|su) [cs]itas?\b)"
@@ -42,7 +42,8 @@ _OWN = re.compile(r"\b(?:mis? (?:[cs]itas?|[ck]o[n]?sultas?)|tengo|tenia|agendad
 #: Asking whether a day has room ("¿tienen para el lunes?", "¿hay lugar mañana?", "¿le queda algo el 15?"):
 #: with a day named, a booking request; "¿atienden los sábados?" (a weekday in the plural) asks the hours.
 _ASKS_ROOM = re.compile(r"\b(?:tiene|tienen|hay|habra|habria|queda|quedan|le queda|tendra|tendran|alcanzo)\s+"
-                        r"(?:\w+\s+)?(?:lugar|espacio|cupo|[cs]itas?|turnos?|disponib\w*|algo|chance|para)\b")
+                        r"(?:\w+\s+)?(?:lugar|espacio|cupo|[cs]itas?|turnos?|disponib\w*|algo|chance|para|el|este|"
+                        r"esta|hoy|manana)\b")
 _HABITUAL = re.compile(r"\blos (?:lunes|martes|miercoles|jueves|viernes|sabados|domingos|fines)\b")
 #: Words that change an appointment one has.
 _CHANGE_WORDS = re.compile(r"\b(?:cambi\w*|mover|muev\w*|movie\w*|reagend\w*|reprogram\w*|pospon\w*|"
@@ -54,6 +55,32 @@ _NEW_ONE = re.compile(r"\b(?:otra|nueva|una|1) (?:[cs]ita|[ck]o[n]?sulta)\b|\bta
 _CANT_GO = re.compile(r"\b(?:(?:ya )?no (?:voy a |)(?:pod\w+|puedo|alcanzo|llego|asistir\w*|ir\b)|"
                       r"no (?:podre|podria) (?:ir|asistir|llegar)|me surgio|se me complico|"
                       r"me equivoque de (?:dia|fecha|hora)|no era (?:el|para el|ese dia))")
+
+
+def asks_booking(turn: Turn) -> bool:
+    """Whether the words ask for an appointment, whatever else the message asks ("¿aceptan seguro?
+    quiero sacar cita con la ginecóloga")."""
+    text = fold(turn.text)
+    return bool(
+        _WANTS_APPOINTMENT.search(text)
+        or (turn.entity("service") and _WANTS.search(text))
+        or (turn.entity("time") is not None and _ASKS_ROOM.search(text) and not _HABITUAL.search(text))
+    )
+
+
+def also_asked(turn: Turn) -> tuple[str, ...]:
+    """The answers to the questions a request also asks ("¿dónde están? y quiero cita para hoy"), first."""
+    text = fold(turn.text)
+    found: list[str] = []
+    if faq_topics(turn.text):
+        found.append("action_faq")
+    if asks_detail(turn.text):
+        found.append("action_service_info")
+    if LOCATION.search(text):
+        found.append("utter_location")
+    if HOURS.search(text):
+        found.append("utter_hours")
+    return tuple(found)
 
 
 def wanted(turn: Turn, phase: str, intent: str) -> str:

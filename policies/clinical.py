@@ -60,7 +60,7 @@ class ClinicalRequestPolicy:
         if asked or ranked or (_REQUEST.search(_fold(turn.text)) and turn.intent in _BOOKING):
             # the redirect always; a booking the same message asks for ("quiero cita para que el doctor vea
             # mis resultados") starts after it, and a question under way is asked again
-            then = ()
+            then: tuple[str, ...] = ()
             if turn.phase in _IDLE and _WANTS_BOOKING.search(_fold(turn.text)):
                 then = ("action_route_booking",)
             elif turn.phase not in _IDLE:

@@ -21,6 +21,10 @@ WEEKDAY_FORMS: dict[str, int] = {
     "juebes": 3, "juevez": 3, "jeves": 3, "biernes": 4, "viernez": 4, "vierns": 4, "mircoles": 2,
     "miercols": 2, "mierkoles": 2, "miecoles": 2, "miercles": 2, "savado": 5, "sabdo": 5, "sbado": 5,
     "domigo": 6, "lunez": 0, "martez": 1,
+    # letters missed, doubled or left off at the end (none of them a Spanish word)
+    "juves": 3, "jueve": 3, "juevs": 3, "bierns": 4, "viernees": 4, "vierne": 4, "viern": 4,
+    "miercole": 2, "miercol": 2, "mierco": 2, "mierc": 2, "miercoes": 2, "sabaado": 5, "sabad": 5,
+    "lune": 0, "lnes": 0, "domin": 6, "doming": 6,
 }  # fmt: skip
 WEEKDAY_RX = "|".join(sorted(WEEKDAY_FORMS, key=len, reverse=True))
 _NAMES_DAY = re.compile(r"\b(?:" + WEEKDAY_RX + r"|hoy|pasado manana|"
@@ -46,6 +50,8 @@ _ANY = re.compile(r"^(?:(?:pues|mmm|este|ok|si|va|sale)\s+)*"
                   r"(?:quiera|diga|elija|guste)|la que (?:haya|tenga|este)|lo que haya|la que mejor)\b")
 _EARLIEST = re.compile(r"\b(?:la|lo) mas (?:temprano|tempranito|pronto|temprana)\b|\bla primera hora\b")
 _LATEST = re.compile(r"\b(?:la|lo) mas tarde\b|\bla ultima\b")
+#: None of these, but later or earlier the same day ("¿no tiene algo más tarde?", "¿más temprano?").
+_LATER = re.compile(r"(?<!\bla )(?<!\blo )\bmas (tarde|temprano|tempranito|noche)\b")
 _HOUR_WORDS = {"una": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7, "ocho": 8,
                "nueve": 9, "diez": 10, "once": 11, "doce": 12}
 _CLOCK = re.compile(r"\b(?:la|el)?\s*(?:de |a )?las? (\d{1,2}|" + "|".join(_HOUR_WORDS) + r")"
@@ -79,7 +85,8 @@ def _clock(t: str) -> tuple[int, int] | None:
 
 def choice(text: str, offers: Sequence[dict[str, str]], zone: Any) -> int | str | None:
     """The index of the offer picked ("2", "la segunda", "la de las 11", "la del viernes", "la más
-    temprano"), "none" for "ninguna / otro día", "any" for "cualquiera / la que sea", or None."""
+    temprano"), "none" for "ninguna / otro día", "any" for "cualquiera / la que sea", "later" / "earlier"
+    for "¿algo más tarde?" / "¿más temprano?", or None."""
     if not offers:
         return None
     t = fold(text)
@@ -87,6 +94,9 @@ def choice(text: str, offers: Sequence[dict[str, str]], zone: Any) -> int | str 
         return "none"
     if _ANY.match(t):
         return "any"
+    later = _LATER.search(t)
+    if later and not _clock(t):
+        return "later" if later.group(1) in ("tarde", "noche") else "earlier"
     starts = [datetime.fromisoformat(o["start"]).astimezone(zone) for o in offers]
     if _EARLIEST.search(t) and not _clock(t):
         return starts.index(min(starts))

@@ -18,6 +18,8 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from bot.config_files import load_mapping
+from bot.core.names import person_in as person_in  # re-exported: callers read names with readers.*
+from bot.core.names import person_name as person_name
 
 
 def fold(text: str) -> str:
@@ -81,99 +83,7 @@ def after_yes(text: str) -> str:
 
 
 # -- person ---------------------------------------------------------------------------------------------
-_PERSON_PREFIX = re.compile(
-    r"^(?:(?:hola|buenas|buenos dias|buenas tardes|buenas noches|ok|si|sale|va|claro)\s+)*"
-    r"(?:(?:es |seria |la cita es |la cita seria )?(?:a nombre de|para|pa)\s+(?:mi\s+\w+(?:\s+|$))?|"
-    r"(?:me llamo|mi nombre es|el nombre es|su nombre es|se llama|soy|yo soy|nombre|"
-    r"a nombre de|la paciente es|el paciente es|es para mi\s+\w+|para mi\s+\w+|es mi\s+\w+)\s+)"
-)
-_NAME_WORD = re.compile(r"^[a-zñ][a-zñ'\-]*$")
-#: A word with no vowel, a letter three times in a row, or laughter / hesitation: no part of a name.
-_NOT_A_WORD = re.compile(r"^[^aeiouy]+$|(\w)\1\1|^(?:ja|je|ji|jo)+j?$|^(?:eh|ah|em|aja|ajam|uff|ups|pues|"
-                         r"este|esto|nose|okey|oki|equis|xd)$")
-#: Words that end a name (what follows is a time or other detail).
-_NAME_STOP = re.compile(
-    r"\s+(?:para|el|la|los|las|a|al|en|de la|mañana|manana|hoy|pasado|lunes|martes|miercoles|jueves|"
-    r"viernes|sabado|domingo|por|porfa|gracias|y|que|con|cuando|temprano|tarde|noche|es|pa|este|esta|"
-    r"si|no|ok)\b.*$|\s+\d.*$"
-)
-_NOT_NAME = frozenset(
-    [
-        "si", "no", "ok", "va", "sale", "nel", "hola", "gracias", "cita", "consulta", "quiero", "necesito",
-        "agendar", "cambiar", "cancelar", "doctor", "doctora", "dra", "dr", "ninguna", "ninguno", "otro",
-        "otra", "dia", "hora", "horario", "manana", "tarde", "noche", "hoy", "lunes", "martes", "miercoles",
-        "jueves", "viernes", "sabado", "domingo", "persona", "humano", "alguien", "asesor", "agente",
-        "ayuda",
-        "bot", "robot", "quien", "eres", "que", "como", "cuando", "donde", "cuanto", "precio", "costo",
-        "cuesta", "general", "pediatria", "pedia", "gineco", "nutri", "ultra", "psico", "vacuna",
-        "certificado",
-        "consulta", "la", "el", "los", "las", "un", "una", "de", "del", "por", "favor", "porfa", "urgente",
-        "emergencia", "bien", "mal", "cual", "opcion", "primera", "segunda", "tercera", "uno", "dos", "tres",
-        "perfecto", "claro", "listo", "bueno", "buenas", "buenos", "dias", "noches", "tardes", "mande",
-        "disculpe", "perdon", "mi", "mis", "su", "sus", "yo", "tu", "usted", "para", "con", "sin", "mejor",
-        "prefiero", "puedo", "puede", "tengo", "tiene", "es", "son", "acepto", "correcto", "exacto", "nada",
-        "cita", "citas", "pago", "tarjeta", "efectivo", "siempre", "ya", "oiga", "oye", "entonces", "ahora",
-        "pero", "tambien", "mas", "menos", "mismo", "misma", "solo", "nomas", "aqui", "alla", "otra", "otro",
-        "mejor", "cambio", "cambiar", "mande", "sigo", "hay",
-        # how a sentence about oneself starts ("ando con gripa", "me duele mucho"): never a name
-        "me", "te", "se", "le", "lo", "nos", "les", "ando", "tengo", "estoy", "ocupo", "siento", "traigo",
-        "duele", "duelen", "mucho", "muy", "poco", "dolor", "gripa", "tos", "fiebre", "desde", "hace", "ayer"
-    ]
-)
-
-
-def person_name(text: str) -> str | None:
-    """A plausible personal name ("Ana López", "me llamo ana lópez", "a nombre de mi hija Sofía Ruiz
-    para el viernes") in title case, or None (a question, a yes/no, a number, a common word)."""
-    if len(text) > 160:
-        return None
-    for part in re.split(r"[,;.:!\n]+", text):
-        if "?" in part or "¿" in part:
-            continue  # a question ("¿me atiende la doctora Ana?"), not a name; the rest may hold one
-        name = _one_name(part)
-        if name is not None:
-            return name
-    return None
-
-
-_RELATIVES = (r"hij[oa]|espos[oa]|mama|mamá|papa|papá|abuel\w*|herman[oa]|niet[oa]|sobrin[oa]|bebe|bebé|"
-              r"niñ[oa]|nin[oa]|suegr[oa]|ti[oa]|tí[oa]|pareja|novi[oa]|señora|senora|señor|senor|jef[ea]")
-_NAME_MARKER = re.compile(r"\b(?:a nombre de|me llamo|mi nombre es|el nombre es|se llama|"
-                          r"nombre del paciente es|nombre de la paciente es|"
-                          r"(?:es )?(?:para|pa|de) (?:mi|mí) (?:" + _RELATIVES + r"))\s+", re.IGNORECASE)
-
-
-def person_in(text: str) -> str | None:
-    """A name introduced anywhere in a longer message ("cita el viernes a nombre de Ana Ruiz, porfa")."""
-    m = _NAME_MARKER.search(text) or _SOY.search(text)
-    if m is None:
-        return None
-    clause = re.split(r"[,;.:!\n]+", text[m.end():])[0]
-    if "?" in clause or "¿" in clause or "?" in text[: m.start()].rsplit(",", 1)[-1]:
-        return None  # "¿se llama Ana López la doctora?": asked, not told
-    name = _one_name(clause)
-    if name and m.re is _SOY and len(name.split()) < 2:
-        return None  # "soy hipertenso" is not a name; "soy Juan Pérez" is
-    return name
-
-
-_SOY = re.compile(r"(?:^|[.,;!¡]\s*)(?:y\s+)?(?:yo\s+)?soy\s+", re.IGNORECASE)
-
-
-def _one_name(text: str) -> str | None:
-    t = re.sub(r"[^\w\s'\-]", " ", unicodedata.normalize("NFC", text).casefold())
-    t = " ".join(t.split())
-    t = _PERSON_PREFIX.sub("", t, count=1)
-    t = _NAME_STOP.sub("", t)
-    words = t.split()
-    if not 1 <= len(words) <= 5:
-        return None
-    folded = [fold(w) for w in words]
-    if any(not _NAME_WORD.match(w) or len(w) < 2 or _NOT_A_WORD.search(w) for w in folded):
-        return None  # digits, "mmm", "eeeh", "jajaja": not a name
-    if folded[0] in _NOT_NAME or sum(w in _NOT_NAME for w in folded) > (1 if len(words) >= 3 else 0):
-        return None
-    return " ".join(w[:1].upper() + w[1:] for w in words)
+# a patient's personal name: bot/core/names.py (re-exported here, where the other readers are)
 
 
 # -- service --------------------------------------------------------------------------------------------

@@ -100,13 +100,10 @@ def vary(domain: Domain, tracker: Tracker, utter: Utter, text: str = "") -> tupl
         last = _last_asked(domain, tracker)
         if last == utter.response and streak >= 2:
             return _reworded(domain, utter), []
-        if (
-            progress == "detail"
-            and streak >= 1
-            and not content  # new offers after a change ("mejor a terapia") are the answer: sent as they are
-            and last is not None
-            and _kind(domain, last) == _kind(domain, utter.response)
-        ):  # "¿qué consulta y qué día?" -> "es para Ana, el lunes" -> the service, asked the other way
+        if progress == "detail" and streak >= 1 and not content and last == utter.response:
+            # the same words again read as if the details were not heard: asked the other way (new offers
+            # after a change are the answer; "¿qué consulta y qué día?" -> "el lunes" -> "¿qué consulta?"
+            # is already another question)
             return _reworded(domain, utter), []
         return utter, []
     if streak >= 2 and OFFER_HUMAN in domain.responses:
@@ -114,11 +111,6 @@ def vary(domain: Domain, tracker: Tracker, utter: Utter, text: str = "") -> tupl
     if streak == 1 and not key.startswith("choice:"):  # the same offers again: said, not re-worded
         return _reworded(domain, utter), []
     return utter, []
-
-
-def _kind(domain: Domain, response: str) -> str | None:
-    spec = domain.responses.get(response)
-    return spec.expects if spec is not None else None
 
 
 def _reworded(domain: Domain, utter: Utter) -> Utter:

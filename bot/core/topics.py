@@ -19,14 +19,27 @@ DURATION = re.compile(r"\b(?:cuanto (?:tiempo )?dura|duracion|cuanto tarda|cuant
 PHYSICIAN = re.compile(r"\b(?:quien (?:me |la |lo )?(?:atiende|atenderia|va a atender|da la consulta)|"
                        r"que (?:doctor|doctora|"
                        r"medico|medica)|con quien (?:seria|es|me toca)|nombre del (?:doctor|medico)|"
-                       r"quien es (?:el|la) (?:doctor|doctora))\b")
+                       r"quien es (?:el|la) (?:doctor|doctora)|"
+                       r"quienes son (?:los|las) (?:doctor\w*|medic\w*)|"
+                       r"que (?:doctores|doctoras|medicos|especialistas)|cuantos (?:doctores|medicos)|"
+                       r"(?:esta|viene|atiende|trabaja) (?:la|el) (?:dra|doctora|dr|doctor)\b)")
+#: On which days a service is given ("¿qué días viene el pediatra?", "¿cuándo hacen ultrasonidos?").
+DAYS = re.compile(r"\b(?:que dias|cuales dias|cuando (?:atiende\w*|viene|esta|dan|hacen|hay|da)|"
+                  r"dias (?:que|de) (?:atiende|consulta|viene))\b")
 PRICE = re.compile(r"\b(?:cuanto (?:cuesta|cobran|sale|es)|precio|costo|cuanto seria)\b")
 
 
+#: Where the clinic is, and when it opens: asked next to another request ("¿dónde están? y quiero cita").
+LOCATION = re.compile(r"\b(?:donde (?:estan|quedan|se ubican|es el consultorio|esta el consultorio)|"
+                      r"direccion|ubicacion|como llego)\b")
+HOURS = re.compile(r"\b(?:a que hora (?:abren|cierran)|que horarios? (?:tienen|manejan)|"
+                   r"horario de atencion)\b")
+
+
 def asks_detail(text: str) -> bool:
-    """A question about the price, duration or physician of a service."""
+    """A question about the price, duration, physician or days of a service."""
     t = fold(text)
-    return bool(DURATION.search(t) or PHYSICIAN.search(t) or PRICE.search(t))
+    return bool(DURATION.search(t) or PHYSICIAN.search(t) or PRICE.search(t) or DAYS.search(t))
 
 
 

@@ -110,3 +110,45 @@ def test_an_hour_bound_is_never_taken_as_the_offer_at_that_hour(app_state: Any) 
     assert "16:00" in hours, hours  # the test needs the 4 pm offer on the list
     replies = _chat(app_state, sender, "antes de las 4")
     assert "utter_ask_reminders" not in replies[0] and "utter_booked" not in replies[0], replies
+
+
+def _said(state: Any, sender: str, text: str) -> list[str]:
+    from bot.core.events import BotUttered
+
+    n = len(state.processor.tracker(sender).events)
+    _chat(state, sender, text)
+    return [e.response for e in state.processor.tracker(sender).events[n:] if isinstance(e, BotUttered)]
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("hola, aceptan seguro de gastos medicos? quiero sacar cita con la ginecologa", "utter_faq"),
+        ("el costo de la consulta de pediatría y si tienen el sábado", "utter_service_info"),
+        ("donde estan? quiero agendar una cita para mañana", "utter_location"),
+        ("quiero cita de ultrasonido, ¿cuánto cuesta?", "utter_service_info"),
+    ],
+)
+def test_a_question_and_a_request_in_one_message_get_both(app_state: Any, text: str, answer: str) -> None:
+    said = _said(app_state, "whatsapp:+15005550211", text)
+    assert answer in said and said[-1] == "utter_consent_request_name", said
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [("que dias viene el pediatra?", "utter_service_info"), ("quienes son los doctores?", "utter_physicians"),
+     ("¿está la doctora Herrera?", "utter_service_info")],  # her service, and that she gives it
+)
+def test_questions_about_the_physicians_and_their_days(app_state: Any, text: str, answer: str) -> None:
+    said = _said(app_state, "whatsapp:+15005550212", text)
+    assert said[0] == answer, said
+
+
+def test_something_later_the_same_day(app_state: Any) -> None:
+    sender = "whatsapp:+15005550213"
+    _chat(app_state, sender, "quiero cita de pediatria el jueves en la mañana", "acepto, Ana Ruiz")
+    first = app_state.processor.tracker(sender).get_slot("offers")
+    _chat(app_state, sender, "no tiene algo mas tarde?")
+    later = app_state.processor.tracker(sender).get_slot("offers")
+    assert min(o["start"] for o in later) > max(o["start"] for o in first)
+    assert {o["start"][:10] for o in later} == {"2026-11-26"}
