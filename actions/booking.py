@@ -91,6 +91,7 @@ def _select_existing(turn: Turn, mode: str) -> list[Output]:
         slot("service", appt.service_id),
         slot("physician", appt.physician_id),
         slot("appointment_text", text),
+        slot("appointment_start", appt.starts_at.astimezone(turn.services.clinic.timezone).isoformat()),
         slot("offers", None),
         slot("chosen", None),
     ]
@@ -292,7 +293,8 @@ def commit(turn: Turn, mode: str, offer: dict[str, str] | None) -> list[Output]:
 def _clear() -> list[Output]:
     """After a booking, a change or a cancellation: the next request starts afresh — "ahora una para mi
     hijo" is never booked under the name, service or physician of the one just made."""
-    done = ("offers", "chosen", "time", "requested_slot", "appointment_text", *DETAIL_SLOTS)
+    done = ("offers", "chosen", "time", "requested_slot", "appointment_text", "appointment_start",
+            *DETAIL_SLOTS)
     return [slot(name, None) for name in done]
 
 

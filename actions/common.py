@@ -18,6 +18,7 @@ BOOKING_SLOTS = (
     "appointment_id",
     "booking_mode",
     "appointment_text",
+    "appointment_start",
     "offered_human",
 )
 

@@ -14,7 +14,9 @@ from typing import Any
 
 from actions.common import parse_time_value, patient_ref, slot
 from bot.core.dialogue import Output, Turn, Utter
+from bot.core.picks import names_day
 from bot.core.readers import fold
+from bot.core.times import on_day_of
 
 
 def _local_day(value: Any, zone: Any) -> tuple[date, date] | None:
@@ -55,8 +57,17 @@ def _names_appointment(turn: Turn, ent: dict[str, Any], appt: Any, zone: Any) ->
 
 
 def _new_time(turn: Turn, appt: Any, new: list[dict[str, Any]], zone: Any) -> Any:
+    """The new time; an hour or a part of the day alone is on the appointment's own day ("mejor
+    cámbiemela a la tarde")."""
     kept = [e for e in new if not _names_appointment(turn, e, appt, zone)]
-    return kept[-1]["value"] if kept else None
+    if not kept:
+        return None
+    ent = kept[-1]
+    start, end = ent.get("start"), ent.get("end")
+    said = turn.text[start:end] if isinstance(start, int) and isinstance(end, int) else turn.text
+    if names_day(said):
+        return ent["value"]
+    return on_day_of(ent["value"], appt.starts_at.astimezone(zone).isoformat())
 
 
 def pick(turn: Turn, upcoming: list[Any]) -> tuple[Any | None, Any]:

@@ -49,6 +49,9 @@ _HABITUAL = re.compile(r"\blos (?:lunes|martes|miercoles|jueves|viernes|sabados|
 _CHANGE_WORDS = re.compile(r"\b(?:cambi\w*|mover|muev\w*|movie\w*|reagend\w*|reprogram\w*|pospon\w*|"
                            r"adelant\w*|recorr\w*|pas\w+ (?:para|al|a)|otro dia|otra fecha|otra hora|"
                            r"otro horario)\b")
+#: A change of "it" — the appointment one has ("cámbiemela a las 6", "me la mueve al jueves", "pásela").
+_CHANGE_IT = re.compile(r"\b(?:cambi|muev|mueb|pas|recorr|reagend|reprogram|adelant)[ea](?:me|nos)?la\b|"
+                        r"\bme la (?:cambi|muev|pas|recorr|adelant|reagend)\w*")
 #: A new appointment ("otra cita para mi esposo", "una nueva consulta"), not a change of one's own.
 _NEW_ONE = re.compile(r"\b(?:otra|nueva|una|1) (?:[cs]ita|[ck]o[n]?sulta)\b|\btambien\b")
 #: Not being able to go to one's appointment, or having booked the wrong day.
@@ -112,6 +115,9 @@ def wanted(turn: Turn, phase: str, intent: str) -> str:
         return "book_appointment"  # "ok y ¿tienen para el lunes?" after a price: a request for that day
     if intent == "reschedule_appointment" and _NEW_ONE.search(text) and not _CHANGE_WORDS.search(text):
         return "book_appointment"  # "quiero otra cita para mi esposo, también general"
+    loose = intent in ("inform", "book_appointment", "nlu_fallback", "out_of_scope")
+    if idle and loose and _CHANGE_IT.search(text):
+        return "reschedule_appointment"  # "mejor cámbiemela a las 6 de la tarde"
     if idle and intent in ("deny", "out_of_scope", "nlu_fallback", "inform") and _CANT_GO.search(text):
         return "reschedule_appointment"  # "ya no voy a poder ir el viernes": change it (or cancel it)
     if intent in ("emergency", "ask_clinical_info"):

@@ -136,7 +136,11 @@ def _read(domain: Domain, tracker: Tracker, parse: Mapping[str, Any], clinic: An
     else:
         times = when.one_time(text, times)  # "no puedo en la mañana, mejor en la tarde": the afternoon
     if times and tracker.phase in ("intake", "booking", "confirmation"):
-        times = [when.in_context(text, times[0], tracker.get_slot("time"))]  # "¿y a las 10?" that day
+        # "¿y a las 10?" on the day talked about; while an appointment is changed and no new day was said,
+        # its own day and hour ("mejor en la tarde", "a la misma hora pero el viernes")
+        changing = tracker.get_slot("booking_mode") == "reschedule"
+        previous = tracker.get_slot("time") or (tracker.get_slot("appointment_start") if changing else None)
+        times = [when.in_context(text, times[0], previous)]
     elif times:
         times = [{**times[0], "value": when.whole_window(times[0])}]
     entities[:] = [e for e in entities if e.get("entity") != "time"] + times

@@ -63,3 +63,27 @@ def test_a_time_said_as_the_new_one_is_searched(booked: Any, text: str) -> None:
     searched = ("utter_booking_offers", "utter_offers_asked_", "utter_no_slots")
     assert responses[-1].startswith(searched), responses
     assert tracker.get_slot("time") is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "day", "first"),
+    [
+        ("me la puede cambiar a las 6?", "2026-11-27", "18:00"),  # an hour alone: the appointment's own day
+        ("mejor cámbiemela a las 6 de la tarde porfa", "2026-11-27", "18:00"),
+    ],
+)
+def test_an_hour_alone_moves_the_appointment_within_its_day(
+    booked: Any, text: str, day: str, first: str
+) -> None:
+    responses, tracker = _reply(booked, text)
+    offers = tracker.get_slot("offers") or []
+    assert offers and offers[0]["start"].startswith(f"{day}T{first}"), (responses, offers)
+
+
+def test_a_new_day_after_the_change_was_asked_keeps_the_appointments_hour(booked: Any) -> None:
+    responses, _ = _reply(booked, "quiero cambiar mi cita")
+    assert responses == ["utter_ask_new_time"]
+    out = booked.processor.handle(UserMessage(sender_id=SENDER, text="a la misma hora pero el jueves",
+                                              channel="twilio_whatsapp", message_id="SMr2"))  # fmt: skip
+    offers = booked.processor.tracker(SENDER).get_slot("offers") or []
+    assert offers and offers[0]["start"].startswith("2026-11-26T17:00"), ([m.response for m in out], offers)
