@@ -27,10 +27,17 @@ WEEKDAY_FORMS: dict[str, int] = {
     "lune": 0, "lnes": 0, "domin": 6, "doming": 6,
 }  # fmt: skip
 WEEKDAY_RX = "|".join(sorted(WEEKDAY_FORMS, key=len, reverse=True))
-_NAMES_DAY = re.compile(r"\b(?:" + WEEKDAY_RX + r"|hoy|pasado manana|"
-                        r"semana|proxim\w*|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|"
-                        r"octubre|noviembre|diciembre|(?:el|dia) \d{1,2}(?! ?(?::|hrs?\b|horas?\b)))\b"
-                        r"|(?<!la )(?<!de la )(?<!en la )(?<!por la )\bmanana\b")
+_DAY_WORDS = ("primero|uno|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|once|doce|trece|catorce|quince|"
+              "dieciseis|diecisiete|dieciocho|diecinueve|veinte|veinti\\w+|treinta|treinta y uno")
+_NAMES_DAY = re.compile(r"\b(?:" + WEEKDAY_RX + r"|hoy|pasado manana|pasadomanana|"
+                        r"semana|proxim\w*|prox|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|"
+                        r"octubre|noviembre|diciembre|(?:el|dia) \d{1,2}(?! ?(?::|hrs?\b|horas?\b))|"
+                        # "el vie", "al sab", "pal jue": WhatsApp's short weekdays, only after an article
+                        r"(?:el|este|del|al|pal|para el) (?:lun|mart?|mie|mier|jue|vie|sab|dom)|"
+                        r"el (?:" + _DAY_WORDS + r")(?! (?:de la|y media|horas?))|\d{1,2}ero|"
+                        r"(?:ene|feb|abr|jun|jul|ago|sept?|oct|nov|dic) \d{1,2}|"
+                        r"\d{1,2} (?:de )?(?:ene|feb|abr|jun|jul|ago|sept?|oct|nov|dic))\b"
+                        r"|(?<!la )(?<!de la )(?<!en la )(?<!por la )\b(?:manana|mnana|manan|maniana)\b")
 
 
 def names_day(text: str) -> bool:

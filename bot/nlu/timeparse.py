@@ -9,26 +9,49 @@ Clinic readings (where Spanish is ambiguous). Every date is a date of the clinic
 is converted to ``timezone`` (the clinic's) before "today" is taken, whatever the server's zone.
 
 * bare hour 1-7 means the afternoon ("hoy a las 4" -> 16:00); 8-12 as said; "de la mañana"/am override;
-  "10 y cuarto", "diez y media", "cuarto para las 10" (09:45), "diez para las 5" (16:50);
+  "10 y cuarto", "diez y media", "cuarto para las 10" (09:45), "diez para las 5" (16:50), "a las 3 45"
+  (15:45); "las 4" alone (not "me sirven las 2"), "tipo 4" / "a eso de las 4" (16:00; never "tipo 1/2",
+  diabetes), "16 hrs" (13-23 and "09 hrs"; not "cada 8 hrs", "ayuno de 16 hrs");
 * a time alone is its next occurrence strictly after the reference ("a las 10" said at 11:00 -> tomorrow);
 * a weekday ("el martes", "el próximo martes", "el martes que viene") is the next such day strictly after
   today, so "el lunes" said on a Monday is next week's Monday, at any hour (today is "hoy"; the offers
   name the date, so a patient who meant today sees it at once); "este martes" allows today;
   "el martes de la otra semana / de la próxima (semana) / de la semana que entra / de la que entra" is
   the Tuesday of next week (the calendar week from Monday); "el martes de esta semana" may be past;
+  "prox"/"sig" are "próxima"/"siguiente" ("el martes de la prox semana", "la sig semana");
+* weekdays as typed: the typos of ``bot.core.picks.WEEKDAY_FORMS``, letters typed twice ("viernees"), the
+  plural ("los sábados"); short forms ("vie", "sáb", "mié", "jue", "lun", "dom") only after "el", "este",
+  "próximo", "del", "al"...; "el vienes", "el jueces", "el mates" only right after "el" (never "vienes",
+  "los bienes", and never "bienes" at all) — see ``bot.nlu.timeparse_atoms``;
+* the clinic is closed on Sundays: said on a Sunday, "esta semana" is the week starting tomorrow, "el fin
+  de semana" the next one (not the one ending), "el otro martes" the Tuesday after the coming one (never
+  the same day as "el martes"); "la semana que entra / la próxima semana" keep the calendar (tomorrow's);
 * "el sábado 10": the 10th when the next 10th is a Saturday, else Saturday at 10 (a number 1-12);
-* "mañana" alone is tomorrow (grain day); "en/por/de la mañana", "esta mañana" is the morning; the day
-  after midnight is the calendar's: "mañana" said at 00:30 on Thursday is Friday;
+* "mañana" alone is tomorrow (grain day), also "mñana", "mañan", "maniana", "pasadomañana" (never "mana");
+  "en/por/de la mañana", "esta mañana" is the morning; the day after midnight is the calendar's: "mañana"
+  said at 00:30 on Thursday is Friday; "mañana tarde", "el jueves noche": that day's tarde/noche;
 * parts of day as said in Mexico: mañana 08:00-12:00 (Duckling 04:00), mediodía 12:00-14:00 ("al
   mediodía"; "a las 12 del día" is the point), tarde 13:00-19:00 (from "la 1 de la tarde"; Duckling 12:00),
   noche 19:00-24:00 (Duckling 18:00), madrugada 00:00-06:00, temprano/"a primera hora" 07:00-10:00;
-  alone, today's if it has not ended yet, else tomorrow's;
+  "tarde-noche" 17:00-21:00 (around the end of the tarde); alone, today's if it has not ended yet, else
+  tomorrow's; "al rato", "más al rato": the rest of today ``{"from": now, "to": midnight}`` (tomorrow
+  in the last hour of the day);
 * dates alone: grain day at 00:00; "el 15", "el 3 de diciembre", "5/12" (day/month) -> next on/after today;
+  also in words and month first: "el tres de diciembre", "el quince", "el primero" (not "el uno"), "1ero
+  de diciembre", "diciembre 3", "dic 3" (not "mar 3": martes or marzo);
 * weeks ("la semana que entra", "esta semana"): Monday 00:00, grain week; months: the 1st, grain month;
+  "la próxima" at the end of a message is next week ("hasta la próxima" is a goodbye);
 * "dentro de dos semanas"/"en 3 días": that day (grain day); "en ocho días", "de hoy en ocho": a week,
   "en quince días": two weeks (the same weekday); "en 2 horas": reference + 2 h (grain minute);
-* "el fin de semana": Saturday 00:00 to Monday 00:00; "ahorita", "lo antes posible", "cuanto antes":
-  ``{"from": reference minute}`` (grain minute), any time from now on;
+* "el fin de semana": Saturday 00:00 to Monday 00:00; with a time of day ("el fin de semana en la
+  mañana") the Saturday's (one value; the clinic is closed on Sundays); "ahorita", "lo antes posible",
+  "cuanto antes": ``{"from": reference minute}`` (grain minute), any time from now on;
+* open bounds: "dsps de las 5", "despues d las 5", "pasadas las 5" -> ``{"from"}``; "antes del mediodía"
+  -> ``{"to": 12:00}``, "después del mediodía" -> ``{"from": 12:00}`` (noon itself, the complement);
+  "después de comer/de la comida" -> ``{"from": 15:00}`` and "antes de comer" -> ``{"to": 14:00}`` (the
+  comida is 14:00-16:00), not in a sentence about symptoms or medicines ("me duele después de comer");
+* a day and its hour join across fillers: "el viernes a eso de las 11", "el jueves por ahí de las 4",
+  "el viernes ya tarde como a las 6", "el miércoles, ese día en la mañana";
 * windows: "de 10 a 12", "entre 10 y 12", "9-10am" -> {"from", "to"}; "del 3 al 5 de diciembre" -> Dec 3
   00:00 to Dec 6 00:00;
 * "mañana 4" (a bare hour right after hoy/mañana) is a time; "calle 5 de Mayo" and "hoy en día" are not.
@@ -45,14 +68,15 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from bot.nlu.timeparse_patterns import (
-    PARTS_OF_DAY,
-    WEEKDAYS,
-    address_pattern,
-    gap_pattern,
-    hint_pattern,
-    master_pattern,
+from bot.nlu.timeparse_atoms import (
+    atoms_of,
+    later_today,
+    week_monday,
+    weekday_date,
+    weekend,
+    weekend_saturday,
 )
+from bot.nlu.timeparse_patterns import PARTS_OF_DAY, WEEKDAYS, gap_pattern, hint_pattern, master_pattern
 from bot.nlu.timeparse_resolve import (
     Atom,
     Clock,
@@ -65,15 +89,15 @@ from bot.nlu.timeparse_resolve import (
     pod_name,
     resolve_alone,
     resolve_day,
-    resolve_week,
 )
 
 __all__ = ["TimeMatch", "extract_times"]
 
 DAY_KINDS = frozenset({"RELDAY", "WEEKDAY", "DATE"})
 TIME_KINDS = frozenset({"TIME", "NOON", "RANGE", "OPEN"})
-ALONE_KINDS = frozenset({"DURATION", "NOW", "WEEKEND", "MONTH", "MONTHREL", "DATERANGE"})
-_OPEN_TO = ("antes de", "hasta", "no despues de")
+ALONE_KINDS = frozenset({"DURATION", "NOW", "LATER", "WEEKEND", "MONTH", "MONTHREL", "DATERANGE"})
+HOUR_KINDS = frozenset({"POD", "NOON"}) | TIME_KINDS  # what may join "el fin de semana"
+_OPEN_TO = re.compile(r"(?:antes|hasta|no\s+d)")  # "antes de", "hasta", "no después de": {"to": …}
 
 
 @dataclass(frozen=True)
@@ -127,19 +151,23 @@ def _original_span(text: str, index: list[int] | None, start: int, end: int) -> 
 
 
 def _atoms(norm: str) -> list[Atom]:
-    found = []
-    for match in master_pattern().finditer(norm):
-        kind = match.lastgroup or ""
-        if kind == "DATE" and address_pattern().search(norm, max(0, match.start() - 24), match.start()):
-            continue  # "calle 5 de Mayo"
-        fields = {key: val for key, val in match.groupdict().items() if val is not None and key != kind}
-        found.append(Atom(kind, match.start(), match.end(), fields))
-    return found
+    return [atom for match in master_pattern().finditer(norm) for atom in atoms_of(match, norm)]
+
+
+def _joins_weekend(kinds: list[str], kind: str) -> bool:
+    """"el fin de semana en la mañana", "en la mañana del fin de semana": a weekend and one time of day."""
+    both = [*kinds, kind]
+    return (both.count("WEEKEND") == 1 and len(both) == 2
+            and all(k == "WEEKEND" or k in HOUR_KINDS for k in both))
 
 
 def _can_join(group: list[Atom], atom: Atom, gap: str) -> bool:
     kinds = [a.kind for a in group]
-    if atom.kind in ALONE_KINDS or kinds[0] in ALONE_KINDS or not gap_pattern().fullmatch(gap):
+    if not gap_pattern().fullmatch(gap):
+        return False
+    if "WEEKEND" in (atom.kind, *kinds):
+        return _joins_weekend(kinds, atom.kind)
+    if atom.kind in ALONE_KINDS or kinds[0] in ALONE_KINDS:
         return False
     has_week, has_weekday = "WEEK" in kinds, "WEEKDAY" in kinds
     if atom.kind == "WEEK":
@@ -177,10 +205,12 @@ def _group_day(group: list[Atom], today: date) -> tuple[date | None, bool]:
             day = resolve_day(by_kind[kind], today)
             return day, day is None
     if "WEEKDAY" in by_kind and "WEEK" in by_kind:
-        monday = resolve_week(by_kind["WEEK"], today)
+        monday = week_monday(by_kind["WEEK"], today)
         return monday + timedelta(days=WEEKDAYS[by_kind["WEEKDAY"].fields["wd"]]), False
     if "WEEKDAY" in by_kind:
-        return resolve_day(by_kind["WEEKDAY"], today), False
+        return weekday_date(by_kind["WEEKDAY"], today), False
+    if "WEEKEND" in by_kind:  # with a time of day: the Saturday (the clinic is closed on Sundays)
+        return weekend_saturday(by_kind["WEEKEND"], today), False
     return None, False
 
 
@@ -204,9 +234,19 @@ def _pod_of(atom: Atom) -> tuple[str, bool]:
     return pod_name(word), "pdthis" in f or atom.start < 0
 
 
+def _resolve_alone(atom: Atom, ref: datetime) -> tuple[Value, str] | None:
+    if atom.kind == "LATER":
+        return later_today(ref)
+    if atom.kind == "WEEKEND":
+        return weekend(atom, ref)
+    if atom.kind == "WEEK":
+        return iso(at(week_monday(atom, ref.date()), 0, ref.tzinfo)), "week"
+    return resolve_alone(atom, ref)
+
+
 def _resolve_group(group: list[Atom], ref: datetime) -> tuple[Value, str] | None:
     if len(group) == 1 and group[0].kind in ALONE_KINDS | {"WEEK"}:
-        return resolve_alone(group[0], ref)
+        return _resolve_alone(group[0], ref)
     group = [_hour_or_date(a, ref.date()) for a in group]
     day, failed = _group_day(group, ref.date())
     if failed:
@@ -222,8 +262,8 @@ def _resolve_group(group: list[Atom], ref: datetime) -> tuple[Value, str] | None
     timed = next((a for a in group if a.kind in TIME_KINDS), None)
     if timed is None:  # "mañana 4": the hour rides on the day word
         timed = next((Atom("TIME", a.start, a.end, a.fields) for a in group if "k_a__h" in a.fields), None)
-    if timed is not None:
-        return _resolve_timed(timed, day, pod, ref)
+    if timed is not None:  # "a las 8 en la tarde-noche": 20:00
+        return _resolve_timed(timed, day, "tarde" if pod == "tardenoche" else pod, ref)
     if pod is not None:
         first, last = PARTS_OF_DAY[pod]
         if day is None:  # today's, unless it is over
@@ -251,7 +291,7 @@ def _resolve_timed(atom: Atom, day: date | None, pod: str | None, ref: datetime)
     if atom.kind == "TIME":
         return iso(place(day, minutes, ref)), grain
     if atom.kind == "OPEN":
-        key = "to" if " ".join(atom.fields["op"].split()) in _OPEN_TO else "from"
+        key = "to" if _OPEN_TO.match(atom.fields["op"]) else "from"
         return {key: iso(place(day, minutes, ref))}, grain
     first = clock(atom.fields, "r1")
     if first is None:

@@ -101,12 +101,12 @@ def test_next_weeks_tuesday(at: Any, said: str) -> None:
 # -------------------------------------------------------------------- finding: parts of the day
 
 
-def test_en_la_tarde_is_after_the_comida(at: Any) -> None:
+def test_en_la_tarde_starts_at_la_una_de_la_tarde(at: Any) -> None:
     starts, text = book_until_offers(
         at("2026-11-25T10:00"), "quiero una cita de consulta general mañana en la tarde"
     )
     assert days(starts) == {date(2026, 11, 26)}
-    assert all(s.hour >= 14 for s in starts), text  # never 12:30
+    assert all(s.hour >= 13 for s in starts), text  # never 12:30; 13:00 is how the offers say "1 de la tarde"
 
 
 # ------------------------------------------------------------------ finding: the asked time first
