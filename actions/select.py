@@ -80,6 +80,12 @@ def pick(turn: Turn, upcoming: list[Any]) -> tuple[Any | None, Any]:
         for appt in upcoming:
             if appt.id == chosen_id:
                 return appt, _new_time(turn, appt, new, zone)
+    relation = turn.entity("relation")
+    if relation:
+        # "cancela la de mi hijo": only an appointment booked for the son, never the patient's own
+        upcoming = [a for a in upcoming if getattr(a, "for_relation", None) == relation]
+        if not upcoming:
+            return None, None
     if len(upcoming) == 1:
         return upcoming[0], _new_time(turn, upcoming[0], new, zone)
     candidates = list(upcoming)

@@ -33,6 +33,7 @@ COMMON = (
     "utter_opted_out",
     "utter_goodbye",
     "utter_arco_ack",
+    "utter_privacy_use",
     "utter_not_now",
     "utter_anything_else",
     "utter_welcome_brief",

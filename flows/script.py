@@ -11,8 +11,9 @@ import re
 import unicodedata
 
 from bot.core.dialogue import Decision, Turn
+from bot.core.readers import service_id
 from bot.core.topics import asks_detail, faq_topic
-from flows.wants import also_asked, asks_booking, wanted
+from flows.wants import also_asked, asks_arco, asks_booking, wanted
 
 POLICY = "FlowPolicy"
 
@@ -180,6 +181,8 @@ def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
         if phase in ("greeting", "follow_up"):
             return _d("action_decline_human", "utter_anything_else")
         return _d("action_decline_human", "action_reprompt")
+    if intent == "arco_request" and not asks_arco(turn):
+        return _d("utter_privacy_use", "action_reprompt")  # "¿para qué quieren mis datos?": not filed
     if intent == "arco_request":
         return _d("action_arco_request", "action_reprompt")
     if intent in AFTERCARE:  # answers to a reminder or a follow-up (bot/core/aftercare.py)
@@ -197,6 +200,9 @@ def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
         and intent in ("inform", "nlu_fallback", "greet", "affirm")
     ):
         return _d("action_collect_details")
+    if intent == "goodbye" and phase in ("consent", "intake", "booking", "confirmation"):
+        # "sabe qué, mejor no, luego le escribo": the request is dropped, nothing half-kept for later
+        return _d("action_clear_booking", "utter_goodbye", event="conversation_closed")
     if intent == "goodbye":
         return _d("utter_goodbye", event="conversation_closed")
     if intent in FAQ_INTENTS or (
@@ -208,7 +214,7 @@ def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
         return _d("action_faq", _then(turn, phase))  # payment, insurance, invoices... (clinic.yml faq:)
     if (
         intent in ("ask_prices", "ask_services", "out_of_scope", "inform", "nlu_fallback")
-        or (intent == "ask_hours" and turn.entity("service"))  # "¿qué días viene el pediatra?"
+        or (intent == "ask_hours" and _names_service(turn))  # "¿qué días viene la Dra. Herrera?"
     ) and asks_detail(turn.text):
         return _d("action_service_info", _then(turn, phase))  # for the service asked about or being booked
     if intent == "nlu_fallback":
@@ -216,11 +222,18 @@ def _assistant(turn: Turn, phase: str, intent: str) -> Decision | None:
     if intent == "thanks" and phase in ("consent", "intake", "booking", "confirmation"):
         return _d("utter_welcome_brief", "action_reprompt")  # not "¿algo más?" while a question is open
     if intent in INFO:
-        return _d(INFO[intent], _then(turn, phase) if intent.startswith("ask_") else "action_reprompt")
+        # "¿dónde quedan? y ¿a qué hora abren el sábado?": every question of the message is answered
+        more = [a for a in also_asked(turn) if a != INFO[intent]] if intent.startswith("ask_") else []
+        then = _then(turn, phase) if intent.startswith("ask_") else "action_reprompt"
+        return _d(INFO[intent], *more, then)
     if intent == "greet":
         return _d("utter_greet") if phase == "greeting" else _d("utter_greet_again", "action_reprompt")
     handler = _PHASES.get(phase)
     return handler(turn, intent) if handler else None
+
+
+def _names_service(turn: Turn) -> bool:
+    return bool(turn.entity("service") or service_id(turn.text, turn.services.clinic))
 
 
 def _then(turn: Turn, phase: str) -> str:

@@ -44,14 +44,20 @@ _OWN = re.compile(r"\b(?:mis? (?:[cs]itas?|[ck]o[n]?sultas?)|tengo|tenia|agendad
 _ASKS_ROOM = re.compile(r"\b(?:tiene|tienen|hay|habra|habria|queda|quedan|le queda|tendra|tendran|alcanzo)\s+"
                         r"(?:\w+\s+)?(?:lugar|espacio|cupo|[cs]itas?|turnos?|disponib\w*|algo|chance|para|el|este|"
                         r"esta|hoy|manana)\b")
-_HABITUAL = re.compile(r"\blos (?:lunes|martes|miercoles|jueves|viernes|sabados|domingos|fines)\b")
+_HABITUAL = re.compile(r"\blos (?:lunes|martes|miercoles|jueves|viernes|sabados|domingos|fines)\b|"
+                       r"\b(?:horarios?|a que hora|abren|cierran|atienden)\b")  # "¿qué horario tienen?"
+#: An appointment word first, then its details ("cita general el sábado", "consulta pediatrica mañana").
+_LEADS_WITH_APPOINTMENT = re.compile(r"^(?:(?:hola|buenas|buenos dias|buen dia|oiga|disculpe|una|un|otra|"
+                                     r"quiero|ocupo|necesito)\s+)*(?:[cs]itas?|[ck]o[n]?sultas?)\b")
 #: Words that change an appointment one has.
 _CHANGE_WORDS = re.compile(r"\b(?:cambi\w*|mover|muev\w*|movie\w*|reagend\w*|reprogram\w*|pospon\w*|"
                            r"adelant\w*|recorr\w*|pas\w+ (?:para|al|a)|otro dia|otra fecha|otra hora|"
                            r"otro horario)\b")
-#: A change of "it" — the appointment one has ("cámbiemela a las 6", "me la mueve al jueves", "pásela").
+#: A change of "it" — the appointment one has ("cámbiemela a las 6", "me la mueve al jueves", "pásela",
+#: "pásame la de nutrición al sábado").
 _CHANGE_IT = re.compile(r"\b(?:cambi|muev|mueb|pas|recorr|reagend|reprogram|adelant)[ea](?:me|nos)?la\b|"
-                        r"\bme la (?:cambi|muev|pas|recorr|adelant|reagend)\w*")
+                        r"\bme la (?:cambi|muev|pas|recorr|adelant|reagend)\w*|"
+                        r"\b(?:cambi|muev|mov|pas|recorr|adelant)[ea]?(?:me)? la (?:de|del|cita|consulta)\b")
 #: A new appointment ("otra cita para mi esposo", "una nueva consulta"), not a change of one's own.
 _NEW_ONE = re.compile(r"\b(?:otra|nueva|una|1) (?:[cs]ita|[ck]o[n]?sulta)\b|\btambien\b")
 #: Not being able to go to one's appointment, or having booked the wrong day.
@@ -60,14 +66,29 @@ _CANT_GO = re.compile(r"\b(?:(?:ya )?no (?:voy a |)(?:pod\w+|puedo|alcanzo|llego
                       r"me equivoque de (?:dia|fecha|hora)|no era (?:el|para el|ese dia))")
 
 
+#: Asking to exercise a data right (ARCO: access, rectification, cancellation, opposition), in its words —
+#: "¿para qué quieren mis datos?" is a question about the privacy notice, not a request to be filed.
+_ARCO_WORDS = re.compile(r"\b(?:arco|acceder|acceso|rectific\w*|corrig\w*|correg\w*|actualic\w*|"
+                         r"(?:borr|elimin|suprim|cancel|quit)\w* (?:mis|todos mis|los|sus|toda mi) (?:datos|"
+                         r"informacion)|oponer\w*|oposicion|copia de (?:mis|los) datos|"
+                         r"que datos (?:tienen|guardan)|ver mis datos|ya no usen mis datos|derechos)\b")
+
+
+def asks_arco(turn: Turn) -> bool:
+    return bool(_ARCO_WORDS.search(fold(turn.text)))
+
+
 def asks_booking(turn: Turn) -> bool:
     """Whether the words ask for an appointment, whatever else the message asks ("¿aceptan seguro?
     quiero sacar cita con la ginecóloga")."""
     text = fold(turn.text)
+    detail = turn.entity("service") or turn.entity("time") is not None
     return bool(
         _WANTS_APPOINTMENT.search(text)
         or (turn.entity("service") and _WANTS.search(text))
         or (turn.entity("time") is not None and _ASKS_ROOM.search(text) and not _HABITUAL.search(text))
+        or (detail and _LEADS_WITH_APPOINTMENT.match(text))  # "cita general el jueves, ¿llevo estudios?"
+        or (turn.entity("service") and turn.entity("time") is not None and not _HABITUAL.search(text))
     )
 
 
@@ -86,9 +107,17 @@ def also_asked(turn: Turn) -> tuple[str, ...]:
     return tuple(found)
 
 
+#: Leaving for now ("mejor no, luego le escribo", "sale gracias bye", "lo pienso y le aviso").
+_LEAVING = re.compile(r"\b(?:luego le (?:escribo|aviso|marco)|despues le (?:escribo|aviso|marco)|lo pienso|"
+                      r"lo voy a pensar|le aviso despues|bye|bai|adios|hasta luego|nos vemos|chao|chau)\b")
+
+
 def wanted(turn: Turn, phase: str, intent: str) -> str:
     """The intent the words of ``turn`` ask for, given the model's ``intent`` in ``phase``."""
     text = fold(turn.text)
+    leaving = intent in ("deny", "thanks", "nlu_fallback", "out_of_scope", "affirm") and _LEAVING.search(text)
+    if leaving and not (turn.entity("time") or turn.entity("service")):
+        return "goodbye"
     if intent in ("out_of_scope", "nlu_fallback") and phase in ("intake", "booking", "confirmation") and (
         turn.entity("time") is not None or turn.entity("service") is not None
     ):
@@ -101,8 +130,13 @@ def wanted(turn: Turn, phase: str, intent: str) -> str:
     )
     if idle and intent in ("nlu_fallback", "greet", "out_of_scope") and asks:
         return "book_appointment"  # "se puede hacer sita?", "cita", "ando buscando cita de psiquiatría"
-    if idle and intent in ("affirm", "thanks") and _BARE_REQUEST.match(text):
-        return "book_appointment"  # "cita porfa"
+    details = turn.entity("service") or turn.entity("time") is not None
+    unsure = intent in ("nlu_fallback", "out_of_scope", "greet")
+    if idle and unsure and details and _LEADS_WITH_APPOINTMENT.match(text):
+        return "book_appointment"  # "cita general el sábado"
+    polite = intent in ("affirm", "thanks")
+    if idle and polite and (_BARE_REQUEST.match(text) or _WANTS_APPOINTMENT.search(text)):
+        return "book_appointment"  # "cita porfa", "ok está bien, ¿me la agenda?"
     if idle and intent == "check_appointment" and turn.entity("service") and not _OWN.search(text):
         return "book_appointment"  # "cita pa mi hija de 14 con la gine": a new one, not one she has
     if (

@@ -51,7 +51,11 @@ _EMERGENCY_PHRASES = (
     r"altura|techo)|(?:pico|mordio) (?:un |una )?(?:alacran|arana|vibora|serpiente|escorpion)|"
     r"hit by a car|car accident|snake bite|scorpion",
     # someone asking for help or an ambulance
-    r"ambulancia|ambulance|socorro|auxilio|ayuda (?:urgente|es urgente|porfavor es urgente)|"
+    # "socorro" / "auxilio" as a cry, never as a name ("Socorro Amparo Luna", "me llamo Socorro")
+    r"ambulancia|ambulance|"
+    r"(?<!llamo )(?<!llama )(?<!nombre de )(?:socorro|auxilio)(?=\W*$|\s*[!¡]|,? (?:ayuda|auxilio|socorro|"
+    r"por ?favor|es urgente|urgente|mi |se |no |que |alguien))|"
+    r"ayuda (?:urgente|es urgente|porfavor es urgente)|"
     r"urgente(?: \w+)? ayuda|necesito ayuda urgente|ayuda,? es urgente|"
     r"^\W*(?:ayuda+|help(?: me)?(?: please)?)"
     r"\W*$|help,? (?:it'?s an )?emergency|emergency",

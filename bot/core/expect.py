@@ -30,6 +30,11 @@ _HUMAN_WORDS = re.compile(r"\b(?:persona|humano|alguien|recepci\w*|asesor\w*|age
                           r"comunique|contacteme) con|llamada|llamar|marcar)\b")
 _CHANGE = re.compile(r"\b(?:mejor|cambi\w*|en vez|siempre no|mas bien|no era|perdon|corrijo|me equivoque)\b")
 _INFO_INTENTS = frozenset({"ask_services", "ask_prices", "out_of_scope", "nlu_fallback"})
+_BOOKING_PHASES = ("intake", "booking", "confirmation")
+#: Asking in words to be put through to a person.
+_ASKS_PERSON = re.compile(r"\b(?:pase\w*|pasa\w*|comuni\w*|hablar|platicar|contact\w*|comunicar\w*) con "
+                          r"(?:alguien|una persona|un humano|una persona real|recepcion|la recepcionista|"
+                          r"la secretaria|un asesor|una asesora|un agente)\b")
 _QUESTION = re.compile(r"\?|¿|^(?:cuanto|cuando|donde|como|que|cual|aceptan|tienen|hay)\b")
 
 
@@ -144,11 +149,18 @@ def _read(domain: Domain, tracker: Tracker, parse: Mapping[str, Any], clinic: An
     elif times:
         times = [{**times[0], "value": when.whole_window(times[0])}]
     entities[:] = [e for e in entities if e.get("entity") != "time"] + times
+    if intent.startswith("ask_") and tracker.get_slot("service") and tracker.phase in _BOOKING_PHASES:
+        # "¿cuánto cuesta el ultrasonido?" during a gynecology booking: answered, never the service booked
+        entities = [e for e in entities if e.get("entity") != "service"]
     out["entities"] = entities
     if want is None or intent in _KEEP:
         return out
     if intent == "request_human" and _HUMAN_WORDS.search(readers.fold(text)):
         return out  # a request for a person in words; otherwise the answer's reader decides (below)
+    if _ASKS_PERSON.search(readers.fold(text)):
+        # "no me sirve ninguno, mejor páseme con alguien": a person, whatever the model or the reader says
+        out["intent"] = {"name": "request_human", "confidence": 1.0}
+        return out
     reader = _READERS.get(want)
     if reader is None:
         return out
@@ -221,6 +233,8 @@ def _yes_no(text: str, intent: str, entities: list[dict[str, Any]], tracker: Tra
 def _consent(text: str, intent: str, entities: list[dict[str, Any]], tracker: Tracker, clinic: Any) -> Answer:
     if re.match(r"^\s*acepto\b", text, re.IGNORECASE):
         return "affirm", entities, {}
+    if readers.emoji_answer(text) == "affirm":
+        return "inform", entities, {}  # consent is given in words: "✅" gets the reminder to write ACEPTO
     said = readers.yes_no(text, loose=True)
     if said is not None:
         return said, entities, {}
@@ -297,7 +311,10 @@ def _offer_day(offer: Mapping[str, Any], zone: Any) -> date:
 
 
 def _time(text: str, intent: str, entities: list[dict[str, Any]], tracker: Tracker, clinic: Any) -> Answer:
-    if _has(entities, "time") and intent not in ("ask_hours", "ask_prices", "ask_location"):
+    asking = _QUESTION.search(readers.fold(text)) or "?" in text
+    # "el sábado a primera hora" read as a question about the hours is the day asked for; "¿a qué hora
+    # abren el sábado?" is a question
+    if _has(entities, "time") and (intent not in ("ask_hours", "ask_prices", "ask_location") or not asking):
         keep = intent if intent in ("book_appointment", "reschedule_appointment", "inform") else "inform"
         return keep, entities, {}
     return None

@@ -57,6 +57,8 @@ _ANY = re.compile(r"^(?:(?:pues|mmm|este|ok|si|va|sale)\s+)*"
                   r"(?:quiera|diga|elija|guste)|la que (?:haya|tenga|este)|lo que haya|la que mejor)\b")
 _EARLIEST = re.compile(r"\b(?:la|lo) mas (?:temprano|tempranito|pronto|temprana)\b|\bla primera hora\b")
 _LATEST = re.compile(r"\b(?:la|lo) mas tarde\b|\bla ultima\b")
+#: A pick corrected in the same message ("la 2... no perdón, la 3", "la primera, digo la segunda").
+_CORRECTION = re.compile(r"\b(?:no (?:perdon|disculpe|mejor|espere)|perdon|digo|mejor dicho|no no|o sea)\b")
 #: None of these, but later or earlier the same day ("¿no tiene algo más tarde?", "¿más temprano?").
 _LATER = re.compile(r"(?<!\bla )(?<!\blo )\bmas (tarde|temprano|tempranito|noche)\b")
 _HOUR_WORDS = {"una": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7, "ocho": 8,
@@ -97,6 +99,10 @@ def choice(text: str, offers: Sequence[dict[str, str]], zone: Any) -> int | str 
     if not offers:
         return None
     t = fold(text)
+    corrected = _CORRECTION.split(t)
+    if len(corrected) > 1 and corrected[-1].strip():
+        t = corrected[-1].strip()  # "la 2... no perdón, la 3": what comes after the correction
+        text = t
     if _NONE.match(t):
         return "none"
     if _ANY.match(t):

@@ -51,9 +51,29 @@ _TAIL_OK = re.compile(
 )
 
 
+#: A reply that is only emoji: 👍 ✅ 👌 for yes, 👎 ❌ for no (skin tones and variation selectors ignored).
+_EMOJI_YES = frozenset("👍✅👌🙌✔☑🆗🤝💯")
+_EMOJI_NO = frozenset("👎❌✖🚫🙅")
+_EMOJI_NOISE = re.compile(r"[\s\ufe0f\u200d\U0001F3FB-\U0001F3FF]+")
+
+
+def emoji_answer(text: str) -> str | None:
+    """'affirm' / 'deny' for a message made only of yes / no emoji."""
+    marks = set(_EMOJI_NOISE.sub("", text))
+    if marks and marks <= _EMOJI_YES:
+        return "affirm"
+    if marks and marks <= _EMOJI_NO:
+        return "deny"
+    return None
+
+
 def yes_no(text: str, *, loose: bool = False) -> str | None:
     """'affirm', 'deny' or None. Strict: the message is only the yes/no (thanks, "por favor" may follow);
-    ``loose``: a leading yes/no followed by other details (consent: "sale, es para mañana")."""
+    ``loose``: a leading yes/no followed by other details (consent: "sale, es para mañana"); emoji alone
+    (👍, ✅, 👎) count."""
+    emoji = emoji_answer(text)
+    if emoji is not None:
+        return emoji
     t = fold(text)
     if not t:
         return None
@@ -159,6 +179,11 @@ def physician_keys(name: str) -> tuple[str, ...]:
     return tuple(sorted(k for k in keys if len(k) >= 4))
 
 
+_GENERIC = frozenset({"cita", "citas", "sita", "sitas", "consulta", "consultas", "cosulta", "una cita",
+                      "una consulta", "cita medica", "consulta medica", "doctor", "doctora", "medico",
+                      "medica", "la cita", "la consulta", "mi cita", "otra cita", "otra consulta"})
+
+
 def service_id(text: str, clinic: Any, *, listed: bool = False) -> str | None:
     """The clinic service a short answer names; ``listed``: the services were just listed in clinic order,
     so "2" / "la segunda" pick one."""
@@ -171,6 +196,8 @@ def service_id(text: str, clinic: Any, *, listed: bool = False) -> str | None:
             return str(services[index].id)
     t = fold(text)
     core = " ".join(_FILLER.sub(" ", t).split()) or t
+    if core in _GENERIC:
+        return None  # "cita", "una consulta": no service named (fuzzily, "cita" is "cita de embarazo")
     choices: dict[str, str] = {}
     for s in services:
         choices[fold(s.name)] = s.id

@@ -26,7 +26,7 @@ PHYSICIAN = re.compile(r"\b(?:quien (?:me |la |lo )?(?:atiende|atenderia|va a at
 #: On which days a service is given ("¿qué días viene el pediatra?", "¿cuándo hacen ultrasonidos?").
 DAYS = re.compile(r"\b(?:que dias|cuales dias|cuando (?:atiende\w*|viene|esta|dan|hacen|hay|da)|"
                   r"dias (?:que|de) (?:atiende|consulta|viene))\b")
-PRICE = re.compile(r"\b(?:cuanto (?:cuesta|cobran|sale|es)|precio|costo|cuanto seria)\b")
+PRICE = re.compile(r"\b(?:cuanto (?:cuesta|cobran?|sale|es|le debo|seria|vale)|precio|costo|que tan caro)\b")
 
 
 #: Where the clinic is, and when it opens: asked next to another request ("¿dónde están? y quiero cita").
@@ -62,6 +62,8 @@ FAQ_TOPICS: dict[str, re.Pattern[str]] = {
     "what_to_bring": re.compile(r"\b(?:que (?:debo |tengo que |necesito |ocupo )?(?:llevar|traer)|"
                                 r"que documentos|"
                                 r"identificacion|ine|llevo algo|traigo algo|que papeles|cartilla)\b"),
+    "contact": re.compile(r"\b(?:telefono|numero de (?:telefono|contacto|la clinica|del consultorio)|"
+                          r"a que numero|(?:les|los) (?:puedo )?llam\w*|correo|email|e mail)\b"),
     "preparation": re.compile(r"\b(?:ayun\w*|preparacion|prepararme|vejiga llena|tomar agua antes|"
                               r"como me preparo|indicaciones (?:para|antes)|sin comer|dejo de comer)\b"),
 }
