@@ -12,6 +12,7 @@ from bot.core.events import BotUttered
 from bot.core.processor import UserMessage
 
 NOW = datetime.fromisoformat("2026-11-25T10:00:00-06:00")
+BOOK_FRIDAY = ("quiero cita de medicina general el viernes", "acepto, Laura Esquivel", "1", "no")
 
 
 def _said(state: Any, sender: str, *texts: str) -> list[list[str]]:
@@ -42,7 +43,7 @@ def test_a_bare_cita_names_no_service(app_state: Any) -> None:
 
 def test_cancelling_a_relatives_appointment_never_cancels_the_patients_own(app_state: Any) -> None:
     sender = "whatsapp:+15005550802"
-    _said(app_state, sender, "quiero cita de medicina general el viernes", "acepto, Laura Esquivel", "1", "no")
+    _said(app_state, sender, *BOOK_FRIDAY)
     replies = _said(app_state, sender, "cancela la de mi hijo")
     assert "utter_confirm_cancel" not in replies[0], replies
     assert len(_upcoming(app_state, sender)) == 1
@@ -58,7 +59,7 @@ def test_a_price_question_during_a_booking_never_changes_the_service(app_state: 
 
 def test_moving_one_of_two_appointments_is_a_change_not_a_new_booking(app_state: Any) -> None:
     sender = "whatsapp:+15005550804"
-    _said(app_state, sender, "quiero cita de medicina general el viernes", "acepto, Laura Esquivel", "1", "no")
+    _said(app_state, sender, *BOOK_FRIDAY)
     _said(app_state, sender, "tambien quiero una de nutricion el jueves", "Laura Esquivel", "1")
     assert len(_upcoming(app_state, sender)) == 2
     _said(app_state, sender, "pasame la de nutricion al sabado")
@@ -134,7 +135,8 @@ def test_leaving_for_now_is_goodbye(app_state: Any, text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "answer"),
-    [("cual es el telefono del consultorio?", "utter_faq"), ("cuanto cobra el pediatra?", "utter_service_info"),
+    [("cual es el telefono del consultorio?", "utter_faq"),
+     ("cuanto cobra el pediatra?", "utter_service_info"),
      ("la doctora herrera que dias viene?", "utter_service_info")],
 )
 def test_side_questions_get_their_own_answer(app_state: Any, text: str, answer: str) -> None:
