@@ -60,6 +60,9 @@ _CHANGE_IT = re.compile(r"\b(?:cambi|muev|mueb|pas|recorr|reagend|reprogram|adel
                         r"\b(?:cambi|muev|mov|pas|recorr|adelant)[ea]?(?:me)? la (?:de|del|cita|consulta)\b")
 #: A new appointment ("otra cita para mi esposo", "una nueva consulta"), not a change of one's own.
 _NEW_ONE = re.compile(r"\b(?:otra|nueva|una|1) (?:[cs]ita|[ck]o[n]?sulta)\b|\btambien\b")
+#: Second thoughts about the appointment just booked ("mejor para el sábado a la misma hora").
+_RETHINK = re.compile(r"\b(?:mejor|si mejor|misma hora|la hacemos|la dejamos|la ponemos|la cambiamos|"
+                      r"la movemos|en vez|mas bien)\b")
 #: Not being able to go to one's appointment, or having booked the wrong day.
 _CANT_GO = re.compile(r"\b(?:(?:ya )?no (?:voy a |)(?:pod\w+|puedo|alcanzo|llego|asistir\w*|ir\b)|"
                       r"no (?:podre|podria) (?:ir|asistir|llegar)|me surgio|se me complico|"
@@ -152,6 +155,9 @@ def wanted(turn: Turn, phase: str, intent: str) -> str:
     loose = intent in ("inform", "book_appointment", "nlu_fallback", "out_of_scope")
     if idle and loose and _CHANGE_IT.search(text):
         return "reschedule_appointment"  # "mejor cámbiemela a las 6 de la tarde"
+    just_booked = phase == "follow_up" and turn.slot("appointment_id")
+    if just_booked and loose and turn.entity("time") is not None and _RETHINK.search(text):
+        return "reschedule_appointment"  # right after booking: "y si mejor la hacemos a las 6 de la tarde?"
     if idle and intent in ("deny", "out_of_scope", "nlu_fallback", "inform") and _CANT_GO.search(text):
         return "reschedule_appointment"  # "ya no voy a poder ir el viernes": change it (or cancel it)
     if intent in ("emergency", "ask_clinical_info"):

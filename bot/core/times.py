@@ -29,7 +29,7 @@ from bot.core.picks import names_day
 from bot.core.readers import fold
 
 #: In the clause of a time, words that turn it down ("no puedo", "el jueves no", "tampoco").
-_REJECTED = re.compile(r"\b(?:no|tampoco|ni|imposible)\b")
+_REJECTED = re.compile(r"\b(?:no|tampoco|ni|imposible|porque|trabajo|salgo|ocupad[oa])\b")
 #: Before a later time, words that prefer it ("mejor", "puede ser", "más bien").
 _PREFERRED = re.compile(r"\b(?:mejor|pero|puede ser|prefiero|mas bien|entonces|en vez|siempre si|o sea)\b")
 #: Before a day, words that make it when something started ("desde el sábado", "hace dos días").
@@ -143,6 +143,22 @@ def _clause(text: str, ent: Mapping[str, Any]) -> str:
     return fold(text[lo : min(his) if his else len(text)])
 
 
+def _turned_down(text: str, times: list[dict[str, Any]], i: int) -> bool:
+    """"no puedo en la mañana", "el jueves no puedo", "porque trabajo en la tarde": within its clause, the
+    words since the time before it say no or give a reason, or a "no" follows it."""
+    ent = times[i]
+    start, end = ent.get("start"), ent.get("end")
+    if not isinstance(start, int) or not isinstance(end, int):
+        return bool(_REJECTED.search(_clause(text, ent)))
+    prev_end = times[i - 1].get("end") if i > 0 else None
+    next_start = times[i + 1].get("start") if i + 1 < len(times) else None
+    lo = max(max(text.rfind(c, 0, start) for c in ",.;!?") + 1, prev_end if isinstance(prev_end, int) else 0)
+    stops = [j for j in (text.find(c, end) for c in ",.;!?") if j >= 0]
+    hi = min([*stops, next_start if isinstance(next_start, int) else len(text), len(text)])
+    before, after = fold(text[lo:start]), fold(text[end:hi])
+    return bool(_REJECTED.search(before) or re.match(r"(?:\w+ )?(?:no|tampoco|ni)\b", after))
+
+
 def _onset(text: str, ent: Mapping[str, Any]) -> bool:
     """When something started ("tengo gripa desde el sábado", "tos desde ayer"), not when to come."""
     start = ent.get("start")
@@ -157,7 +173,7 @@ def one_time(text: str, times: list[dict[str, Any]]) -> list[dict[str, Any]]:
     times = [t for t in times if not _onset(text, t)]
     if len(times) < 2:
         return times
-    kept = [t for t in times if not _REJECTED.search(_clause(text, t))]
+    kept = [t for i, t in enumerate(times) if not _turned_down(text, times, i)]
     if kept and len(kept) < len(times):
         times = kept
     if len(times) < 2:
@@ -172,6 +188,12 @@ def one_time(text: str, times: list[dict[str, Any]]) -> list[dict[str, Any]]:
         merged = dict(last)
         merged["value"] = on_day_of(last.get("value"), first.get("value"))
         return [merged]
+    if _week_of(whole_window(first)) is not None and not names_day(_span(text, last)):
+        return [first]  # "la próxima semana, en la mañana": the week (one window holds one of them)
+    if not names_day(_span(text, first)) and not names_day(_span(text, last)):
+        points = [t for t in times if isinstance(t.get("value"), str)]
+        if len(points) == 1:
+            return points  # "al rato, como a las 5": the hour said
     return times
 
 

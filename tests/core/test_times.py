@@ -121,3 +121,24 @@ def test_an_onset_and_a_wanted_day_keep_the_wanted_one() -> None:
     text = "¿tienen desde las 5?"
     five = ent(text, "las 5", {"from": at("23", "17:00")}, "hour")
     assert times.one_time(text, [five]) == [five]  # an hour after "desde" is a window, not an onset
+
+
+def test_a_reason_turns_a_time_down() -> None:
+    text = "el jueves temprano porque trabajo en la tarde"
+    early = ent(text, "el jueves temprano", {"from": at("26", "07:00"), "to": at("26", "10:00")}, "hour")
+    late = ent(text, "en la tarde", {"from": at("23", "13:00"), "to": at("23", "19:00")}, "hour")
+    assert times.one_time(text, [early, late]) == [early]
+
+
+def test_a_week_and_a_part_of_day_keep_the_week() -> None:
+    text = "la proxima semana, en la mañana"
+    week = ent(text, "la proxima semana", day("30"), "week")
+    morning = ent(text, "en la mañana", {"from": at("23", "08:00"), "to": at("23", "12:00")}, "hour")
+    assert times.one_time(text, [week, morning]) == [week]
+
+
+def test_later_today_and_an_hour_keep_the_hour() -> None:
+    text = "al rato, como a las 5"
+    soon = ent(text, "al rato", {"from": at("23", "10:00")}, "hour")
+    five = ent(text, "a las 5", at("23", "17:00"), "hour")
+    assert times.one_time(text, [soon, five]) == [five]

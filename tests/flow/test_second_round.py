@@ -147,3 +147,16 @@ def test_side_questions_get_their_own_answer(app_state: Any, text: str, answer: 
 def test_where_and_when_both_answered(app_state: Any) -> None:
     replies = _said(app_state, "whatsapp:+15005550815", "donde quedan? y a que hora abren el sabado?")
     assert {"utter_location", "utter_hours"} <= set(replies[0]), replies
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [("y si mejor la hacemos a las 6 de la tarde?", "2026-11-27"),
+     ("mejor para el sabado a la misma hora", "2026-11-28")],
+)
+def test_second_thoughts_right_after_booking_change_it(app_state: Any, text: str, day: str) -> None:
+    sender = "whatsapp:+15005550816"
+    _said(app_state, sender, *BOOK_FRIDAY[:3])
+    _said(app_state, sender, text)
+    assert _slot(app_state, sender, "booking_mode") == "reschedule"
+    assert {o["start"][:10] for o in _slot(app_state, sender, "offers") or ()} == {day}
