@@ -107,7 +107,11 @@ def _read(domain: Domain, tracker: Tracker, parse: Mapping[str, Any], clinic: An
                    "cancel_appointment")
         and APPOINTMENT_WORDS.search(readers.fold(text))
     )
-    if not _has(entities, "service") and want != "service" and (_CHANGE.search(readers.fold(text)) or asks):
+    corrected = _corrected_service(text, clinic) if _CHANGE.search(readers.fold(text)) else None
+    if corrected:  # "perdón, no es ginecología, es ultrasonido": the service named after the correction
+        entities = [e for e in entities if e.get("entity") != "service"]
+        entities.append({"entity": "service", "value": corrected, "extractor": "expected"})
+    elif not _has(entities, "service") and want != "service" and (_CHANGE.search(readers.fold(text)) or asks):
         # "mejor cámbielo a terapia": a new service; "kiero una sita pa mi hija con el pedia": the service
         # the model did not extract, read with the clinic's names, aliases and physicians
         named = readers.service_id(text, clinic)
@@ -175,6 +179,21 @@ def _read(domain: Domain, tracker: Tracker, parse: Mapping[str, Any], clinic: An
         out["intent"] = {"name": new_intent, "confidence": 1.0}
         out["intent_ranking"] = [{"name": new_intent, "confidence": 1.0}]
     return out
+
+
+_CORRECTED = re.compile(r"\b(?:es|era|sino|mejor|mas bien)\b")
+
+
+def _corrected_service(text: str, clinic: Any) -> str | None:
+    """"perdón, no es ginecología, es ultrasonido lo que necesito": the service named last after a "no"."""
+    folded = readers.fold(text)
+    if not re.search(r"\bno\b", folded):
+        return None
+    for piece in reversed(_CORRECTED.split(folded)):
+        sid = readers.service_id(piece, clinic) if piece.strip() else None
+        if sid:
+            return sid
+    return None
 
 
 def _still_requested(tracker: Tracker) -> str | None:

@@ -182,14 +182,14 @@ def one_time(text: str, times: list[dict[str, Any]]) -> list[dict[str, Any]]:
     end = first.get("end")
     between = fold(text[end : last.get("start")]) if isinstance(end, int) and isinstance(
         last.get("start"), int) else ""
+    if _week_of(whole_window(first)) is not None and not names_day(_span(text, last)):
+        return [first]  # "la próxima semana, el día que sea pero en la mañana": the week (one window each)
     if _PREFERRED.search(between):
         return [last]
     if _is_day(first) and not names_day(_span(text, last)) and _within_one_day(last.get("value")):
         merged = dict(last)
         merged["value"] = on_day_of(last.get("value"), first.get("value"))
         return [merged]
-    if _week_of(whole_window(first)) is not None and not names_day(_span(text, last)):
-        return [first]  # "la próxima semana, en la mañana": the week (one window holds one of them)
     if not names_day(_span(text, first)) and not names_day(_span(text, last)):
         points = [t for t in times if isinstance(t.get("value"), str)]
         if len(points) == 1:

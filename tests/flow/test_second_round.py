@@ -160,3 +160,18 @@ def test_second_thoughts_right_after_booking_change_it(app_state: Any, text: str
     _said(app_state, sender, text)
     assert _slot(app_state, sender, "booking_mode") == "reschedule"
     assert {o["start"][:10] for o in _slot(app_state, sender, "offers") or ()} == {day}
+
+
+def test_a_service_corrected_while_the_day_is_asked(app_state: Any) -> None:
+    sender = "whatsapp:+15005550817"
+    _said(app_state, sender, "quiero cita de ginecologia", "acepto, Alondra Beltran")
+    _said(app_state, sender, "perdon, no es ginecologia, es ultrasonido lo que necesito")
+    assert _slot(app_state, sender, "service") == "ultrasonido"
+
+
+def test_next_week_any_day_but_in_the_morning_is_next_week(app_state: Any) -> None:
+    sender = "whatsapp:+15005550818"
+    _said(app_state, sender, "cita de nutricion la proxima semana el dia que sea pero en la mañana",
+          "acepto, Sonia Carvajal")  # fmt: skip
+    days = {o["start"][:10] for o in _slot(app_state, sender, "offers") or ()}
+    assert days and all("2026-11-30" <= d <= "2026-12-06" for d in days), days
