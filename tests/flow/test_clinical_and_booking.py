@@ -8,20 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.core.events import BotUttered
-from bot.core.processor import UserMessage
-
-
-def _chat(state: Any, sender: str, *texts: str) -> list[list[str]]:
-    """Each turn's responses, one per response (the WhatsApp messages join them: bot/core/coalesce.py)."""
-    replies = []
-    for text in texts:
-        n = len(state.processor.tracker(sender).events)
-        state.processor.handle(UserMessage(sender_id=sender, text=text, channel="twilio_whatsapp",
-                                           message_id=f"SM{sender[-4:]}c{n}"))  # fmt: skip
-        events = state.processor.tracker(sender).events[n:]
-        replies.append([e.response for e in events if isinstance(e, BotUttered) and e.response])
-    return replies
+from tests.flow.talk import said
 
 
 @pytest.mark.parametrize(
@@ -37,7 +24,7 @@ def test_a_booking_that_asks_about_clinical_information_gets_the_redirect_and_th
     app_state: Any, text: str
 ) -> None:
     sender = "whatsapp:+15005550701"
-    [replies] = _chat(app_state, sender, text)
+    [replies] = said(app_state, sender, text)
     assert "utter_clinical_redirect" in replies, replies
     assert replies[-1] == "utter_consent_request_name", replies
     assert app_state.processor.tracker(sender).get_slot("time") in (None, "2026-11-25T00:00:00.000-06:00")
@@ -48,14 +35,14 @@ def test_a_booking_that_asks_about_clinical_information_gets_the_redirect_and_th
     ["¿ya salieron mis resultados?", "¿cuánto paracetamol le doy a mi hijo?", "¿es grave mi diagnóstico?"],
 )
 def test_a_clinical_question_alone_gets_only_the_redirect(app_state: Any, text: str) -> None:
-    [replies] = _chat(app_state, "whatsapp:+15005550702", text)
+    [replies] = said(app_state, "whatsapp:+15005550702", text)
     assert replies[0] == "utter_clinical_redirect", replies
     assert "utter_consent_request_name" not in replies and "utter_consent_request" not in replies
 
 
 def test_a_clinical_question_during_a_booking_keeps_the_service_and_asks_again(app_state: Any) -> None:
     sender = "whatsapp:+15005550703"
-    replies = _chat(app_state, sender, "ocupo cita con la ginecologa", "acepto, Ana Ruiz",
+    replies = said(app_state, sender, "ocupo cita con la ginecologa", "acepto, Ana Ruiz",
                     "oiga y ya llegaron los resultados de mi ultrasonido?")  # fmt: skip
     assert replies[2][0] == "utter_clinical_redirect" and replies[2][-1] == "utter_ask_time", replies
     assert app_state.processor.tracker(sender).get_slot("service") == "ginecologia"

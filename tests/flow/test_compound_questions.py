@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from bot.core.domain import parse_domain
-from bot.core.processor import UserMessage
 from bot.errors import DomainError
+from tests.flow.talk import chat
 
 CONSENT = ["acepto", "Acepto", "ACEPTO", "si acepto", "Sí, acepto", "sí", "si claro", "de acuerdo",
            "ok acepto", "va, acepto"]
@@ -20,16 +20,6 @@ NAMES = ["Ana López", "ana lopez ruiz", "JUAN PÉREZ GARCÍA", "María José He
 JOIN = [", {n}", ". {n}", " {n}", ", me llamo {n}", ", a nombre de {n}", ", soy {n}"]
 
 
-def _chat(state: Any, sender: str, *texts: str) -> list[list[str]]:
-    replies = []
-    for text in texts:
-        i = len(state.processor.tracker(sender).events)
-        out = state.processor.handle(
-            UserMessage(sender_id=sender, text=text, channel="twilio_whatsapp",
-                        message_id=f"SM{sender[-4:]}{i}")
-        )
-        replies.append([m.response for m in out])
-    return replies
 
 
 def _title(name: str) -> str:
@@ -42,7 +32,7 @@ CASES = list(itertools.product(CONSENT, NAMES, JOIN))[::3]  # 100 of the 300, ev
 @pytest.mark.parametrize(("yes", "name", "join"), CASES)
 def test_consent_and_name_in_one_message(app_state: Any, yes: str, name: str, join: str) -> None:
     sender = f"whatsapp:+1500555{abs(hash((yes, name, join))) % 10000:04d}"
-    replies = _chat(app_state, sender, "quiero una cita", yes + join.format(n=name))
+    replies = chat(app_state, sender, "quiero una cita", yes + join.format(n=name))
     assert replies[0] == ["utter_consent_request_name"]
     assert replies[1] == ["utter_ask_service_time"], replies  # thanks + the next question, joined
     tracker = app_state.processor.tracker(sender)
@@ -57,16 +47,16 @@ def test_consent_and_name_in_one_message(app_state: Any, yes: str, name: str, jo
 )
 def test_what_is_not_a_name_is_never_kept_as_one(app_state: Any, text: str) -> None:
     sender = "whatsapp:+15005550177"
-    _chat(app_state, sender, "quiero una cita", text)
+    chat(app_state, sender, "quiero una cita", text)
     assert app_state.processor.tracker(sender).get_slot("person") is None
 
 
 def test_a_name_alone_is_kept_and_only_the_consent_is_asked_again(app_state: Any) -> None:
     sender = "whatsapp:+15005550178"
-    replies = _chat(app_state, sender, "quiero una cita", "Ana López Ruiz")
+    replies = chat(app_state, sender, "quiero una cita", "Ana López Ruiz")
     assert replies[1] == ["utter_consent_reminder"]
     assert not app_state.services.consent.has(app_state.services.patient_ref(sender), "appointments")
-    replies += _chat(app_state, sender, "acepto", "pediatría")
+    replies += chat(app_state, sender, "acepto", "pediatría")
     assert replies[2] == ["utter_ask_service_time"]
     assert replies[3] == ["utter_ask_time"]  # the name is not asked again
     assert app_state.processor.tracker(sender).get_slot("person") == "Ana López Ruiz"
@@ -74,13 +64,13 @@ def test_a_name_alone_is_kept_and_only_the_consent_is_asked_again(app_state: Any
 
 def test_a_refusal_keeps_no_name(app_state: Any) -> None:
     sender = "whatsapp:+15005550179"
-    replies = _chat(app_state, sender, "quiero una cita", "no acepto, Ana López")
+    replies = chat(app_state, sender, "quiero una cita", "no acepto, Ana López")
     assert replies[1] == ["utter_consent_declined"]
     assert app_state.processor.tracker(sender).get_slot("person") is None
 
 
 def test_the_consent_for_a_reschedule_does_not_ask_for_a_name(app_state: Any) -> None:
-    replies = _chat(app_state, "whatsapp:+15005550180", "quiero cambiar mi cita")
+    replies = chat(app_state, "whatsapp:+15005550180", "quiero cambiar mi cita")
     assert replies[0] == ["utter_consent_request"]
 
 
@@ -96,7 +86,7 @@ def test_service_and_day_in_one_answer_go_straight_to_the_offers(
     app_state: Any, answer: str, slots: dict[str, str]
 ) -> None:
     sender = "whatsapp:+15005550181"
-    replies = _chat(app_state, sender, "quiero una cita", "acepto, Ana López", answer)
+    replies = chat(app_state, sender, "quiero una cita", "acepto, Ana López", answer)
     assert replies[2][-1].startswith(("utter_booking_offers", "utter_offers_asked_")), replies
     tracker = app_state.processor.tracker(sender)
     assert {k: tracker.get_slot(k) for k in slots} == slots
@@ -105,7 +95,7 @@ def test_service_and_day_in_one_answer_go_straight_to_the_offers(
 
 def test_name_and_day_in_one_answer(app_state: Any) -> None:
     sender = "whatsapp:+15005550182"
-    replies = _chat(app_state, sender, "quiero cita con el pediatra", "acepto",
+    replies = chat(app_state, sender, "quiero cita con el pediatra", "acepto",
                     "Mateo López, el viernes en la tarde")
     assert replies[1] == ["utter_ask_person_time"]
     assert replies[2][-1].startswith(("utter_booking_offers", "utter_offers_asked_")), replies
@@ -114,7 +104,7 @@ def test_name_and_day_in_one_answer(app_state: Any) -> None:
 
 def test_a_day_alone_to_the_service_question_asks_the_service_alone(app_state: Any) -> None:
     sender = "whatsapp:+15005550183"
-    replies = _chat(app_state, sender, "quiero una cita", "acepto, Ana López", "el jueves")
+    replies = chat(app_state, sender, "quiero una cita", "acepto, Ana López", "el jueves")
     assert replies[2] == ["utter_ask_service"]  # not "Disculpe, no identifiqué": the day came and is kept
     assert app_state.processor.tracker(sender).get_slot("time") is not None
 

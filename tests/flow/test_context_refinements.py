@@ -8,18 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.core.processor import UserMessage
 from policies.clinical import _REQUEST, _fold
-
-
-def _chat(state: Any, sender: str, *texts: str) -> list[list[str]]:
-    replies = []
-    for text in texts:
-        n = len(state.processor.tracker(sender).events)
-        out = state.processor.handle(UserMessage(sender_id=sender, text=text, channel="twilio_whatsapp",
-                                                 message_id=f"SM{sender[-4:]}x{n}"))  # fmt: skip
-        replies.append([m.response for m in out])
-    return replies
+from tests.flow.talk import chat, said
 
 
 def _offer_days(state: Any, sender: str) -> set[str]:
@@ -30,17 +20,17 @@ def _offer_days(state: Any, sender: str) -> set[str]:
 def test_an_hour_alone_stays_on_the_day_being_talked_about(app_state: Any, hour: str) -> None:
     sender = "whatsapp:+15005550201"
     # app_state's clock: Wednesday 25 November 2026, 10:00; "el lunes" is 30 November
-    _chat(app_state, sender, "quiero cita de ginecología el lunes", "acepto, Karla Mendoza")
+    chat(app_state, sender, "quiero cita de ginecología el lunes", "acepto, Karla Mendoza")
     assert _offer_days(app_state, sender) == {"2026-11-30"}
-    replies = _chat(app_state, sender, hour)
+    replies = chat(app_state, sender, hour)
     assert replies[0][-1].startswith(("utter_booking_offers", "utter_offers_asked_")), replies
     assert _offer_days(app_state, sender) == {"2026-11-30"}
 
 
 def test_a_new_day_with_an_hour_moves_the_search(app_state: Any) -> None:
     sender = "whatsapp:+15005550202"
-    _chat(app_state, sender, "quiero cita de ginecología el lunes", "acepto, Karla Mendoza")
-    _chat(app_state, sender, "mejor el jueves a las 10")
+    chat(app_state, sender, "quiero cita de ginecología el lunes", "acepto, Karla Mendoza")
+    chat(app_state, sender, "mejor el jueves a las 10")
     assert _offer_days(app_state, sender) == {"2026-11-26"}
 
 
@@ -51,7 +41,7 @@ def test_a_new_day_with_an_hour_moves_the_search(app_state: Any) -> None:
 )
 def test_asking_whether_a_day_has_room_is_a_booking_request(app_state: Any, text: str) -> None:
     sender = "whatsapp:+15005550203"
-    replies = _chat(app_state, sender, "cuánto cuesta la consulta con la ginecóloga?", text)
+    replies = chat(app_state, sender, "cuánto cuesta la consulta con la ginecóloga?", text)
     assert replies[1] == ["utter_consent_request_name"], replies
     tracker = app_state.processor.tracker(sender)
     assert tracker.get_slot("time") is not None
@@ -59,13 +49,13 @@ def test_asking_whether_a_day_has_room_is_a_booking_request(app_state: Any, text
 
 
 def test_the_opening_days_in_the_plural_still_ask_the_hours(app_state: Any) -> None:
-    replies = _chat(app_state, "whatsapp:+15005550204", "¿atienden los sábados?")
+    replies = chat(app_state, "whatsapp:+15005550204", "¿atienden los sábados?")
     assert replies[0] == ["utter_hours"], replies
 
 
 def test_a_name_followed_by_a_question_is_read(app_state: Any) -> None:
     sender = "whatsapp:+15005550205"
-    replies = _chat(app_state, sender, "ocupo cita pa mi niño con el pediatra", "si acepto",
+    replies = chat(app_state, sender, "ocupo cita pa mi niño con el pediatra", "si acepto",
                     "se llama santiago ramirez, puede ser el sabado temprano?")  # fmt: skip
     assert replies[1] == ["utter_ask_person_time"]
     assert app_state.processor.tracker(sender).get_slot("person") == "Santiago Ramirez"
@@ -90,34 +80,28 @@ def test_the_appointment_i_have_is_not_a_question_about_what_i_have(text: str, c
 def test_a_weekday_after_next_week_is_that_weeks_day(app_state: Any) -> None:
     sender = "whatsapp:+15005550206"
     # clock: Wednesday 25 November; "la próxima semana" is 30 Nov - 6 Dec
-    _chat(app_state, sender, "quiero cita de nutrición la próxima semana", "acepto, Ana Ruiz")
-    _chat(app_state, sender, "el miércoles")
+    chat(app_state, sender, "quiero cita de nutrición la próxima semana", "acepto, Ana Ruiz")
+    chat(app_state, sender, "el miércoles")
     assert _offer_days(app_state, sender) == {"2026-12-02"}
 
 
 def test_a_day_after_an_hour_keeps_the_hour(app_state: Any) -> None:
     sender = "whatsapp:+15005550207"
-    _chat(app_state, sender, "quiero cita de pediatría a las 5", "acepto, Ana Ruiz")
-    _chat(app_state, sender, "mejor el jueves")
+    chat(app_state, sender, "quiero cita de pediatría a las 5", "acepto, Ana Ruiz")
+    chat(app_state, sender, "mejor el jueves")
     offers = app_state.processor.tracker(sender).get_slot("offers")
     assert offers[0]["start"].startswith("2026-11-26T17:00"), offers
 
 
 def test_an_hour_bound_is_never_taken_as_the_offer_at_that_hour(app_state: Any) -> None:
     sender = "whatsapp:+15005550208"
-    _chat(app_state, sender, "quiero cita de pediatría el jueves", "acepto, Ana Ruiz")
+    chat(app_state, sender, "quiero cita de pediatría el jueves", "acepto, Ana Ruiz")
     hours = [o["start"][11:16] for o in app_state.processor.tracker(sender).get_slot("offers")]
     assert "16:00" in hours, hours  # the test needs the 4 pm offer on the list
-    replies = _chat(app_state, sender, "antes de las 4")
+    replies = chat(app_state, sender, "antes de las 4")
     assert "utter_ask_reminders" not in replies[0] and "utter_booked" not in replies[0], replies
 
 
-def _said(state: Any, sender: str, text: str) -> list[str]:
-    from bot.core.events import BotUttered
-
-    n = len(state.processor.tracker(sender).events)
-    _chat(state, sender, text)
-    return [e.response for e in state.processor.tracker(sender).events[n:] if isinstance(e, BotUttered)]
 
 
 @pytest.mark.parametrize(
@@ -130,8 +114,8 @@ def _said(state: Any, sender: str, text: str) -> list[str]:
     ],
 )
 def test_a_question_and_a_request_in_one_message_get_both(app_state: Any, text: str, answer: str) -> None:
-    said = _said(app_state, "whatsapp:+15005550211", text)
-    assert answer in said and said[-1] == "utter_consent_request_name", said
+    [said_] = said(app_state, "whatsapp:+15005550211", text)
+    assert answer in said_ and said_[-1] == "utter_consent_request_name", said_
 
 
 @pytest.mark.parametrize(
@@ -140,15 +124,15 @@ def test_a_question_and_a_request_in_one_message_get_both(app_state: Any, text: 
      ("¿está la doctora Herrera?", "utter_service_info")],  # her service, and that she gives it
 )
 def test_questions_about_the_physicians_and_their_days(app_state: Any, text: str, answer: str) -> None:
-    said = _said(app_state, "whatsapp:+15005550212", text)
-    assert said[0] == answer, said
+    [said_] = said(app_state, "whatsapp:+15005550212", text)
+    assert said_[0] == answer, said_
 
 
 def test_something_later_the_same_day(app_state: Any) -> None:
     sender = "whatsapp:+15005550213"
-    _chat(app_state, sender, "quiero cita de pediatria el jueves en la mañana", "acepto, Ana Ruiz")
+    chat(app_state, sender, "quiero cita de pediatria el jueves en la mañana", "acepto, Ana Ruiz")
     first = app_state.processor.tracker(sender).get_slot("offers")
-    _chat(app_state, sender, "no tiene algo mas tarde?")
+    chat(app_state, sender, "no tiene algo mas tarde?")
     later = app_state.processor.tracker(sender).get_slot("offers")
     assert min(o["start"] for o in later) > max(o["start"] for o in first)
     assert {o["start"][:10] for o in later} == {"2026-11-26"}
