@@ -117,8 +117,9 @@ def is_opt_in(text: str) -> bool:
     return bool(_OPT_IN_PHRASE.search(plain)) and not _NEGATION.search(plain)
 
 
-#: "acepto" as the answer to the consent question, anywhere but negated ("bueno, está bien, ACEPTO").
-ACCEPT = re.compile(r"^(?!.*\bno acepto\b).*\bacepto\b", re.IGNORECASE)
+#: "acepto" as the answer to the consent question, anywhere but negated or asked ("bueno, está bien,
+#: ACEPTO"; never "no acepto" nor "¿qué acepto?").
+ACCEPT = re.compile(r"^(?!.*\bno acepto\b)(?!.*[?¿]).*\bacepto\b", re.IGNORECASE)
 #: An offered slot picked by its number or ordinal ("2", "la segunda", "opción 3").
 CHOICE = re.compile(
     r"^\s*(?:(?:la|el|opci[oó]n|option|n[uú]mero|#)\s*)?(1|2|3|uno|dos|tres|primer[oa]?|segund[oa]|tercer[oa]?|first|second|third)\b",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.core import aftercare, picks, readers
@@ -285,48 +284,17 @@ def _choice(text: str, intent: str, entities: list[dict[str, Any]], tracker: Tra
     picked = picks.choice(text, offers, zone)
     if picked is None:
         return None
-    day = _entity_day(entities, zone) if picks.names_day(text) else None
-    if isinstance(picked, int) and day is not None and day != _offer_day(offers[picked], zone):
+    day = picks.entity_day(entities, zone) if picks.names_day(text) else None
+    if isinstance(picked, int) and day is not None and day != picks.offer_day(offers[picked], zone):
         return None  # "mejor pasado mañana a las 10:30": a new day, not the offer at 10:30
     if picked == "none":
         return "deny", [e for e in entities if e.get("entity") == "time"], {}
     if picked in ("later", "earlier"):  # "¿no tiene algo más tarde?": after the last offer, that day
-        return "inform", [*(e for e in entities if e.get("entity") != "time"), _beyond(offers, picked)], {}
+        kept = [e for e in entities if e.get("entity") != "time"]
+        return "inform", [*kept, picks.beyond(offers, picked)], {}
     if picked == "any":  # "cualquiera": the first offer, confirmed before it is booked
         return "inform", [e for e in entities if e.get("entity") != "time"], {"choice": 0, "choice_any": True}
     return "inform", [e for e in entities if e.get("entity") != "time"], {"choice": picked}
-
-
-def _beyond(offers: list[dict[str, Any]], way: str) -> dict[str, Any]:
-    """A time entity for the rest of the offers' day after the last offer ("later") or before the first."""
-    starts = sorted(datetime.fromisoformat(str(o["start"])) for o in offers)
-    edge = starts[-1] if way == "later" else starts[0]
-    midnight = edge.replace(hour=0, minute=0, second=0, microsecond=0)
-    later = way == "later"
-    lo, hi = (edge + timedelta(minutes=1), midnight + timedelta(days=1)) if later else (midnight, edge)
-    value = {"from": lo.isoformat(timespec="milliseconds"), "to": hi.isoformat(timespec="milliseconds")}
-    return {"entity": "time", "value": value, "extractor": "expected", "additional_info": {"grain": "minute"}}
-
-
-def _entity_day(entities: list[dict[str, Any]], zone: Any) -> date | None:
-    """The clinic-local day of the message's time entity (an instant or the start of an interval)."""
-    for ent in entities:
-        if ent.get("entity") != "time":
-            continue
-        value = ent.get("value")
-        if isinstance(value, Mapping):
-            value = value.get("from") or value.get("to")
-        try:
-            when = datetime.fromisoformat(str(value))
-        except ValueError:
-            return None
-        return when.astimezone(zone).date() if when.tzinfo and zone else when.date()
-    return None
-
-
-def _offer_day(offer: Mapping[str, Any], zone: Any) -> date:
-    start = datetime.fromisoformat(str(offer["start"]))
-    return start.astimezone(zone).date() if zone else start.date()
 
 
 def _time(text: str, intent: str, entities: list[dict[str, Any]], tracker: Tracker, clinic: Any) -> Answer:

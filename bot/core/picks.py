@@ -7,8 +7,8 @@ each None when the text is not clearly that kind of answer.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.core.readers import fold, ordinal
@@ -131,3 +131,35 @@ def choice(text: str, offers: Sequence[dict[str, str]], zone: Any) -> int | str 
     if len(days) == 1 and len(t.split()) <= 6:
         return days[0]
     return None
+
+
+def beyond(offers: list[dict[str, Any]], way: str) -> dict[str, Any]:
+    """A time entity for the rest of the offers' day after the last offer ("later") or before the first."""
+    starts = sorted(datetime.fromisoformat(str(o["start"])) for o in offers)
+    edge = starts[-1] if way == "later" else starts[0]
+    midnight = edge.replace(hour=0, minute=0, second=0, microsecond=0)
+    later = way == "later"
+    lo, hi = (edge + timedelta(minutes=1), midnight + timedelta(days=1)) if later else (midnight, edge)
+    value = {"from": lo.isoformat(timespec="milliseconds"), "to": hi.isoformat(timespec="milliseconds")}
+    return {"entity": "time", "value": value, "extractor": "expected", "additional_info": {"grain": "minute"}}
+
+
+def entity_day(entities: list[dict[str, Any]], zone: Any) -> date | None:
+    """The clinic-local day of the message's time entity (an instant or the start of an interval)."""
+    for ent in entities:
+        if ent.get("entity") != "time":
+            continue
+        value = ent.get("value")
+        if isinstance(value, Mapping):
+            value = value.get("from") or value.get("to")
+        try:
+            when = datetime.fromisoformat(str(value))
+        except ValueError:
+            return None
+        return when.astimezone(zone).date() if when.tzinfo and zone else when.date()
+    return None
+
+
+def offer_day(offer: Mapping[str, Any], zone: Any) -> date:
+    start = datetime.fromisoformat(str(offer["start"]))
+    return start.astimezone(zone).date() if zone else start.date()
