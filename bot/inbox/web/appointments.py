@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from bot.inbox.web import session as web_session
-from bot.inbox.web.pages import _audit, _hub, problem, render
+from bot.inbox.web.pages import _audit, _hub, posted, problem, render
 
 APPOINTMENT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 MAX_NAME = 120
@@ -188,15 +188,10 @@ async def page(request: Request, *, status: int = 200, message: str | None = Non
 
 
 async def _form(request: Request) -> tuple[Any, dict[str, str], Any] | Response:
-    session = await web_session.current(request)
-    if session is None:
-        return problem(401, "Su sesión terminó. Vuelva a entrar.")
-    try:
-        form = await web_session.read_form(request)
-    except web_session.FormError as e:
-        return problem(e.status, e.message, session)
-    if not web_session.csrf_ok(session, form):
-        return problem(403, "El formulario caducó. Recargue la página e inténtelo de nuevo.", session)
+    got = await posted(request)
+    if isinstance(got, Response):
+        return got
+    session, form = got
     try:
         conversation = await run_in_threadpool(request.app.state.app_state.conversation,
                                                request.path_params["cid"])

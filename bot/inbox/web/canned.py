@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from bot.inbox.web import session as web_session
 from bot.inbox.web.extras import MAX_BODY, MAX_TITLE, ExtrasError
 from bot.inbox.web.labels import clinical, extras_of
-from bot.inbox.web.pages import problem, render
+from bot.inbox.web.pages import posted, problem, render
 
 NOTICES = {"guardada": "Respuesta guardada.", "borrada": "Respuesta borrada."}
 ADMINS_ONLY = "Solo una cuenta de administración puede cambiar las respuestas rápidas."
@@ -40,15 +40,10 @@ async def show(request: Request) -> Response:
 
 
 async def _admin_form(request: Request) -> tuple[Any, dict[str, str]] | Response:
-    session = await web_session.current(request)
-    if session is None:
-        return problem(401, "Su sesión terminó. Vuelva a entrar.")
-    try:
-        form = await web_session.read_form(request)
-    except web_session.FormError as e:
-        return problem(e.status, e.message, session)
-    if not web_session.csrf_ok(session, form):
-        return problem(403, "El formulario caducó. Recargue la página e inténtelo de nuevo.", session)
+    got = await posted(request)
+    if isinstance(got, Response):
+        return got
+    session, form = got
     if session.staff.role != "admin":
         return problem(403, ADMINS_ONLY, session)
     return session, form

@@ -25,6 +25,7 @@ from bot.inbox.web.pages import (
     _hub,
     _left,
     local_time,
+    posted,
     problem,
     reasons,
     render,
@@ -35,7 +36,6 @@ from bot.inbox.web.queue import MAX_NOTE, WINDOW
 log = logging.getLogger("bot.inbox.web")
 NOT_WAITING = "Esta conversación ya no espera a una persona: el asistente la atiende."
 NO_SUCH = "No existe esa conversación (o ya no puede abrirse)."
-EXPIRED_FORM = "El formulario caducó. Recargue la página e inténtelo de nuevo."
 OUTSIDE_WINDOW = ("El paciente escribió hace más de 24 horas: WhatsApp solo permite enviar una plantilla "
                   "aprobada. No se envió nada.")
 UNDELIVERED = ("WhatsApp (Twilio) rechazó el mensaje: quedó en la conversación pero no se entregó. Revise "
@@ -56,15 +56,10 @@ class Ctx:
 
 async def _post(request: Request) -> Ctx | Response:
     """Session, form, CSRF and conversation of a POST, or the Spanish error page to answer."""
-    session = await web_session.current(request)
-    if session is None:
-        return problem(401, "Su sesión terminó. Vuelva a entrar.")
-    try:
-        form = await web_session.read_form(request)
-    except web_session.FormError as e:
-        return problem(e.status, e.message, session)
-    if not web_session.csrf_ok(session, form):
-        return problem(403, EXPIRED_FORM, session)
+    got = await posted(request)
+    if isinstance(got, Response):
+        return got
+    session, form = got
     app_state = request.app.state.app_state
     try:
         conversation = await run_in_threadpool(app_state.conversation, request.path_params["cid"])

@@ -118,6 +118,23 @@ def problem(status: int, message: str, session: Any = None) -> HTMLResponse:
                   csrf=getattr(session, "csrf", ""))
 
 
+EXPIRED_FORM = "El formulario caducó. Recargue la página e inténtelo de nuevo."
+
+
+async def posted(request: Request) -> tuple[Any, dict[str, str]] | Response:
+    """The staff session and the form of a POST (size-limited, CSRF-checked), or the Spanish error page."""
+    session = await web_session.current(request)
+    if session is None:
+        return problem(401, "Su sesión terminó. Vuelva a entrar.")
+    try:
+        form = await web_session.read_form(request)
+    except web_session.FormError as e:
+        return problem(e.status, e.message, session)
+    if not web_session.csrf_ok(session, form):
+        return problem(403, EXPIRED_FORM, session)
+    return session, form
+
+
 def work(request: Request) -> Work:
     state = request.app.state
     found = getattr(state, "inbox_work", None)
@@ -220,7 +237,7 @@ async def logout(request: Request) -> Response:
         except web_session.FormError as e:
             return problem(e.status, e.message, session)
         if not web_session.csrf_ok(session, form):
-            return problem(403, "El formulario caducó. Recargue la página e inténtelo de nuevo.", session)
+            return problem(403, EXPIRED_FORM, session)
         await run_in_threadpool(web_session.accounts(request).close_session,
                                 request.cookies.get(web_session.COOKIE, ""))
     response = RedirectResponse("/inbox/entrar?aviso=salida", status_code=303)
