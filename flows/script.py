@@ -13,7 +13,7 @@ import unicodedata
 from bot.core.dialogue import Decision, Turn
 from bot.core.readers import service_id
 from bot.core.topics import asks_detail, faq_topic
-from flows.wants import also_asked, asks_arco, asks_booking, wanted
+from flows.wants import IDLE_PHASES, also_asked, asks_arco, asks_booking, wanted
 
 POLICY = "FlowPolicy"
 
@@ -240,7 +240,7 @@ def _names_service(turn: Turn) -> bool:
 def _then(turn: Turn, phase: str) -> str:
     """After an answer: the booking the same message asks for ("¿aceptan seguro? quiero sacar cita con la
     ginecóloga"), else the open question again."""
-    if phase in ("greeting", "follow_up", "closed") and asks_booking(turn):
+    if phase in IDLE_PHASES and asks_booking(turn):
         return _route("book_appointment")
     return "action_reprompt"
 

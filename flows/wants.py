@@ -81,16 +81,29 @@ def asks_arco(turn: Turn) -> bool:
     return bool(_ARCO_WORDS.search(fold(turn.text)))
 
 
+#: Phases with no question of the booking open: a request may start there.
+IDLE_PHASES = ("greeting", "follow_up", "closed")
+
+
+def _details(turn: Turn) -> bool:
+    """The message names a service or a time."""
+    return bool(turn.entity("service")) or turn.entity("time") is not None
+
+
+def _asks_room(turn: Turn, text: str) -> bool:
+    """"¿tienen para el lunes?": whether a day named has room (not "¿qué horario tienen el sábado?")."""
+    return turn.entity("time") is not None and bool(_ASKS_ROOM.search(text)) and not _HABITUAL.search(text)
+
+
 def asks_booking(turn: Turn) -> bool:
     """Whether the words ask for an appointment, whatever else the message asks ("¿aceptan seguro?
     quiero sacar cita con la ginecóloga")."""
     text = fold(turn.text)
-    detail = turn.entity("service") or turn.entity("time") is not None
     return bool(
         _WANTS_APPOINTMENT.search(text)
         or (turn.entity("service") and _WANTS.search(text))
-        or (turn.entity("time") is not None and _ASKS_ROOM.search(text) and not _HABITUAL.search(text))
-        or (detail and _LEADS_WITH_APPOINTMENT.match(text))  # "cita general el jueves, ¿llevo estudios?"
+        or _asks_room(turn, text)
+        or (_details(turn) and _LEADS_WITH_APPOINTMENT.match(text))  # "cita general el jueves, ¿llevo …?"
         or (turn.entity("service") and turn.entity("time") is not None and not _HABITUAL.search(text))
     )
 
@@ -121,11 +134,10 @@ def wanted(turn: Turn, phase: str, intent: str) -> str:
     leaving = intent in ("deny", "thanks", "nlu_fallback", "out_of_scope", "affirm") and _LEAVING.search(text)
     if leaving and not (turn.entity("time") or turn.entity("service")):
         return "goodbye"
-    if intent in ("out_of_scope", "nlu_fallback") and phase in ("intake", "booking", "confirmation") and (
-        turn.entity("time") is not None or turn.entity("service") is not None
-    ):
+    answering = phase in ("intake", "booking", "confirmation")
+    if intent in ("out_of_scope", "nlu_fallback") and answering and _details(turn):
         return "inform"  # a bare date or service is an answer to the question we just asked
-    idle = phase in ("greeting", "follow_up", "closed")
+    idle = phase in IDLE_PHASES
     asks = bool(
         _WANTS_APPOINTMENT.search(text)
         or _BARE_REQUEST.match(text)
@@ -133,22 +145,16 @@ def wanted(turn: Turn, phase: str, intent: str) -> str:
     )
     if idle and intent in ("nlu_fallback", "greet", "out_of_scope") and asks:
         return "book_appointment"  # "se puede hacer sita?", "cita", "ando buscando cita de psiquiatría"
-    details = turn.entity("service") or turn.entity("time") is not None
     unsure = intent in ("nlu_fallback", "out_of_scope", "greet")
-    if idle and unsure and details and _LEADS_WITH_APPOINTMENT.match(text):
+    if idle and unsure and _details(turn) and _LEADS_WITH_APPOINTMENT.match(text):
         return "book_appointment"  # "cita general el sábado"
     polite = intent in ("affirm", "thanks")
     if idle and polite and (_BARE_REQUEST.match(text) or _WANTS_APPOINTMENT.search(text)):
         return "book_appointment"  # "cita porfa", "ok está bien, ¿me la agenda?"
     if idle and intent == "check_appointment" and turn.entity("service") and not _OWN.search(text):
         return "book_appointment"  # "cita pa mi hija de 14 con la gine": a new one, not one she has
-    if (
-        intent in ("nlu_fallback", "greet", "out_of_scope", "ask_hours", "inform", "affirm")
-        and idle
-        and turn.entity("time") is not None
-        and _ASKS_ROOM.search(text)
-        and not _HABITUAL.search(text)
-    ):
+    room_intents = ("nlu_fallback", "greet", "out_of_scope", "ask_hours", "inform", "affirm")
+    if idle and intent in room_intents and _asks_room(turn, text):
         return "book_appointment"  # "ok y ¿tienen para el lunes?" after a price: a request for that day
     if intent == "reschedule_appointment" and _NEW_ONE.search(text) and not _CHANGE_WORDS.search(text):
         return "book_appointment"  # "quiero otra cita para mi esposo, también general"

@@ -55,12 +55,6 @@ def expected(domain: Domain, tracker: Tracker) -> str | None:
     return domain.responses[name].expects if name else None
 
 
-def also_expected(domain: Domain, tracker: Tracker) -> str | None:
-    """The second detail the last question invited (``also_expects``): "responda ACEPTO y su nombre"."""
-    name = asked(domain, tracker)
-    return domain.responses[name].also_expects if name else None
-
-
 def read(domain: Domain, tracker: Tracker, parse: Mapping[str, Any], clinic: Any) -> dict[str, Any]:
     """The parse, with the intent and entities of the answer when the text answers what was asked."""
     out = _read(domain, tracker, parse, clinic)
@@ -99,18 +93,21 @@ def _read(domain: Domain, tracker: Tracker, parse: Mapping[str, Any], clinic: An
     text = str(parse.get("text") or "")
     # what the last turn asked; else the question still open (Rasa's requested_slot), e.g. after the
     # assistant answered an interruption with no question of its own ("¿cuánto dura el antibiótico?")
-    want = expected(domain, tracker) or _still_requested(tracker)
-    out["asked"] = asked(domain, tracker)
+    question = asked(domain, tracker)  # the last asking response, read once per message
+    spec = domain.responses[question] if question else None
+    want = (spec.expects if spec else None) or _still_requested(tracker)
+    out["asked"] = question
+    folded = readers.fold(text)
     asks = intent == "book_appointment" or (
         intent in ("inform", "greet", "nlu_fallback", "affirm", "reschedule_appointment", "check_appointment",
                    "cancel_appointment")
-        and APPOINTMENT_WORDS.search(readers.fold(text))
+        and APPOINTMENT_WORDS.search(folded)
     )
-    corrected = _corrected_service(text, clinic) if _CHANGE.search(readers.fold(text)) else None
+    corrected = _corrected_service(text, clinic) if _CHANGE.search(folded) else None
     if corrected:  # "perdón, no es ginecología, es ultrasonido": the service named after the correction
         entities = [e for e in entities if e.get("entity") != "service"]
         entities.append({"entity": "service", "value": corrected, "extractor": "expected"})
-    elif not _has(entities, "service") and want != "service" and (_CHANGE.search(readers.fold(text)) or asks):
+    elif not _has(entities, "service") and want != "service" and (_CHANGE.search(folded) or asks):
         # "mejor cámbielo a terapia": a new service; "kiero una sita pa mi hija con el pedia": the service
         # the model did not extract, read with the clinic's names, aliases and physicians
         named = readers.service_id(text, clinic)
@@ -119,8 +116,8 @@ def _read(domain: Domain, tracker: Tracker, parse: Mapping[str, Any], clinic: An
     if (
         _has(entities, "service")
         and intent in _INFO_INTENTS
-        and _CHANGE.search(readers.fold(text))
-        and not _QUESTION.search(readers.fold(text))
+        and _CHANGE.search(folded)
+        and not _QUESTION.search(folded)
         and "?" not in text
     ):
         intent = "inform"  # "mejor cámbielo a terapia": a change, not a question about services
@@ -130,7 +127,7 @@ def _read(domain: Domain, tracker: Tracker, parse: Mapping[str, Any], clinic: An
         # a name the message carries with other details: "a nombre de Ana Ruiz", "Ana Ruiz, pediatría, el
         # viernes", "acepto, Ana Ruiz" — kept, so it is not asked again
         named = readers.person_in(text)
-        if named is None and also_expected(domain, tracker) == "person":
+        if named is None and spec is not None and spec.also_expects == "person":  # "ACEPTO y su nombre"
             named = _invited_name(text, clinic)
         if named is None and (want == "consent" or _has(entities, "service") or _has(entities, "time")):
             named = _listed_name(text, clinic)
@@ -158,9 +155,9 @@ def _read(domain: Domain, tracker: Tracker, parse: Mapping[str, Any], clinic: An
     out["entities"] = entities
     if want is None or intent in _KEEP:
         return out
-    if intent == "request_human" and _HUMAN_WORDS.search(readers.fold(text)):
+    if intent == "request_human" and _HUMAN_WORDS.search(folded):
         return out  # a request for a person in words; otherwise the answer's reader decides (below)
-    if _ASKS_PERSON.search(readers.fold(text)):
+    if _ASKS_PERSON.search(folded):
         # "no me sirve ninguno, mejor páseme con alguien": a person, whatever the model or the reader says
         out["intent"] = {"name": "request_human", "confidence": 1.0}
         return out
